@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from openpost.core.db import Base
+from openpost.core.ids import new_id
+
+JSONObject = JSON().with_variant(JSONB(), "postgresql")
+
+METRICS = ("impressions", "likes", "comments", "shares")
+
+
+class Outcome(StrEnum):
+    ok = "ok"
+    pending = "pending"
+    frozen = "frozen"
+    rate_limited = "rate_limited"
+    permission_required = "permission_required"
+    not_found = "not_found"
+    failed = "failed"
+    unsupported = "unsupported"
+
+
+class Snapshot(Base):
+    """One reading of a target's counters. Append-only: the database refuses UPDATE."""
+
+    __tablename__ = "snapshots"
+    __table_args__ = (
+        Index("ix_snapshots_workspace_time", "workspace_id", "captured_at", "id"),
+        Index("ix_snapshots_integration_time", "integration_id", "captured_at", "id"),
+        Index("ix_snapshots_target_time", "post_target_id", "captured_at"),
+        Index("uq_snapshots_target_capture_key", "post_target_id", "capture_key", unique=True),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    integration_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("integrations.id", ondelete="CASCADE")
+    )
+    post_target_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("post_targets.id", ondelete="CASCADE")
+    )
+    impressions: Mapped[int | None] = mapped_column(BigInteger)
+    likes: Mapped[int | None] = mapped_column(BigInteger)
+    comments: Mapped[int | None] = mapped_column(BigInteger)
+    shares: Mapped[int | None] = mapped_column(BigInteger)
+    platform_data: Mapped[dict[str, Any]] = mapped_column(JSONObject, default=dict)
+    captured_at: Mapped[datetime]
+    capture_key: Mapped[str] = mapped_column(String(64))
+
+
+class RefreshState(Base):
+    """Collection bookkeeping for one target, plus pointers to its two newest snapshots.
+
+    The pointers let list pages and the ``latest`` export read latest metrics and deltas
+    without scanning history.
+    """
+
+    __tablename__ = "refresh_states"
+    __table_args__ = (
+        Index("ix_refresh_states_due", "next_due_at"),
+        Index("ix_refresh_states_workspace", "workspace_id"),
+    )
+
+    post_target_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("post_targets.id", ondelete="CASCADE"), primary_key=True
+    )
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_success_at: Mapped[datetime | None] = mapped_column(default=None)
+    next_due_at: Mapped[datetime | None] = mapped_column(default=None)
+    outcome: Mapped[str] = mapped_column(String(24), default=Outcome.pending.value)
+    error_code: Mapped[str | None] = mapped_column(String(64), default=None)
+    error_message: Mapped[str | None] = mapped_column(String(500), default=None)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    latest_snapshot_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("snapshots.id", ondelete="SET NULL"), default=None
+    )
+    previous_snapshot_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("snapshots.id", ondelete="SET NULL"), default=None
+    )

@@ -1,0 +1,68 @@
+"""/v1/analytics: workspace snapshots and per-post metrics. Thin: parse, call, return."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from starlette.responses import Response
+
+from openpost.analytics import service
+from openpost.analytics.schemas import PostMetricsEnvelope, SnapshotPageOut
+from openpost.core import clock
+from openpost.core.ids import parse_uuid
+from openpost.core.schemas import error_responses
+from openpost.core.web import data
+from openpost.deps import CurrentCaller, DbSession
+
+router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
+
+Days = Annotated[int, Query(ge=1, le=365, description="How many days back to include")]
+
+
+@router.get(
+    "",
+    summary="Workspace snapshots, newest first",
+    response_model=SnapshotPageOut,
+    responses=error_responses(400, 404),
+)
+def list_snapshots(
+    caller: CurrentCaller,
+    session: DbSession,
+    days: Days = 30,
+    integration_id: Annotated[
+        str | None, Query(description="Only this integration's snapshots (UUID)")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="Rows per page")] = 500,
+    cursor: Annotated[
+        str | None, Query(max_length=200, description="`next_cursor` of the previous page")
+    ] = None,
+) -> Response:
+    page = service.list_snapshots(
+        session,
+        caller.workspace_id,
+        now=clock.now(),
+        days=days,
+        integration_id=parse_uuid(integration_id, "integration_id") if integration_id else None,
+        limit=limit,
+        cursor=cursor,
+    )
+    return data(page.rows, next_cursor=page.next_cursor)
+
+
+@router.get(
+    "/post/{post_id}",
+    summary="One post's latest metrics, deltas, totals and history",
+    response_model=PostMetricsEnvelope,
+    responses=error_responses(400, 404),
+)
+def post_metrics(
+    caller: CurrentCaller,
+    session: DbSession,
+    post_id: Annotated[str, Path(description="The post's UUID")],
+    days: Days = 30,
+) -> Response:
+    result = service.post_metrics(
+        session, caller.workspace_id, parse_uuid(post_id, "post_id"), now=clock.now(), days=days
+    )
+    return data(result)

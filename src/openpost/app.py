@@ -1,0 +1,48 @@
+"""The application factory: ``create_app(settings)`` wires routers, errors and middleware."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from openpost import __version__
+from openpost.analytics.routes import router as analytics_router
+from openpost.auth.ratelimit import KeyRateLimiter
+from openpost.config import Settings
+from openpost.core.db import make_engine, make_sessionmaker
+from openpost.core.web import GuardMiddleware, install_error_handlers
+
+DESCRIPTION = """
+Analytics of a social-publishing workspace, compatible with the OpenPost API.
+
+Every `/v1` call needs `Authorization: Bearer <key>`. Successes are `{"data": …}`;
+failures are `{"error": "<message>"}` with status 400, 401, 404, 413, 415 or 429.
+Times are RFC 3339 UTC (`2026-04-16T10:00:00Z`). Metrics are integers, or `null` where the
+platform does not report that counter.
+"""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    engine = make_engine(settings.effective_database_url)
+    app = FastAPI(
+        title="OpenPost Analytics",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.rate_limiter = KeyRateLimiter(
+        settings.api_rate_limit, settings.rate_limit_storage_url
+    )
+
+    install_error_handlers(app)
+    app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.include_router(analytics_router)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,127 @@
+"""Settings: environment variables prefixed ``OPENPOST_``, validated once at start.
+
+Every setting is documented in ``docs/operations.md``; a test checks that each field here
+appears there.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["production", "development", "demo", "test"]
+
+# Used only when OPENPOST_ENV is development, demo or test; production refuses to start.
+_DEV_SECRET = "openpost-development-secret-key-not-for-production"  # noqa: S105
+
+
+class Settings(BaseSettings):
+    """All of the service's configuration. Build one and pass it to ``create_app``."""
+
+    model_config = SettingsConfigDict(env_prefix="OPENPOST_", extra="ignore", frozen=True)
+
+    env: Environment = Field(
+        default="production",
+        description="`production` refuses to start without a secret key; "
+        "`development`, `demo` and `test` fall back to a fixed one.",
+    )
+    data_dir: Path = Field(default=Path("data"), description="Where SQLite files live.")
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL. Empty means SQLite at `<data_dir>/openpost.db`. "
+        "PostgreSQL: `postgresql+psycopg://user@host/db`.",
+    )
+    queue_url: str = Field(
+        default="",
+        description="Job queue. Empty means huey on SQLite under `data_dir`; "
+        "`redis://host:6379/0` for many processes.",
+    )
+    secret_key: str = Field(
+        default="",
+        description="Secret for sessions and for encrypting platform tokens at rest.",
+    )
+    api_rate_limit: str = Field(
+        default="600/minute",
+        description="Requests each API key may make, in `limits` notation (`600/minute`).",
+    )
+    rate_limit_storage_url: str = Field(
+        default="",
+        description="Where rate-limit counters live: empty means this process's memory "
+        "(fine for one process); `redis://…` shares them across processes.",
+    )
+    idempotency_ttl_hours: int = Field(
+        default=24, ge=1, le=720, description="How long an `Idempotency-Key` is remembered."
+    )
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest request body accepted (413 above)."
+    )
+    log_level: str = Field(default="INFO", description="Python logging level name.")
+
+    x_api_base_url: str = Field(default="https://api.x.com", description="X API base URL.")
+    x_bearer_token: str = Field(default="", description="X app-wide bearer token.")
+    x_max_posts_per_integration: int = Field(
+        default=50, ge=1, description="X: only each account's N newest posts are refreshed."
+    )
+    x_freshness_window_hours: int = Field(
+        default=72, ge=1, description="X: posts older than this keep their last snapshot."
+    )
+    bluesky_api_base_url: str = Field(
+        default="https://public.api.bsky.app", description="Bluesky AppView base URL."
+    )
+    mastodon_api_base_url: str = Field(
+        default="", description="Mastodon: empty means each account's own instance."
+    )
+    youtube_api_base_url: str = Field(
+        default="https://www.googleapis.com/youtube/v3", description="YouTube Data API base URL."
+    )
+    threads_api_base_url: str = Field(
+        default="https://graph.threads.net", description="Threads API base URL."
+    )
+    instagram_api_base_url: str = Field(
+        default="https://graph.facebook.com", description="Instagram Graph API base URL."
+    )
+    facebook_api_base_url: str = Field(
+        default="https://graph.facebook.com", description="Facebook Graph API base URL."
+    )
+    linkedin_api_base_url: str = Field(
+        default="https://api.linkedin.com", description="LinkedIn API base URL."
+    )
+    tiktok_api_base_url: str = Field(
+        default="https://open.tiktokapis.com", description="TikTok API base URL."
+    )
+    pinterest_api_base_url: str = Field(
+        default="https://api.pinterest.com", description="Pinterest API base URL."
+    )
+
+    @field_validator("database_url", "queue_url", "rate_limit_storage_url")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _require_secret_in_production(self) -> Settings:
+        if self.env == "production" and not self.secret_key:
+            raise ValueError(
+                "OPENPOST_SECRET_KEY must be set in production "
+                "(or set OPENPOST_ENV=development for a local run)"
+            )
+        if self.secret_key and len(self.secret_key) < 16:
+            raise ValueError("OPENPOST_SECRET_KEY must be at least 16 characters")
+        return self
+
+    @property
+    def effective_secret_key(self) -> str:
+        return self.secret_key or _DEV_SECRET
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'openpost.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")

@@ -1,0 +1,137 @@
+"""HTTP plumbing shared by every router: JSON responses, the error handlers, middleware."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from openpost.core.errors import AppError
+
+log = logging.getLogger("openpost.http")
+
+STATE_HEADERS = "openpost.response_headers"
+
+
+def json_response(payload: Any, status_code: int = 200) -> Response:
+    """Serialise with orjson: UUIDs and plain types only, no per-row pydantic pass."""
+    return Response(orjson.dumps(payload), status_code=status_code, media_type="application/json")
+
+
+def data(payload: Any, status_code: int = 200, **extra: Any) -> Response:
+    return json_response({"data": payload, **extra}, status_code)
+
+
+def error_response(
+    status_code: int, message: str, headers: Mapping[str, str] | None = None
+) -> Response:
+    response = json_response({"error": message}, status_code)
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+def add_response_headers(request: Request, headers: dict[str, str]) -> None:
+    """Ask the header middleware to add ``headers`` to whatever response this request gets."""
+    request.scope.setdefault(STATE_HEADERS, {}).update(headers)
+
+
+def _describe_validation_error(exc: RequestValidationError) -> str:
+    errors = exc.errors()
+    if not errors:
+        return "invalid request"
+    first = errors[0]
+    loc = [str(part) for part in first.get("loc", ()) if part not in ("query", "path", "body")]
+    kind = first.get("type", "")
+    if kind == "json_invalid":
+        return "request body is not valid JSON"
+    if kind == "missing":
+        return f"{'.'.join(loc) or 'body'} is required"
+    message = str(first.get("msg", "is invalid"))
+    field = ".".join(loc) or "body"
+    return f"{field}: {message}"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(_request: Request, exc: AppError) -> Response:
+        return error_response(exc.status_code, exc.message, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> Response:
+        return error_response(400, _describe_validation_error(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
+        message = {404: "not found", 405: "method not allowed"}.get(exc.status_code)
+        return error_response(exc.status_code, message or str(exc.detail), exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, _exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal server error")
+
+
+class GuardMiddleware:
+    """Pure ASGI middleware: refuses oversize bodies (413) and adds per-request headers.
+
+    Headers come from ``add_response_headers`` (rate-limit state), so routes that return
+    their own ``Response`` objects still carry them.
+    """
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.max_body_bytes
+                except ValueError:
+                    too_big = False
+                    await error_response(400, "invalid Content-Length")(scope, receive, send)
+                    return
+                if too_big:
+                    await error_response(413, "request body too large")(scope, receive, send)
+                    return
+
+        received = 0
+        limit = self.max_body_bytes
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLarge
+            return message
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                extra = scope.get(STATE_HEADERS)
+                if extra:
+                    headers = list(message.get("headers", []))
+                    headers.extend((k.lower().encode(), v.encode()) for k, v in extra.items())
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, send_with_headers)
+        except _BodyTooLarge:
+            await error_response(413, "request body too large")(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass

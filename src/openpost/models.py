@@ -1,0 +1,22 @@
+"""Every table, imported in one place for Alembic and for tests."""
+
+from openpost.analytics.models import RefreshState, Snapshot
+from openpost.auth.models import ApiKey, IdempotencyRecord
+from openpost.core.db import Base
+from openpost.integrations.models import Integration
+from openpost.posts.models import Post, PostTarget
+from openpost.workspaces.models import Member, User, Workspace
+
+__all__ = [
+    "ApiKey",
+    "Base",
+    "IdempotencyRecord",
+    "Integration",
+    "Member",
+    "Post",
+    "PostTarget",
+    "RefreshState",
+    "Snapshot",
+    "User",
+    "Workspace",
+]
