@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
 
 from openpost import __version__
 from openpost.analytics.routes import router as analytics_router
@@ -10,6 +13,8 @@ from openpost.auth.ratelimit import KeyRateLimiter
 from openpost.config import Settings
 from openpost.core.db import make_engine, make_sessionmaker
 from openpost.core.web import GuardMiddleware, install_error_handlers
+from openpost.integrations.routes import router as integrations_router
+from openpost.posts.routes import router as posts_router
 
 DESCRIPTION = """
 Analytics of a social-publishing workspace, compatible with the OpenPost API.
@@ -40,9 +45,27 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(analytics_router)
+    app.include_router(posts_router)
+    app.include_router(integrations_router)
+    app.openapi = lambda: _openapi_without_422(app)  # type: ignore[method-assign]
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     return app
+
+
+def _openapi_without_422(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, minus FastAPI's 422: validation failures here are 400s."""
+    if app.openapi_schema is None:
+        schema = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                operation.get("responses", {}).pop("422", None)
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(name, None)
+        app.openapi_schema = schema
+    return app.openapi_schema

@@ -1,0 +1,24 @@
+"""The ``openpost`` command. Each group lives in its own module and registers itself here."""
+
+from __future__ import annotations
+
+import typer
+
+from openpost.cli import admin, demo, export, serve
+
+app = typer.Typer(
+    name="openpost",
+    help="OpenPost Analytics: keep and serve the analytics of social-publishing workspaces.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+serve.register(app)
+admin.register(app)
+demo.register(app)
+export.register(app)
+
+
+def main() -> None:
+    app()

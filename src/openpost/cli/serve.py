@@ -1,0 +1,47 @@
+"""``openpost serve`` and ``openpost db upgrade``."""
+
+from __future__ import annotations
+
+import typer
+
+from openpost.cli.common import load_settings
+from openpost.core.db import make_engine
+from openpost.core.migrate import upgrade
+
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the database schema to the newest revision."""
+    settings = load_settings()
+    engine = make_engine(settings.effective_database_url)
+    upgrade(engine)
+    engine.dispose()
+    typer.echo("database is up to date")
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    no_worker: bool = typer.Option(
+        False, "--no-worker", help="Serve HTTP only; collection runs in `openpost worker`s."
+    ),
+) -> None:
+    """Run the API and dashboard (and, by default, the embedded scheduler and worker)."""
+    import uvicorn
+
+    from openpost.app import create_app
+
+    settings = load_settings()
+    engine = make_engine(settings.effective_database_url)
+    upgrade(engine)
+    engine.dispose()
+    del no_worker  # collection (scheduler and worker) arrives with the collection issue
+    typer.echo(f"OpenPost Analytics on http://{host}:{port}  (API docs: /docs)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
