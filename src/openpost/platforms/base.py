@@ -1,0 +1,164 @@
+"""The contract every platform client implements, and the errors it may raise.
+
+A client turns platform API calls into ``MetricReading``s. It knows nothing of workspaces,
+targets or the database: ``refresh`` maps readings onto targets and stores them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class MetricReading:
+    """One post's counters as the platform reported them, already normalised.
+
+    ``None`` means the platform does not report that counter; 0 means it measured zero.
+    ``platform_data`` keeps the platform's own counters under their own names.
+    """
+
+    platform_post_id: str
+    impressions: int | None
+    likes: int | None
+    comments: int | None
+    shares: int | None
+    platform_data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """A platform account, as resolved from a handle."""
+
+    external_account_id: str
+    username: str
+    display_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveredPost:
+    platform_post_id: str
+    post_url: str
+    published_at: datetime
+    content: str
+    reading: MetricReading | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveryPage:
+    """The account's posts newer than the cursor given, newest first, and the new cursor."""
+
+    posts: list[DiscoveredPost]
+    newest_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """The answer to one batched metrics read.
+
+    ``readings`` by platform post id; ``deleted`` lists ids the platform reports gone;
+    ``errors`` holds per-id failures of a partial response (the rest still succeeded).
+    """
+
+    readings: dict[str, MetricReading]
+    deleted: set[str] = field(default_factory=set)
+    errors: dict[str, PlatformError] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RateWindow:
+    """A rate-limit window as the platform's headers describe it."""
+
+    limit: int | None
+    remaining: int | None
+    reset_at: datetime | None
+
+
+class PlatformError(Exception):
+    """A failure talking to a platform. ``message`` is safe to store and show."""
+
+    outcome = "failed"
+    transient = False
+
+    def __init__(
+        self, message: str, *, code: str = "platform_error", retry_at: datetime | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.retry_at = retry_at
+
+
+class RateLimited(PlatformError):
+    """The platform's window is spent; nothing more until ``retry_at``."""
+
+    outcome = "rate_limited"
+    transient = True
+
+
+class BudgetExhausted(PlatformError):
+    """A paid budget is spent (X 402 credits-depleted, 429 usage-capped, YouTube quota)."""
+
+    outcome = "rate_limited"
+    transient = True
+
+
+class PermissionRequired(PlatformError):
+    """The credentials no longer allow the read: the integration needs reconnecting."""
+
+    outcome = "permission_required"
+
+
+class NotFound(PlatformError):
+    """The account or post does not exist (or is no longer visible)."""
+
+    outcome = "not_found"
+
+
+class TransientError(PlatformError):
+    """5xx, timeouts, connection failures: retry later with backoff."""
+
+    transient = True
+
+
+class MalformedResponse(PlatformError):
+    """The platform answered with something we cannot read safely."""
+
+
+class Unsupported(PlatformError):
+    outcome = "unsupported"
+
+
+@runtime_checkable
+class PlatformClient(Protocol):
+    """What ``refresh`` needs of a platform."""
+
+    platform: str
+    batch_size: int
+
+    def lookup_account(self, handle: str) -> Account:
+        """Resolve a public handle to the platform's account id."""
+        ...
+
+    def fetch_metrics(
+        self, post_ids: Sequence[str], *, credentials: dict[str, Any] | None = None
+    ) -> BatchResult:
+        """Read counters of up to ``batch_size`` posts in as few calls as the API allows."""
+        ...
+
+    def discover(
+        self,
+        account: Account,
+        *,
+        since_id: str | None,
+        limit: int,
+        credentials: dict[str, Any] | None = None,
+    ) -> DiscoveryPage:
+        """The account's posts newer than ``since_id`` (at most ``limit``), newest first."""
+        ...
+
+    def rate_window(self) -> RateWindow | None:
+        """The rate window seen on the last response, if the platform reports one."""
+        ...
