@@ -12,6 +12,7 @@ from openpost.analytics.routes import router as analytics_router
 from openpost.auth.ratelimit import KeyRateLimiter
 from openpost.config import Settings
 from openpost.core.db import make_engine, make_sessionmaker
+from openpost.core.metrics import MetricsMiddleware, RequestMetrics
 from openpost.core.web import GuardMiddleware, install_error_handlers
 from openpost.integrations.routes import router as integrations_router
 from openpost.posts.routes import router as posts_router
@@ -44,6 +45,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     install_error_handlers(app)
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes)
+    metrics = RequestMetrics()
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_route("/metrics", metrics.endpoint, include_in_schema=False)
     app.include_router(analytics_router)
     app.include_router(posts_router)
     app.include_router(integrations_router)

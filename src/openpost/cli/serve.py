@@ -6,6 +6,7 @@ import typer
 
 from openpost.cli.common import load_settings
 from openpost.core.db import make_engine
+from openpost.core.logs import configure_logging
 from openpost.core.migrate import upgrade
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -44,4 +45,5 @@ def serve(
     engine.dispose()
     del no_worker  # collection (scheduler and worker) arrives with the collection issue
     typer.echo(f"OpenPost Analytics on http://{host}:{port}  (API docs: /docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    configure_logging(settings.log_level)
+    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
