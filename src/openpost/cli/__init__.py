@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from openpost.cli import admin, demo, export, serve
+from openpost.cli import admin, collect, demo, export, serve
 
 app = typer.Typer(
     name="openpost",
@@ -18,6 +18,7 @@ serve.register(app)
 admin.register(app)
 demo.register(app)
 export.register(app)
+collect.register(app)
 
 
 def main() -> None:
