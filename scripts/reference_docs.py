@@ -13,13 +13,14 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from openpost.cli import app
+from openpost.config import Settings
 
-OUTPUT = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
+DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 HEADER = """# CLI reference
 
-Generated from `openpost … --help` by `scripts/cli_reference.py`; CI fails when it is stale.
-Settings come from `OPENPOST_*` environment variables (see [operations.md](operations.md)).
+Generated from `openpost … --help` by `scripts/reference_docs.py`; CI fails when it is stale.
+Settings come from `OPENPOST_*` environment variables (see [settings.md](settings.md)).
 """
 
 
@@ -58,18 +59,41 @@ def render() -> str:
     return "\n".join(sections)
 
 
+SETTINGS_HEADER = """# Settings reference
+
+Generated from `openpost.config.Settings` by `scripts/reference_docs.py`; CI fails when it is
+stale. Every setting is an environment variable; values are validated when the process
+starts, and a bad value stops it with a message naming the variable.
+
+| variable | default | what it does |
+|---|---|---|
+"""
+
+
+def render_settings() -> str:
+    rows = []
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        shown = "(empty)" if default in ("", None) else f"`{default}`"
+        description = (field.description or "").replace("|", "\\|").replace("\n", " ")
+        rows.append(f"| `OPENPOST_{name.upper()}` | {shown} | {description} |")
+    return SETTINGS_HEADER + "\n".join(rows) + "\n"
+
+
 def main() -> int:
-    text = render()
+    outputs = {DOCS / "cli.md": render(), DOCS / "settings.md": render_settings()}
     if "--check" in sys.argv[1:]:
-        if not OUTPUT.exists() or OUTPUT.read_text() != text:
+        stale = [p.name for p, text in outputs.items() if not p.exists() or p.read_text() != text]
+        if stale:
             print(
-                "docs/cli.md is stale: run .venv/bin/python scripts/cli_reference.py",
+                f"stale: {', '.join(stale)}; run .venv/bin/python scripts/reference_docs.py",
                 file=sys.stderr,
             )
             return 1
         return 0
-    OUTPUT.write_text(text)
-    sys.stdout.write(f"wrote {OUTPUT}\n")
+    for path, text in outputs.items():
+        path.write_text(text)
+        print(f"wrote {path}")
     return 0
 
 

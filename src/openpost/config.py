@@ -1,7 +1,7 @@
 """Settings: environment variables prefixed ``OPENPOST_``, validated once at start.
 
-Every setting is documented in ``docs/operations.md``; a test checks that each field here
-appears there.
+``docs/settings.md`` is generated from these fields (``scripts/reference_docs.py``) and CI
+fails when it is stale, so each field's description is its documentation.
 """
 
 from __future__ import annotations
