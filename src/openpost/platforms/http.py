@@ -1,0 +1,133 @@
+"""The one way platform clients talk HTTP: a configured sync httpx client and a safe ``send``.
+
+Every platform client builds its ``httpx.Client`` with ``make_client`` (timeouts, user agent,
+no redirects) and sends through ``send``, which writes one structured log line per response
+and turns transport failures into ``TransientError``s whose messages are safe to store.
+
+Secrets never leave this module in a message: log lines carry the method, host, path and
+status (never the query string, which some platforms use for tokens, nor any header), and
+the errors raised here are built from our own words and are raised ``from None`` so that
+no httpx exception (which holds the request, headers included) rides along in a traceback.
+
+There are no retries here: one call is one request, so batching arithmetic and per-read
+billing stay predictable. ``refresh`` retries with backoff and jitter.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+import orjson
+
+from openpost import __version__
+from openpost.platforms.base import MalformedResponse, TransientError
+
+log = logging.getLogger("openpost.platforms.http")
+
+USER_AGENT = f"openpost-analytics/{__version__}"
+
+# Connecting should be quick; a batch read may take a few seconds on a busy platform.
+DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+
+
+def make_client(
+    base_url: str,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+    headers: Mapping[str, str] | None = None,
+) -> httpx.Client:
+    """A sync client for one platform. ``transport`` is the test seam (a fake's app)."""
+    merged = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+    merged.update(headers or {})
+    return httpx.Client(
+        base_url=base_url,
+        transport=transport,
+        timeout=timeout,
+        headers=merged,
+        follow_redirects=False,
+    )
+
+
+def send(
+    client: httpx.Client,
+    method: str,
+    path: str,
+    *,
+    platform: str,
+    params: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> httpx.Response:
+    """Send one request; timeouts and connection failures become ``TransientError``.
+
+    The response body is read before returning, so a connection dropped mid-body is a
+    transport failure here rather than a surprise later.
+    """
+    label, prefix = _label(platform), code_prefix(platform)
+    started = time.perf_counter()
+    try:
+        response = client.request(method, path, params=params, headers=headers)
+        response.read()
+    except httpx.TimeoutException:
+        raise TransientError(f"{label} did not answer in time", code=f"{prefix}_timeout") from None
+    except httpx.DecodingError:
+        raise MalformedResponse(
+            f"{label} sent a body that could not be decoded", code=f"{prefix}_malformed"
+        ) from None
+    except httpx.HTTPError:
+        raise TransientError(f"could not reach {label}", code=f"{prefix}_unreachable") from None
+    log.info(
+        "platform request",
+        extra={
+            "platform": platform,
+            "method": method,
+            "host": response.request.url.host,
+            "path": response.request.url.path,
+            "status": response.status_code,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        },
+    )
+    return response
+
+
+def json_object(response: httpx.Response, *, platform: str) -> dict[str, Any]:
+    """The body as a JSON object, or ``MalformedResponse`` (non-JSON, or not an object)."""
+    label, prefix = _label(platform), code_prefix(platform)
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        raise MalformedResponse(
+            f"{label} answered HTTP {response.status_code} with a body that is not JSON",
+            code=f"{prefix}_malformed",
+        ) from None
+    if not isinstance(body, dict):
+        raise MalformedResponse(
+            f"{label} answered HTTP {response.status_code} with JSON that is not an object",
+            code=f"{prefix}_malformed",
+        )
+    return body
+
+
+def safe_text(value: object, limit: int = 200) -> str | None:
+    """A platform-supplied string, trimmed for use inside our own messages (or None)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = " ".join(value.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_LABELS = {"twitter": "X", "youtube": "YouTube", "linkedin": "LinkedIn", "tiktok": "TikTok"}
+_CODE_PREFIXES = {"twitter": "x"}
+
+
+def _label(platform: str) -> str:
+    return _LABELS.get(platform, platform.capitalize())
+
+
+def code_prefix(platform: str) -> str:
+    """The prefix of a platform's error codes (``x_rate_limited``, ``bluesky_timeout``)."""
+    return _CODE_PREFIXES.get(platform, platform)

@@ -1,0 +1,519 @@
+"""X (Twitter) API v2 client: account lookup, batched public metrics, timeline discovery.
+
+Calls (facts from ``reference/platform-apis.md`` §1):
+
+- ``GET /2/users/by/username/:username`` resolves a handle to the account id.
+- ``GET /2/tweets?ids=…`` reads up to 100 posts per request (``batch_size``), so N due
+  posts cost ⌈N/100⌉ requests. Partial answers are HTTP 200 with ``errors[]``: a
+  "Not Found Error" id is reported ``deleted``; authorization errors (protected or suspended
+  author) are ``PermissionRequired`` for that id; the rest of the batch still succeeds.
+- ``GET /2/users/:id/tweets`` discovers an account's new posts (``since_id``), following
+  ``meta.next_token`` but never asking for more posts than ``limit``, because X bills every
+  post read. Discovery passes ``exclude=retweets,replies``: reposts of other people's posts
+  and replies inside conversations are not the workspace's published posts, and would
+  crowd the newest-50 cap out. (X then reaches back 800 posts instead of 3,200; the cap is
+  far below either.) The counters that come with the read are returned with each post.
+
+Mapping (SPEC §2): impressions = ``impression_count``, likes = ``like_count``, comments =
+``reply_count``, shares = ``retweet_count + quote_count``; ``platform_data`` keeps the six
+public counters under X's names (and the private sections, when a user token gave them).
+A post whose counters are missing or not non-negative integers fails alone with
+``MalformedResponse``: the client never guesses a number.
+
+Errors: 401 and 403 are ``PermissionRequired``; 429 is ``RateLimited`` until
+``x-rate-limit-reset``, except a usage-capped 429, which is ``BudgetExhausted`` until the
+cap's period ends (a daily cap: next UTC midnight; a monthly cap: X does not say when the
+account's billing month turns, so we probe once a day, a rejected probe costing nothing);
+402 credits-depleted is ``BudgetExhausted`` for an hour (probe at most hourly); 5xx and
+network failures are ``TransientError``; bodies we cannot read are ``MalformedResponse``.
+No message ever contains a token.
+
+User context: ``credentials={"access_token": …}`` (an OAuth 2.0 PKCE user token of the
+account's owner) sends that token instead of the app's and adds ``non_public_metrics`` and
+``organic_metrics`` to metric reads. X refuses those fields for posts older than 30 days
+("Field Authorization Error", the post left out); such posts are read again, in one more
+request, with public fields only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from openpost.config import Settings
+from openpost.core import clock
+from openpost.platforms.base import (
+    Account,
+    BatchResult,
+    BudgetExhausted,
+    DiscoveredPost,
+    DiscoveryPage,
+    MalformedResponse,
+    MetricReading,
+    NotFound,
+    PermissionRequired,
+    PlatformError,
+    RateLimited,
+    RateWindow,
+    TransientError,
+)
+from openpost.platforms.http import DEFAULT_TIMEOUT, json_object, make_client, safe_text, send
+
+PLATFORM = "twitter"
+DEFAULT_BASE_URL: str = Settings.model_fields["x_api_base_url"].default
+PUBLIC_COUNTERS = (
+    "retweet_count",
+    "reply_count",
+    "like_count",
+    "quote_count",
+    "bookmark_count",
+    "impression_count",
+)
+PRIVATE_SECTIONS = ("non_public_metrics", "organic_metrics")
+PUBLIC_FIELDS = "public_metrics,created_at,author_id"
+TIMELINE_FIELDS = "public_metrics,created_at"
+TIMELINE_PAGE_MIN, TIMELINE_PAGE_MAX = 5, 100
+CREDITS_PROBE_INTERVAL = timedelta(hours=1)
+DEFAULT_RATE_PAUSE = timedelta(minutes=15)
+
+_HANDLE = re.compile(r"^[A-Za-z0-9_]{1,15}$")
+_ID = re.compile(r"^[0-9]{1,19}$")
+
+
+class XClient:
+    """The ``PlatformClient`` for X. One instance may serve every workspace (one app token)."""
+
+    platform = PLATFORM
+    batch_size = 100
+
+    def __init__(
+        self,
+        *,
+        bearer_token: str,
+        base_url: str = DEFAULT_BASE_URL,
+        transport: httpx.BaseTransport | None = None,
+        timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self._token = bearer_token
+        self._http = make_client(base_url, transport=transport, timeout=timeout)
+        self._last_window: RateWindow | None = None
+        self._windows: dict[str, RateWindow] = {}
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, transport: httpx.BaseTransport | None = None
+    ) -> XClient:
+        return cls(
+            bearer_token=settings.x_bearer_token,
+            base_url=settings.x_api_base_url,
+            transport=transport,
+        )
+
+    @property
+    def base_url(self) -> str:
+        return str(self._http.base_url).rstrip("/")
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> XClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:  # never show the token
+        return f"XClient(base_url={self.base_url!r})"
+
+    # ---- PlatformClient -----------------------------------------------------------------
+
+    def lookup_account(self, handle: str) -> Account:
+        username = handle.strip().removeprefix("@")
+        if not _HANDLE.match(username):
+            raise NotFound(
+                "not a valid X handle (1 to 15 letters, digits or underscores)",
+                code="x_invalid_handle",
+            )
+        body = self._get(
+            f"/2/users/by/username/{username}", {}, token=self._app_token(), endpoint="users"
+        )
+        data = body.get("data")
+        if data is None:
+            raise _account_error(body.get("errors"), username)
+        if not isinstance(data, dict):
+            raise _malformed("X's user lookup answer has no user object")
+        user_id, name, found = data.get("id"), data.get("name"), data.get("username")
+        if not (_is_id(user_id) and isinstance(name, str) and isinstance(found, str)):
+            raise _malformed("X's user lookup answer lacks the id, name or username")
+        return Account(external_account_id=str(user_id), username=found, display_name=name)
+
+    def fetch_metrics(
+        self, post_ids: Sequence[str], *, credentials: dict[str, Any] | None = None
+    ) -> BatchResult:
+        unique = list(dict.fromkeys(post_ids))
+        if len(unique) > self.batch_size:
+            raise ValueError(f"X reads at most {self.batch_size} posts per call, not {len(unique)}")
+        result = BatchResult(readings={})
+        valid = []
+        for post_id in unique:
+            if _is_id(post_id):
+                valid.append(post_id)
+            else:
+                result.errors[post_id] = NotFound("not a valid X post id", code="x_invalid_id")
+        if not valid:
+            return result
+        token = self._token_for(credentials)
+        private = credentials is not None
+        refused = self._read_batch(valid, token=token, private=private, into=result)
+        if refused:  # private fields refused (post older than 30 days): read them publicly
+            self._read_batch(refused, token=token, private=False, into=result)
+        return result
+
+    def discover(
+        self,
+        account: Account,
+        *,
+        since_id: str | None,
+        limit: int,
+        credentials: dict[str, Any] | None = None,
+    ) -> DiscoveryPage:
+        if since_id is not None and not _is_id(since_id):
+            raise ValueError("since_id must be an X post id (digits)")
+        if not _is_id(account.external_account_id):
+            raise NotFound("not a valid X account id", code="x_invalid_account")
+        token = self._token_for(credentials)
+        posts: list[DiscoveredPost] = []
+        newest_id: str | None = None
+        next_token: str | None = None
+        seen_tokens: set[str] = set()
+        while len(posts) < limit:
+            wanted = limit - len(posts)
+            params = {
+                "max_results": str(min(max(wanted, TIMELINE_PAGE_MIN), TIMELINE_PAGE_MAX)),
+                "tweet.fields": TIMELINE_FIELDS,
+                "exclude": "retweets,replies",
+            }
+            if since_id is not None:
+                params["since_id"] = since_id
+            if next_token is not None:
+                params["pagination_token"] = next_token
+            path = f"/2/users/{account.external_account_id}/tweets"
+            body = self._get(path, params, token=token, endpoint="timeline")
+            data = body.get("data", [])
+            if not isinstance(data, list):
+                raise _malformed("X's timeline answer has no list of posts")
+            if not data and body.get("errors"):
+                raise _account_error(body.get("errors"), account.username)
+            page = [_discovered(item, account.username) for item in data]
+            posts.extend(page[:wanted])
+            meta = body.get("meta")
+            meta = meta if isinstance(meta, dict) else {}
+            if newest_id is None and page:
+                newest = meta.get("newest_id")
+                newest_id = (
+                    newest if _is_id(newest) else max((p.platform_post_id for p in page), key=int)
+                )
+            token_value = meta.get("next_token")
+            if not page or not isinstance(token_value, str) or token_value in seen_tokens:
+                break
+            seen_tokens.add(token_value)
+            next_token = token_value
+        posts.sort(key=lambda p: int(p.platform_post_id), reverse=True)
+        return DiscoveryPage(posts=posts, newest_id=newest_id or since_id)
+
+    def rate_window(self) -> RateWindow | None:
+        """The window of the last response (X limits each endpoint separately: see
+        ``rate_windows``)."""
+        return self._last_window
+
+    def rate_windows(self) -> dict[str, RateWindow]:
+        """The last window seen per endpoint: ``users``, ``tweets``, ``timeline``."""
+        return dict(self._windows)
+
+    # ---- requests ---------------------------------------------------------------------
+
+    def _app_token(self) -> str:
+        if not self._token:
+            raise PermissionRequired(
+                "no X bearer token is configured (OPENPOST_X_BEARER_TOKEN)",
+                code="x_not_configured",
+            )
+        return self._token
+
+    def _token_for(self, credentials: dict[str, Any] | None) -> str:
+        if credentials is None:
+            return self._app_token()
+        token = credentials.get("access_token")
+        if not isinstance(token, str) or not token:
+            raise PermissionRequired(
+                "the X connection has no access token; reconnect the account",
+                code="x_user_token_missing",
+            )
+        return token
+
+    def _read_batch(
+        self, ids: list[str], *, token: str, private: bool, into: BatchResult
+    ) -> list[str]:
+        """One ``GET /2/tweets``; fills ``into``; returns ids refused private fields."""
+        fields = PUBLIC_FIELDS + ("," + ",".join(PRIVATE_SECTIONS) if private else "")
+        params = {"ids": ",".join(ids), "tweet.fields": fields}
+        body = self._get("/2/tweets", params, token=token, endpoint="tweets")
+        data = body.get("data", [])
+        errors = body.get("errors", [])
+        if not isinstance(data, list) or not isinstance(errors, list):
+            raise _malformed("X's post lookup answer has no list of posts")
+        wanted = set(ids)
+        for item in data:
+            post_id = item.get("id") if isinstance(item, dict) else None
+            if post_id not in wanted:
+                continue
+            try:
+                into.readings[post_id] = _reading(item)
+            except MalformedResponse as exc:
+                into.errors[post_id] = exc
+        refused: list[str] = []
+        for entry in errors:
+            post_id = _error_id(entry)
+            if post_id not in wanted or post_id in into.readings:
+                continue
+            kind = _problem(entry)
+            if kind == "field" and private:
+                refused.append(post_id)
+            elif kind == "not_found":
+                into.deleted.add(post_id)
+            else:
+                into.errors[post_id] = _post_error(kind, entry)
+        for post_id in ids:
+            answered = post_id in into.readings or post_id in into.deleted
+            if not answered and post_id not in into.errors and post_id not in refused:
+                into.errors[post_id] = _malformed("X's answer left this post out")
+        return refused
+
+    def _get(
+        self, path: str, params: dict[str, str], *, token: str, endpoint: str
+    ) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {token}"}
+        response = send(self._http, "GET", path, platform=PLATFORM, params=params, headers=headers)
+        window = _window(response.headers)
+        self._last_window = window
+        if window is not None:
+            self._windows[endpoint] = window
+        status = response.status_code
+        if status == 200:
+            return json_object(response, platform=PLATFORM)
+        raise _http_error(response, window, user_token=token != self._token)
+
+
+# ---- reading X's answers -------------------------------------------------------------------
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, str) and bool(_ID.match(value))
+
+
+def _counter(value: object) -> bool:
+    return type(value) is int and value >= 0
+
+
+def _malformed(message: str) -> MalformedResponse:
+    return MalformedResponse(message, code="x_malformed")
+
+
+def _reading(item: dict[str, Any]) -> MetricReading:
+    """A post's counters, or ``MalformedResponse`` if any is missing or of the wrong type."""
+    post_id = item["id"]
+    public = item.get("public_metrics")
+    if not isinstance(public, dict):
+        raise _malformed("X's answer has no public_metrics for this post")
+    platform_data: dict[str, Any] = {}
+    sections: dict[str, dict[str, int]] = {}
+    for section in PRIVATE_SECTIONS:
+        values = item.get(section)
+        if values is None:
+            continue
+        if not isinstance(values, dict) or not all(_counter(v) for v in values.values()):
+            raise _malformed(f"X's {section} for this post are not counters")
+        sections[section] = dict(values)
+    impressions = public.get("impression_count")
+    if impressions is None and "non_public_metrics" in sections:
+        impressions = sections["non_public_metrics"].get("impression_count")
+    counters = {**public, "impression_count": impressions}
+    for name in PUBLIC_COUNTERS:
+        if not _counter(counters.get(name)):
+            raise _malformed(f"X's {name} for this post is missing or not a counter")
+        platform_data[name] = counters[name]
+    platform_data.update(sections)
+    return MetricReading(
+        platform_post_id=post_id,
+        impressions=counters["impression_count"],
+        likes=counters["like_count"],
+        comments=counters["reply_count"],
+        shares=counters["retweet_count"] + counters["quote_count"],
+        platform_data=platform_data,
+    )
+
+
+def _discovered(item: object, username: str) -> DiscoveredPost:
+    if not isinstance(item, dict) or not _is_id(item.get("id")):
+        raise _malformed("X's timeline answer has a post without an id")
+    post_id: str = item["id"]
+    published = _timestamp(item.get("created_at"))
+    if published is None:
+        raise _malformed("X's timeline answer has a post without a valid created_at")
+    text = item.get("text")
+    try:
+        reading: MetricReading | None = _reading(item)
+    except MalformedResponse:
+        reading = None  # discovered all the same; its counters are read with the next batch
+    return DiscoveredPost(
+        platform_post_id=post_id,
+        post_url=f"https://x.com/{username}/status/{post_id}",
+        published_at=published,
+        content=text if isinstance(text, str) else "",
+        reading=reading,
+    )
+
+
+def _timestamp(value: object) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else None
+
+
+def _error_id(entry: object) -> str | None:
+    if not isinstance(entry, dict):
+        return None
+    for key in ("resource_id", "value"):
+        if isinstance(entry.get(key), str):
+            return str(entry[key])
+    return None
+
+
+def _problem(entry: object) -> str:
+    """What an ``errors[]`` entry means: not_found, suspended, not_authorized, field, other.
+
+    X writes ``type`` under both api.twitter.com and api.x.com, so only the suffix counts.
+    """
+    if not isinstance(entry, dict):
+        return "other"
+    kind = str(entry.get("type", "")).rstrip("/").rsplit("/", 1)[-1]
+    title = str(entry.get("title", ""))
+    if kind == "not-authorized-for-field" or title == "Field Authorization Error":
+        return "field"
+    if kind == "not-authorized-for-resource" or title == "Authorization Error":
+        return "not_authorized"
+    if title == "Forbidden" or "suspended" in str(entry.get("detail", "")).lower():
+        return "suspended"
+    if kind == "resource-not-found" or title == "Not Found Error":
+        return "not_found"
+    return "other"
+
+
+def _post_error(kind: str, entry: object) -> PlatformError:
+    if kind == "not_authorized":
+        return PermissionRequired(
+            "X does not let this app read the post (the account is protected)",
+            code="x_not_authorized",
+        )
+    if kind == "suspended":
+        return PermissionRequired("X reports the author's account suspended", code="x_suspended")
+    if kind == "field":
+        return PermissionRequired(
+            "X refused the post's private metrics to this connection", code="x_field_forbidden"
+        )
+    title = safe_text(entry.get("title") if isinstance(entry, dict) else None) or "unknown"
+    return PlatformError(f"X reported an error for this post: {title}", code="x_post_error")
+
+
+def _account_error(errors: object, username: str) -> PlatformError:
+    entries = errors if isinstance(errors, list) else []
+    kinds = [_problem(e) for e in entries]
+    if "suspended" in kinds:
+        return NotFound(f"X reports @{username} suspended", code="x_account_suspended")
+    if "not_authorized" in kinds:
+        return PermissionRequired(
+            f"@{username} is protected: connect it with the owner's consent",
+            code="x_not_authorized",
+        )
+    if "not_found" in kinds:
+        return NotFound(f"X has no account @{username}", code="x_account_not_found")
+    return _malformed("X's answer has neither data nor a recognisable error")
+
+
+def _window(headers: httpx.Headers) -> RateWindow | None:
+    limit = _header_int(headers, "x-rate-limit-limit")
+    remaining = _header_int(headers, "x-rate-limit-remaining")
+    reset = _header_int(headers, "x-rate-limit-reset")
+    if limit is None and remaining is None and reset is None:
+        return None
+    reset_at = datetime.fromtimestamp(reset, UTC) if reset is not None else None
+    return RateWindow(limit=limit, remaining=remaining, reset_at=reset_at)
+
+
+def _header_int(headers: httpx.Headers, name: str) -> int | None:
+    value = headers.get(name, "").strip()
+    if not value.isdigit() or len(value) > 12:
+        return None
+    return int(value)
+
+
+def _http_error(
+    response: httpx.Response, window: RateWindow | None, *, user_token: bool
+) -> PlatformError:
+    status = response.status_code
+    try:
+        body: dict[str, Any] = json_object(response, platform=PLATFORM)
+    except MalformedResponse:
+        body = {}
+    title = safe_text(body.get("title"))
+    problem = str(body.get("type", "")).rstrip("/").rsplit("/", 1)[-1]
+    now = clock.now()
+    if status == 401:
+        if user_token:
+            return PermissionRequired(
+                "X rejected the account's access token; reconnect the account",
+                code="x_user_unauthorized",
+            )
+        return PermissionRequired("X rejected the app bearer token", code="x_unauthorized")
+    if status == 402 or problem == "credits-depleted":
+        return BudgetExhausted(
+            "X API credits are depleted; add credits in the X developer console",
+            code="x_credits_depleted",
+            retry_at=now + CREDITS_PROBE_INTERVAL,
+        )
+    if status == 429 and (problem == "usage-capped" or title == "UsageCapExceeded"):
+        period = safe_text(body.get("period"), 20) or "unknown"
+        return BudgetExhausted(
+            f"X usage cap reached ({period.lower()} cap)",
+            code="x_usage_capped",
+            retry_at=_next_utc_midnight(now),
+        )
+    if status == 429:
+        retry_at = window.reset_at if window is not None and window.reset_at else None
+        if retry_at is None:
+            retry_at = now + DEFAULT_RATE_PAUSE
+        return RateLimited(
+            "X rate limit reached for this endpoint",
+            code="x_rate_limited",
+            retry_at=max(retry_at, now),
+        )
+    if status == 403:
+        reason = f" ({title})" if title else ""
+        return PermissionRequired(f"X refused access{reason}", code="x_forbidden")
+    if status >= 500:
+        return TransientError(f"X answered HTTP {status}", code="x_server_error")
+    reason = f": {title}" if title else ""
+    return PlatformError(f"X answered HTTP {status}{reason}", code=f"x_http_{status}")
+
+
+def _next_utc_midnight(now: datetime) -> datetime:
+    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return today + timedelta(days=1)
