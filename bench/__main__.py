@@ -1,0 +1,174 @@
+"""``python -m bench``: seed, run, report, clean. See bench/README.md."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from bench import api, export, report, results
+from bench.database import DEFAULT_PG_SERVER, DEFAULT_WORK_DIR, ENGINES, BenchDatabase, locate
+from bench.machine import facts, load_average
+from bench.seed import seed
+
+KINDS = ("api", "export")
+RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
+
+
+def postgres_version(server_url: str) -> str | None:
+    try:
+        db = locate("postgresql", 0, pg_server_url=server_url, name="postgres")
+        with psycopg.connect(db.conninfo, connect_timeout=3) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+    except psycopg.Error:
+        return None
+    return str(row[0]) if row else None
+
+
+def _database(args: argparse.Namespace) -> BenchDatabase:
+    return locate(
+        args.engine,
+        args.snapshots,
+        work_dir=args.work_dir,
+        pg_server_url=args.pg_url,
+        name=args.db_name,
+    )
+
+
+def command_seed(args: argparse.Namespace) -> int:
+    db = _database(args)
+    if db.meta() is not None and not args.force:
+        print(f"{db.name} is already seeded (use --force to seed again)")
+        return 0
+    seed(db)
+    return 0
+
+
+def run_benchmarks(args: argparse.Namespace, argv: list[str]) -> list[dict[str, Any]]:
+    """Seed if needed, run the chosen benchmarks, return (and save) their records."""
+    db = _database(args)
+    meta = None if args.reseed else db.meta()
+    if meta is None:
+        meta = seed(db)
+    else:
+        print(f"using {db.name}: {meta.snapshots:,} snapshots seeded {meta.seeded_at}")
+    machine = facts(postgres_version(args.pg_url))
+    records = []
+    for kind in [args.only] if args.only else list(KINDS):
+        if kind == "export" and not export.available():
+            print("export: skipped, `openpost.analytics.export` has not landed yet")
+            continue
+        print(f"{kind}: {db.engine}, {meta.snapshots:,} snapshots (load {load_average()})")
+        before = load_average()
+        if kind == "api":
+            figures = api.run(
+                db, meta, samples=args.samples, warmup=args.warmup, log_dir=args.work_dir
+            )
+        else:
+            figures = export.run(db, meta, repeats=args.repeats, log_dir=args.work_dir)
+        record = {
+            "kind": kind,
+            "engine": db.engine,
+            "snapshots_requested": db.snapshots,
+            "command": shlex.join([".venv/bin/python", "-m", "bench", *argv]),
+            "machine": machine,
+            "load_before": before,
+            "load_after": load_average(),
+            "seed": asdict(meta),
+            "results": figures,
+        }
+        records.append(record)
+        print(report.render([record]))
+        if not args.no_save:
+            print(f"saved {results.save(args.results_dir, record)}")
+    if args.drop:
+        db.drop()
+    return records
+
+
+def command_run(args: argparse.Namespace, argv: list[str]) -> int:
+    run_benchmarks(args, argv)
+    return 0
+
+
+def command_report(args: argparse.Namespace) -> int:
+    records = results.load_all(args.results_dir)
+    if not records:
+        print(f"no results in {args.results_dir}", file=sys.stderr)
+        return 1
+    report.write(args.output, records)
+    print(f"wrote {args.output} from {len(records)} result file(s)")
+    return 0
+
+
+def command_clean(args: argparse.Namespace) -> int:
+    engines = [args.engine] if args.engine else list(ENGINES)
+    for engine in engines:
+        if engine == "sqlite":
+            for path in sorted(args.work_dir.glob("sqlite-*.json")):
+                size = int(path.stem.removeprefix("sqlite-"))
+                locate(engine, size, work_dir=args.work_dir).drop()
+                print(f"removed {path.stem}")
+        else:
+            for path in sorted(args.work_dir.glob("openpost_bench_*.json")):
+                size = int(path.stem.removeprefix("openpost_bench_"))
+                locate(engine, size, work_dir=args.work_dir, pg_server_url=args.pg_url).drop()
+                print(f"dropped database {path.stem}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    sub = root.add_subparsers(dest="command", required=True)
+
+    def database_options(p: argparse.ArgumentParser, *, engine_required: bool = True) -> None:
+        p.add_argument("--engine", choices=ENGINES, required=engine_required)
+        p.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR, help="SQLite files")
+        p.add_argument("--pg-url", default=DEFAULT_PG_SERVER, help="PostgreSQL server URL")
+        p.add_argument("--db-name", help="database (or SQLite file) name instead of the default")
+
+    p_seed = sub.add_parser("seed", help="create and fill a benchmark database")
+    database_options(p_seed)
+    p_seed.add_argument("--snapshots", type=int, default=100_000)
+    p_seed.add_argument("--force", action="store_true", help="seed again even if present")
+
+    p_run = sub.add_parser("run", help="run benchmarks (seeding first if needed)")
+    database_options(p_run)
+    p_run.add_argument("--snapshots", type=int, default=100_000)
+    p_run.add_argument("--only", choices=KINDS)
+    p_run.add_argument("--samples", type=int, default=200, help="timed requests per case")
+    p_run.add_argument("--warmup", type=int, default=30, help="untimed requests per case")
+    p_run.add_argument("--repeats", type=int, default=3, help="timed exports per engine")
+    p_run.add_argument("--reseed", action="store_true", help="seed again first")
+    p_run.add_argument("--drop", action="store_true", help="drop the database afterwards")
+    p_run.add_argument("--no-save", action="store_true", help="print only")
+    p_run.add_argument("--results-dir", type=Path, default=results.RESULTS_DIR)
+
+    p_report = sub.add_parser("report", help="rewrite the figures section of RESULTS.md")
+    p_report.add_argument("--results-dir", type=Path, default=results.RESULTS_DIR)
+    p_report.add_argument("--output", type=Path, default=RESULTS_MD)
+
+    p_clean = sub.add_parser("clean", help="drop every benchmark database and file")
+    database_options(p_clean, engine_required=False)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser().parse_args(argv)
+    if args.command == "seed":
+        return command_seed(args)
+    if args.command == "run":
+        return command_run(args, argv)
+    if args.command == "report":
+        return command_report(args)
+    return command_clean(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""Latency of the analytics read API over real HTTP, beside the same SQL run bare.
+
+Cases (all in the seeded workspace that holds half the data):
+- ``list``: ``GET /v1/analytics?days=30&limit=500``, the newest 500-row page;
+- ``list_integration``: the same, filtered on the workspace's smallest integration;
+- ``list_deep_cursor``: ``days=365`` with a cursor halfway through the workspace's rows;
+- ``post``: ``GET /v1/analytics/post/{id}?days=30`` for a three-target post about ten
+  days old (latest metrics, deltas, totals and ~200 history rows).
+
+For each case the service function is called once in-process to capture its SQL
+(``bench.bare``); then, after warm-up, each sample times one bare replay of that SQL and
+one HTTP request (keep-alive ``httpx`` client, body fully read), interleaved so both see
+the same machine load. Each case first checks that the API and the bare SQL return the
+same rows.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import orjson
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bench.bare import Statement, capture, replay
+from bench.database import BenchDatabase, Meta
+from bench.server import Server
+from bench.stats import ratio, summary_ms
+from openpost.analytics import service
+from openpost.analytics.models import Snapshot
+from openpost.core import clock
+from openpost.core.db import make_engine, make_sessionmaker
+from openpost.core.pagination import encode_cursor
+
+PAGE = 500
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    url: str
+    call: Callable[[Session], Any]
+    check: Callable[[dict[str, Any], list[list[Any]]], int]  # returns rows compared
+
+
+def _hex(value: Any) -> str:
+    return uuid.UUID(str(value)).hex
+
+
+def _check_page(body: dict[str, Any], bare: list[list[Any]]) -> int:
+    api_ids = [_hex(row["id"]) for row in body["data"]]
+    bare_ids = [_hex(row[0]) for row in bare[-1]][:PAGE]
+    if api_ids != bare_ids:
+        raise AssertionError("the API page and the bare query disagree")
+    if not api_ids:
+        raise AssertionError("the page is empty: nothing was measured")
+    return len(api_ids)
+
+
+def _check_post(body: dict[str, Any], bare: list[list[Any]]) -> int:
+    targets = body["data"]["targets"]
+    history = sum(len(target["snapshots"]) for target in targets)
+    if len(targets) != len(bare[-2]) or history != len(bare[-1]):
+        raise AssertionError("the API's post metrics and the bare queries disagree")
+    if not history:
+        raise AssertionError("the post has no history: nothing was measured")
+    return history
+
+
+def deep_cursor(database_url: str, workspace_id: uuid.UUID, days: int) -> str:
+    """The cursor of the row halfway down the workspace's snapshots of the last ``days``."""
+    engine = make_engine(database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            since = clock.now() - timedelta(days=days)
+            scope = (Snapshot.workspace_id == workspace_id, Snapshot.captured_at >= since)
+            total = session.scalar(select(func.count()).select_from(Snapshot).where(*scope))
+            row = session.execute(
+                select(Snapshot.captured_at, Snapshot.id)
+                .where(*scope)
+                .order_by(Snapshot.captured_at.desc(), Snapshot.id.desc())
+                .offset((total or 0) // 2)
+                .limit(1)
+            ).one()
+    finally:
+        engine.dispose()
+    return encode_cursor(row.captured_at, row.id)
+
+
+def cases(db: BenchDatabase, meta: Meta) -> list[Case]:
+    workspace = uuid.UUID(meta.workspace_id)
+    integration = uuid.UUID(meta.integration_id)
+    post = uuid.UUID(meta.post_id)
+    cursor = deep_cursor(db.url, workspace, 365)
+
+    def listing(**params: Any) -> Callable[[Session], Any]:
+        def call(session: Session) -> Any:
+            return service.list_snapshots(session, workspace, now=clock.now(), **params)
+
+        return call
+
+    def query(**params: Any) -> str:
+        return urlencode({k: str(v) for k, v in params.items()})
+
+    return [
+        Case("list", f"/v1/analytics?{query(days=30, limit=PAGE)}", listing(days=30), _check_page),
+        Case(
+            "list_integration",
+            f"/v1/analytics?{query(days=30, limit=PAGE, integration_id=integration)}",
+            listing(days=30, integration_id=integration),
+            _check_page,
+        ),
+        Case(
+            "list_deep_cursor",
+            f"/v1/analytics?{query(days=365, limit=PAGE, cursor=cursor)}",
+            listing(days=365, cursor=cursor),
+            _check_page,
+        ),
+        Case(
+            "post",
+            f"/v1/analytics/post/{post}?days=30",
+            lambda session: service.post_metrics(session, workspace, post, now=clock.now()),
+            _check_post,
+        ),
+    ]
+
+
+def _measure(
+    client: httpx.Client,
+    connection: Any,
+    case: Case,
+    statements: list[Statement],
+    *,
+    samples: int,
+    warmup: int,
+) -> dict[str, Any]:
+    first = client.get(case.url)
+    if first.status_code != 200:
+        raise RuntimeError(f"{case.name}: HTTP {first.status_code} {first.text[:200]}")
+    compared = case.check(orjson.loads(first.content), replay(connection, statements))
+    for _ in range(warmup):
+        replay(connection, statements)
+        client.get(case.url)
+    bare_ns: list[int] = []
+    api_ns: list[int] = []
+    for _ in range(samples):
+        started = time.perf_counter_ns()
+        replay(connection, statements)
+        middle = time.perf_counter_ns()
+        response = client.get(case.url)
+        ended = time.perf_counter_ns()
+        if response.status_code != 200:
+            raise RuntimeError(f"{case.name}: HTTP {response.status_code}")
+        bare_ns.append(middle - started)
+        api_ns.append(ended - middle)
+    bare = summary_ms(bare_ns)
+    api = summary_ms(api_ns)
+    return {
+        "url": case.url,
+        "rows": compared,
+        "response_bytes": len(first.content),
+        "statements": [s.sql for s in statements],
+        "bare": bare,
+        "api": api,
+        "ratio_median": ratio(api["median_ms"], bare["median_ms"]),
+        "ratio_p95": ratio(api["p95_ms"], bare["p95_ms"]),
+    }
+
+
+def run(
+    db: BenchDatabase,
+    meta: Meta,
+    *,
+    samples: int,
+    warmup: int,
+    log_dir: Path,
+    say: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    with Server(db.url, log_dir / f"server-{db.name}-api.log") as server:
+        headers = {"Authorization": f"Bearer {meta.api_key}"}
+        connection = db.connect()
+        try:
+            with httpx.Client(base_url=server.base_url, headers=headers, timeout=120) as client:
+                for case in cases(db, meta):
+                    statements, _ = capture(db.url, case.call)
+                    say(f"  {case.name}: {len(statements)} statement(s), {samples} samples")
+                    results[case.name] = _measure(
+                        client, connection, case, statements, samples=samples, warmup=warmup
+                    )
+        finally:
+            connection.close()
+        results["server_memory_kib"] = server.memory_kib()
+    return results
