@@ -1,0 +1,171 @@
+"""Integrations (connected accounts): list, read, connect by handle, disconnect.
+
+Shared by the API and the dashboard. Services never commit. Credentials never leave this
+module: ``integration_out`` is the one public shape and it has no credential field.
+
+Connecting by handle: in a ``test`` workspace the account is synthetic, with the
+deterministic external id ``synthetic:<platform>:<lower-cased username>`` (handles are
+case-insensitive on every platform here). In a ``live`` workspace the platform must
+resolve the handle, which arrives with the collection work; until then it is a 400.
+Connecting an account that is already connected returns that integration (reactivated if
+it was disconnected); the caller learns which by ``ConnectResult.created``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from openpost.auth.idempotency import insert_ignoring_conflicts
+from openpost.core.errors import BadRequest, NotFound
+from openpost.core.ids import new_id
+from openpost.core.timefmt import format_time
+from openpost.integrations.models import Integration, IntegrationStatus, Platform
+from openpost.workspaces.models import WorkspaceMode
+
+USERNAME_MAX = 100
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectResult:
+    integration: dict[str, Any]
+    created: bool
+
+
+def integration_out(integration: Integration) -> dict[str, Any]:
+    """The API's Integration object. Never add credentials here."""
+    return {
+        "id": str(integration.id),
+        "platform": integration.platform,
+        "username": integration.username,
+        "display_name": integration.display_name,
+        "status": integration.status,
+        "external_account_id": integration.external_account_id,
+        "analytics_enabled": integration.analytics_enabled,
+        "synthetic": integration.synthetic,
+        "created_at": format_time(integration.created_at),
+    }
+
+
+def list_integrations(session: Session, workspace_id: uuid.UUID) -> list[dict[str, Any]]:
+    """Every integration of the workspace, disconnected ones included, newest first."""
+    rows = session.scalars(
+        select(Integration)
+        .where(Integration.workspace_id == workspace_id)
+        .order_by(Integration.created_at.desc(), Integration.id.desc())
+    )
+    return [integration_out(row) for row in rows]
+
+
+def find_integration(
+    session: Session, workspace_id: uuid.UUID, integration_id: uuid.UUID
+) -> Integration:
+    """The workspace's integration, or a 404 (another workspace's id included)."""
+    integration = session.scalar(
+        select(Integration).where(
+            Integration.id == integration_id, Integration.workspace_id == workspace_id
+        )
+    )
+    if integration is None:
+        raise NotFound("integration not found")
+    return integration
+
+
+def integrations_by_id(
+    session: Session, workspace_id: uuid.UUID, ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, Integration]:
+    """Those of ``ids`` that are the workspace's integrations, in one query."""
+    if not ids:
+        return {}
+    rows = session.scalars(
+        select(Integration).where(
+            Integration.workspace_id == workspace_id, Integration.id.in_(list(ids))
+        )
+    )
+    return {row.id: row for row in rows}
+
+
+def get_integration(
+    session: Session, workspace_id: uuid.UUID, integration_id: uuid.UUID
+) -> dict[str, Any]:
+    return integration_out(find_integration(session, workspace_id, integration_id))
+
+
+def normalise_username(username: str) -> str:
+    """Strip spaces and one leading ``@``; 1 to 100 characters, no whitespace inside."""
+    username = username.strip().removeprefix("@").strip()
+    if not username or len(username) > USERNAME_MAX:
+        raise BadRequest(f"username must be 1 to {USERNAME_MAX} characters")
+    if any(char.isspace() or not char.isprintable() for char in username):
+        raise BadRequest("username must not contain spaces or control characters")
+    return username
+
+
+def synthetic_account_id(platform: str, username: str) -> str:
+    return f"synthetic:{platform}:{username.lower()}"
+
+
+def connect_by_handle(
+    session: Session,
+    workspace_id: uuid.UUID,
+    *,
+    mode: str,
+    platform: str,
+    username: str,
+    now: datetime,
+) -> ConnectResult:
+    """Connect ``platform``/``username`` to the workspace, or return it if connected."""
+    if platform not in Platform.__members__:
+        raise BadRequest(f"platform must be one of {', '.join(Platform)}")
+    username = normalise_username(username)
+    if mode != WorkspaceMode.test:
+        raise BadRequest(
+            f"connecting a live {platform} account by handle is not available yet; "
+            "test workspaces can connect synthetic accounts"
+        )
+    external_id = synthetic_account_id(platform, username)
+    inserted = session.scalar(
+        insert_ignoring_conflicts(
+            session, Integration, ["workspace_id", "platform", "external_account_id"]
+        )
+        .values(
+            id=new_id(),
+            workspace_id=workspace_id,
+            platform=platform,
+            external_account_id=external_id,
+            username=username,
+            display_name=username,
+            status=IntegrationStatus.active.value,
+            synthetic=True,
+            analytics_enabled=True,
+            created_at=now,
+        )
+        .returning(Integration.id)
+    )
+    integration = session.scalars(
+        select(Integration).where(
+            Integration.workspace_id == workspace_id,
+            Integration.platform == platform,
+            Integration.external_account_id == external_id,
+        )
+    ).one()
+    if inserted is None and integration.status == IntegrationStatus.disconnected:
+        integration.status = IntegrationStatus.active.value
+        session.flush()
+    return ConnectResult(integration_out(integration), created=inserted is not None)
+
+
+def disconnect(
+    session: Session, workspace_id: uuid.UUID, integration_id: uuid.UUID
+) -> dict[str, Any]:
+    """Mark the integration disconnected: collection stops, its history stays."""
+    integration = find_integration(session, workspace_id, integration_id)
+    integration.status = IntegrationStatus.disconnected.value
+    session.flush()
+    return integration_out(integration)
