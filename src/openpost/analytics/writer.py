@@ -58,7 +58,9 @@ def append_snapshots(session: Session, readings: Sequence[Reading]) -> int:
             "workspace_id": r.workspace_id,
             "integration_id": r.integration_id,
             "post_target_id": r.post_target_id,
-            "captured_at": r.captured_at,
+            # Recorded to the second: the order clients see (captured_at desc, id desc) and
+            # the keyset cursor both rely on it.
+            "captured_at": r.captured_at.replace(microsecond=0),
             "capture_key": r.capture_key,
             "impressions": r.impressions,
             "likes": r.likes,

@@ -22,4 +22,7 @@ def parse_time(value: str, field: str) -> datetime:
         raise BadRequest(f"{field} must be an ISO 8601 timestamp with an offset") from None
     if parsed.tzinfo is None:
         raise BadRequest(f"{field} must carry a timezone offset (e.g. 2026-04-16T10:00:00Z)")
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 has no UTC value in range
+        raise BadRequest(f"{field} is out of range") from None
