@@ -96,6 +96,24 @@ class Settings(BaseSettings):
         default="https://api.pinterest.com", description="Pinterest API base URL."
     )
 
+    # Dashboard (docs/dashboard.md)
+    session_lifetime_hours: int = Field(
+        default=168,
+        ge=1,
+        le=8760,
+        description="Dashboard: a login lasts this long (hours), then the member logs in "
+        "again. Logging out ends it at once.",
+    )
+    login_max_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Dashboard: failed logins allowed per email and client address within "
+        "`login_failure_window_minutes` before further attempts are refused (429).",
+    )
+    login_failure_window_minutes: int = Field(
+        default=15, ge=1, description="Dashboard: the window for `login_max_failures`."
+    )
+
     @field_validator("database_url", "queue_url", "rate_limit_storage_url")
     @classmethod
     def _strip(cls, value: str) -> str:
