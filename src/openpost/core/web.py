@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from openpost.core.errors import AppError
+from openpost.core.errors import AppError, PayloadTooLarge
 
 log = logging.getLogger("openpost.http")
 
@@ -96,13 +96,10 @@ class GuardMiddleware:
             return
         for name, value in scope.get("headers", ()):
             if name == b"content-length":
-                try:
-                    too_big = int(value) > self.max_body_bytes
-                except ValueError:
-                    too_big = False
+                if not value.strip().isdigit():  # int() would also take "-1" and "+1_0"
                     await error_response(400, "invalid Content-Length")(scope, receive, send)
                     return
-                if too_big:
+                if int(value) > self.max_body_bytes:
                     await error_response(413, "request body too large")(scope, receive, send)
                     return
 
@@ -133,5 +130,13 @@ class GuardMiddleware:
             await error_response(413, "request body too large")(scope, receive, send)
 
 
-class _BodyTooLarge(Exception):
-    pass
+class _BodyTooLarge(StarletteHTTPException):
+    """A body without Content-Length grew past the limit while the app read it.
+
+    An ``HTTPException`` because FastAPI re-raises those from its body parsing (any other
+    exception there becomes a 400 "There was an error parsing the body"); the handler above
+    then answers 413.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(413, PayloadTooLarge.message)
