@@ -96,6 +96,39 @@ class Settings(BaseSettings):
         default="https://api.pinterest.com", description="Pinterest API base URL."
     )
 
+    # Bluesky and Mastodon (src/openpost/platforms/bluesky.py, mastodon.py, netguard.py)
+    bluesky_batch_size: int = Field(
+        default=25,
+        ge=1,
+        le=25,
+        description="Bluesky: post ids per `app.bsky.feed.getPosts` call (Bluesky allows 25).",
+    )
+    bluesky_max_posts_per_integration: int = Field(
+        default=100,
+        ge=1,
+        description="Bluesky: discovery reads at most this many of an account's newest posts "
+        "per run (reposts and replies to others are not counted).",
+    )
+    mastodon_batch_size: int = Field(
+        default=20,
+        ge=1,
+        le=20,
+        description="Mastodon: status ids per `GET /api/v1/statuses` call (Mastodon allows 20; "
+        "instances older than 4.3 are read one status per call).",
+    )
+    mastodon_max_posts_per_integration: int = Field(
+        default=100,
+        ge=1,
+        description="Mastodon: discovery reads at most this many of an account's newest posts "
+        "per run (boosts and replies to others are not counted).",
+    )
+    mastodon_allow_private_addresses: bool = Field(
+        default=False,
+        description="Mastodon: allow instances on private, loopback or link-local addresses, "
+        "over plain http or on other ports. Instance names come from users, so leave this off "
+        "unless every instance you read is your own (tests turn it on to reach a fake).",
+    )
+
     # Dashboard (docs/dashboard.md)
     session_lifetime_hours: int = Field(
         default=168,
