@@ -278,3 +278,4 @@ def test_transport_connects_to_the_checked_address_with_the_real_host_name(
     with httpx.Client(transport=checker.transport()) as client:
         response = client.get(f"http://pinned.test:{echo_server.port}/")
     assert response.json() == {"host": f"pinned.test:{echo_server.port}"}
+    assert response.request.url.host == "pinned.test"  # the caller's request is untouched

@@ -88,8 +88,8 @@ INVALID_HANDLE = "handle.invalid"  # what the AppView shows for an unverified ha
 _HANDLE = re.compile(
     r"^(?=.{3,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$"
 )
-_DID = re.compile(r"^did:[a-z]+:[A-Za-z0-9._:%-]{1,2000}$")
-_RKEY = r"[A-Za-z0-9._:~-]{1,512}"
+_DID = re.compile(r"^did:[a-z]+:[A-Za-z0-9._:%-]{0,2000}[A-Za-z0-9._-]$")
+_RKEY = r"(?!\.{1,2}$)[A-Za-z0-9._:~-]{1,512}"  # "." and ".." are not record keys
 _AT_URI = re.compile(rf"^at://([^/\s]{{1,2048}})/{re.escape(POST_COLLECTION)}/({_RKEY})$")
 _TID = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
 _TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
@@ -294,6 +294,27 @@ class BlueskyClient:
 
     def rate_window(self) -> RateWindow | None:
         return self._last_window
+
+    def canonical_post_id(self, post_id: str) -> str:
+        """The DID form of a post's AT-URI, as discovery reports it: a handle inside it is
+        resolved (one call, cached). Store this form so that a post registered by URL and
+        the same post found by discovery are one post."""
+        match = _AT_URI.match(post_id.strip())
+        if match is None or not (_is_did(match[1]) or _HANDLE.match(match[1].lower())):
+            raise NotFound(
+                "not a Bluesky post id (at://<did>/app.bsky.feed.post/<rkey>)",
+                code="bluesky_invalid_id",
+            )
+        if _is_did(match[1]):
+            return _post_uri(match[1], match[2])
+        handle = match[1].lower()
+        did = self._resolve_handles({handle}).get(handle)
+        if did is None:
+            raise NotFound(
+                f"the handle {handle} does not resolve to a Bluesky account",
+                code="bluesky_handle_not_found",
+            )
+        return _post_uri(did, match[2])
 
     # ---- requests ---------------------------------------------------------------------
 

@@ -283,17 +283,23 @@ class GuardedTransport(httpx.BaseTransport):
         target = self._guard.check_host(url.host, port=url.port, scheme=url.scheme)
         if self._inner is not None:
             return self._inner.handle_request(request)
-        # Connect to the checked address; the Host header (already set from the original
-        # URL) and the TLS server name stay the real host, so certificates are verified
-        # against it. One pool per host: a connection verified for one host is never
-        # reused for another that shares its address.
-        request.url = url.copy_with(host=target.addresses[0])
-        request.extensions = {**request.extensions, "sni_hostname": target.host}
+        # Connect to the checked address; the Host header (copied from the original
+        # request) and the TLS server name stay the real host, so certificates are verified
+        # against it. The caller's request is left as it was (logs show the host name).
+        # One pool per host: a connection verified for one host is never reused for
+        # another that shares its address.
+        pinned = httpx.Request(
+            request.method,
+            url.copy_with(host=target.addresses[0]),
+            headers=request.headers,
+            stream=request.stream,
+            extensions={**request.extensions, "sni_hostname": target.host},
+        )
         with self._lock:
             transport = self._pinned.get(target.host)
             if transport is None:
                 transport = self._pinned[target.host] = httpx.HTTPTransport()
-        return transport.handle_request(request)
+        return transport.handle_request(pinned)
 
     def close(self) -> None:
         with self._lock:
