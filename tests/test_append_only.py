@@ -1,0 +1,126 @@
+"""Snapshots are append-only: the database itself refuses UPDATE, while DELETE stays possible."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine, delete, func, select, text, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from openpost.analytics.models import RefreshState, Snapshot
+from openpost.analytics.writer import Reading, append_snapshots
+from openpost.core import clock
+from openpost.core.db import make_sessionmaker
+from openpost.workspaces.models import Workspace
+from tests.builders import World
+
+
+def likes_of(engine: Engine, workspace_id: object) -> list[int | None]:
+    with make_sessionmaker(engine)() as fresh:
+        return sorted(
+            fresh.scalars(select(Snapshot.likes).where(Snapshot.workspace_id == workspace_id)),
+            key=lambda v: -1 if v is None else v,
+        )
+
+
+def test_orm_update_is_refused(engine: Engine, session: Session, world: World) -> None:
+    before = likes_of(engine, world.a.workspace.id)
+    snapshot = session.scalars(
+        select(Snapshot).where(Snapshot.workspace_id == world.a.workspace.id)
+    ).first()
+    assert snapshot is not None
+    snapshot.likes = 999_999
+    with pytest.raises(DBAPIError, match="append-only"):
+        session.flush()
+    session.rollback()
+    assert likes_of(engine, world.a.workspace.id) == before
+
+
+def test_bulk_update_is_refused(engine: Engine, session: Session, world: World) -> None:
+    before = likes_of(engine, world.a.workspace.id)
+    with pytest.raises(DBAPIError, match="append-only"):
+        session.execute(
+            update(Snapshot)
+            .where(Snapshot.workspace_id == world.a.workspace.id)
+            .values(likes=Snapshot.likes + 1)
+        )
+    session.rollback()
+    assert likes_of(engine, world.a.workspace.id) == before
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE snapshots SET likes = 0",
+        "UPDATE snapshots SET likes = likes",  # even a no-op rewrite
+        "UPDATE snapshots SET platform_data = platform_data",
+        "UPDATE snapshots SET captured_at = captured_at",
+    ],
+)
+def test_raw_sql_update_is_refused(engine: Engine, world: World, statement: str) -> None:
+    before = likes_of(engine, world.a.workspace.id)
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(text(statement))
+    assert likes_of(engine, world.a.workspace.id) == before
+
+
+def test_delete_remains_possible_for_retention(
+    engine: Engine, session: Session, world: World
+) -> None:
+    cutoff = clock.now() - timedelta(minutes=45)
+    result = session.execute(
+        delete(Snapshot).where(
+            Snapshot.workspace_id == world.a.workspace.id, Snapshot.captured_at < cutoff
+        )
+    )
+    session.commit()
+    assert result.rowcount == 1  # type: ignore[attr-defined]
+    assert likes_of(engine, world.a.workspace.id) == [12]
+    assert likes_of(engine, world.b.workspace.id) == [10, 12]
+
+    # The refresh state's pointer to the deleted (older) snapshot is cleared, not dangling.
+    state = session.get(RefreshState, world.a.targets[0].id)
+    assert state is not None
+    session.refresh(state)
+    assert state.latest_snapshot_id is not None
+    assert state.previous_snapshot_id is None
+
+
+def test_deleting_a_workspace_removes_its_snapshots(
+    engine: Engine, session: Session, world: World
+) -> None:
+    session.execute(delete(Workspace).where(Workspace.id == world.a.workspace.id))
+    session.commit()
+    assert likes_of(engine, world.a.workspace.id) == []
+    assert likes_of(engine, world.b.workspace.id) == [10, 12]
+
+
+def test_a_repeated_capture_writes_nothing_and_updates_nothing(
+    engine: Engine, session: Session, world: World
+) -> None:
+    """The writer's ON CONFLICT DO NOTHING skips a repeat without tripping the guard."""
+    target = world.a.targets[0]
+    at = clock.now() - timedelta(minutes=5)
+    reading = Reading(
+        workspace_id=target.workspace_id,
+        integration_id=target.integration_id,
+        post_target_id=target.id,
+        captured_at=at,
+        capture_key="slot-1",
+        impressions=1,
+        likes=1,
+        comments=1,
+        shares=1,
+    )
+    assert append_snapshots(session, [reading]) == 1
+    changed = dataclasses.replace(reading, likes=500)
+    assert append_snapshots(session, [changed]) == 0
+    session.commit()
+    count = session.scalar(
+        select(func.count()).select_from(Snapshot).where(Snapshot.capture_key == "slot-1")
+    )
+    assert count == 1
+    assert 500 not in likes_of(engine, world.a.workspace.id)
