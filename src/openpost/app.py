@@ -16,6 +16,7 @@ from openpost.core.metrics import MetricsMiddleware, RequestMetrics
 from openpost.core.web import GuardMiddleware, install_error_handlers
 from openpost.integrations.routes import router as integrations_router
 from openpost.posts.routes import router as posts_router
+from openpost.refresh.routes import router as refresh_router
 
 DESCRIPTION = """
 Analytics of a social-publishing workspace, compatible with the OpenPost API.
@@ -51,6 +52,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(analytics_router)
     app.include_router(posts_router)
     app.include_router(integrations_router)
+    app.include_router(refresh_router)
     app.openapi = lambda: _openapi_without_422(app)  # type: ignore[method-assign]
 
     @app.get("/healthz", include_in_schema=False)

@@ -147,6 +147,80 @@ class Settings(BaseSettings):
         default=15, ge=1, description="Dashboard: the window for `login_max_failures`."
     )
 
+    # Collection (docs/collection.md)
+    tier_fresh_hours: int = Field(
+        default=24, ge=1, description="Tiers: posts younger than this are `fresh`."
+    )
+    tier_recent_days: int = Field(
+        default=7, ge=1, description="Tiers: posts younger than this (and not fresh) are `recent`."
+    )
+    tier_long_tail_days: int = Field(
+        default=90,
+        ge=1,
+        description="Tiers: posts younger than this are `long-tail`; older ones are `frozen` "
+        "(never refreshed again).",
+    )
+    refresh_fresh_minutes: int = Field(
+        default=30, ge=1, description="Tiers: a `fresh` post is re-read this often (minutes)."
+    )
+    refresh_recent_hours: int = Field(
+        default=6, ge=1, description="Tiers: a `recent` post is re-read this often (hours)."
+    )
+    refresh_long_tail_hours: int = Field(
+        default=24, ge=1, description="Tiers: a `long-tail` post is re-read this often (hours)."
+    )
+    x_batch_size: int = Field(
+        default=100,
+        ge=1,
+        le=100,
+        description="X: post ids per `GET /2/tweets` (X allows 100); due posts of every "
+        "workspace share batches.",
+    )
+    x_daily_read_budget: int = Field(
+        default=0,
+        ge=0,
+        description="X: most posts read per UTC day (X bills each post read once a day); "
+        "0 means no limit. Over budget, the freshest, most engaged posts are read first.",
+    )
+    discovery_interval_minutes: int = Field(
+        default=60,
+        ge=1,
+        description="How often each integration is checked for new posts (only posts newer "
+        "than the last one seen are read).",
+    )
+    scheduler_interval_seconds: float = Field(
+        default=60.0,
+        ge=0.2,
+        le=3600,
+        description="How often the scheduler looks for due posts and discoveries.",
+    )
+    capture_lease_seconds: int = Field(
+        default=300,
+        ge=2,
+        description="A queued capture owns its posts this long; if its worker dies, the posts "
+        "are planned again after it (no reading is lost or written twice).",
+    )
+    retry_base_seconds: int = Field(
+        default=60,
+        ge=1,
+        description="First retry delay after a transient failure; it doubles per failure, "
+        "with jitter, up to `retry_max_seconds`.",
+    )
+    retry_max_seconds: int = Field(
+        default=21600, ge=1, description="Longest retry delay after transient failures."
+    )
+    worker_threads: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Job threads per `openpost worker` (and in `openpost serve`'s embedded worker).",
+    )
+    plan_max_targets: int = Field(
+        default=20000,
+        ge=1,
+        description="Most due posts one scheduler pass queues; the rest wait for the next pass.",
+    )
+
     @field_validator("database_url", "queue_url", "rate_limit_storage_url")
     @classmethod
     def _strip(cls, value: str) -> str:

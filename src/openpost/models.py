@@ -5,17 +5,21 @@ from openpost.auth.models import ApiKey, IdempotencyRecord
 from openpost.core.db import Base
 from openpost.integrations.models import Integration
 from openpost.posts.models import Post, PostTarget
+from openpost.refresh.models import DiscoveryState, PlatformState, SchedulerLease
 from openpost.workspaces.models import Member, User, Workspace
 
 __all__ = [
     "ApiKey",
     "Base",
+    "DiscoveryState",
     "IdempotencyRecord",
     "Integration",
     "Member",
+    "PlatformState",
     "Post",
     "PostTarget",
     "RefreshState",
+    "SchedulerLease",
     "Snapshot",
     "User",
     "Workspace",

@@ -1,9 +1,156 @@
-"""``openpost refresh`` and ``openpost worker``: placeholder until collection lands."""
+"""``openpost refresh --once`` (one synchronous sweep) and ``openpost worker``."""
 
 from __future__ import annotations
 
+import json
+import sys
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+from openpost.cli.common import fail, load_settings
+from openpost.core import clock
+from openpost.core.errors import AppError
+from openpost.core.ids import parse_uuid
+from openpost.core.logs import configure_logging
+from openpost.core.migrate import upgrade
+from openpost.core.timefmt import format_time, parse_time
+
+if TYPE_CHECKING:
+    from openpost.refresh.runner import SweepSummary
+
+# X bills each post read (reference/platform-apis.md §1, pay-per-use): an estimate only.
+X_USD_PER_POST_READ = 0.005
+USD_PER_READ = {"twitter": X_USD_PER_POST_READ}
 
 
 def register(app: typer.Typer) -> None:
-    del app
+    app.command("refresh")(refresh)
+    app.command("worker")(worker)
+
+
+def refresh(
+    once: Annotated[
+        bool, typer.Option("--once", help="Run one sweep now and exit (required).")
+    ] = False,
+    workspace: Annotated[
+        str | None, typer.Option(help="Only this workspace's integrations and posts.")
+    ] = None,
+    now: Annotated[
+        str | None,
+        typer.Option(help="Sweep as if the clock read this RFC 3339 time (simulation and tests)."),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Print the plan and its request/read estimate; call no platform."
+        ),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Collect once: discovery for integrations due for it, then every due post.
+
+    Plans, fetches and writes synchronously in this process, then prints a summary.
+    Continuous collection runs in `openpost serve` or `openpost worker`.
+    """
+    if not once:
+        fail("use --once (continuous collection runs in `openpost serve` or `openpost worker`)")
+    from openpost.refresh.runner import Runtime, sweep
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    try:
+        workspace_id = parse_uuid(workspace, "--workspace") if workspace else None
+        at = parse_time(now, "--now") if now else None
+    except AppError as exc:
+        fail(exc.message)
+    runtime = Runtime.from_settings(settings)
+    try:
+        assert runtime.engine is not None
+        upgrade(runtime.engine)
+        if at is not None:
+            frozen_at: datetime = at
+            clock.set_clock(lambda: frozen_at)
+        summary = sweep(runtime, clock.now(), workspace_id=workspace_id, dry_run=dry_run)
+    finally:
+        if at is not None:
+            clock.set_clock(None)
+        runtime.close()
+    _print(summary, as_json)
+
+
+def _payload(summary: SweepSummary) -> dict[str, Any]:
+    cost = sum(USD_PER_READ.get(p, 0.0) * n for p, n in summary.reads.items())
+    return {
+        "now": format_time(summary.now),
+        "dry_run": summary.dry_run,
+        "discoveries": summary.discoveries,
+        "discovered_posts": summary.discovered,
+        "targets": summary.targets,
+        "batches": summary.batches,
+        "batches_by_credential": dict(summary.batches_by_platform),
+        "requests": summary.requests,
+        "post_reads": summary.reads,
+        "estimated_cost_usd": round(cost, 4),
+        "frozen": summary.frozen,
+        "held_back_by_pause": summary.paused,
+        "over_budget": summary.over_budget,
+        "snapshots_written": summary.written,
+        "outcomes": dict(summary.outcomes),
+    }
+
+
+def _print(summary: SweepSummary, as_json: bool) -> None:
+    payload = _payload(summary)
+    if as_json:
+        sys.stdout.write(json.dumps(payload) + "\n")
+        return
+    verb = "would read" if summary.dry_run else "read"
+    lines = [
+        f"sweep at {payload['now']}{' (dry run)' if summary.dry_run else ''}",
+        f"discovery: {summary.discoveries} integration(s)"
+        + ("" if summary.dry_run else f", {summary.discovered} new post(s)"),
+        f"targets: {verb} {summary.targets} in {summary.batches} batch(es) "
+        f"({summary.requests} request(s){' estimated' if summary.dry_run else ''})",
+    ]
+    for key, count in sorted(summary.batches_by_platform.items()):
+        lines.append(f"  {key}: {count} batch(es)")
+    if summary.reads:
+        reads = ", ".join(f"{p} {n}" for p, n in sorted(summary.reads.items()))
+        lines.append(f"billable post reads: {reads} (~${payload['estimated_cost_usd']:.3f})")
+    if summary.frozen:
+        lines.append(f"frozen by platform policy: {summary.frozen}")
+    for key, count in sorted(summary.paused.items()):
+        lines.append(f"held back, {key} paused: {count}")
+    for platform, count in sorted(summary.over_budget.items()):
+        lines.append(f"over today's {platform} read budget: {count}")
+    if not summary.dry_run:
+        outcomes = ", ".join(f"{k} {v}" for k, v in sorted(summary.outcomes.items())) or "none"
+        lines.append(f"snapshots written: {summary.written}; outcomes: {outcomes}")
+    typer.echo("\n".join(lines))
+
+
+def worker() -> None:
+    """Run collection jobs (and, while it holds the lease, the scheduler) until stopped.
+
+    Start as many as you like against one `OPENPOST_QUEUE_URL` (Redis): exactly one of them
+    schedules at a time. SIGINT or SIGTERM stops it after the running jobs finish. Run
+    `openpost db upgrade` first: workers do not migrate the schema.
+    """
+    from openpost.refresh.runner import Runtime
+    from openpost.refresh.tasks import JobQueue
+    from openpost.refresh.worker import Collector
+
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    runtime = Runtime.from_settings(settings)
+    try:
+        try:
+            queue = JobQueue(settings)
+        except ValueError as exc:
+            fail(str(exc))
+        typer.echo(f"openpost worker: {settings.worker_threads} job thread(s)", err=True)
+        Collector(runtime, queue, workers=settings.worker_threads).run_forever()
+    finally:
+        runtime.close()

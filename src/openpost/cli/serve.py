@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
-from openpost.cli.common import load_settings
+from openpost.cli.common import fail, load_settings
+from openpost.config import Settings
 from openpost.core.db import make_engine
 from openpost.core.logs import configure_logging
 from openpost.core.migrate import upgrade
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from openpost.refresh.worker import Collector
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 
@@ -43,7 +51,29 @@ def serve(
     engine = make_engine(settings.effective_database_url)
     upgrade(engine)
     engine.dispose()
-    del no_worker  # collection (scheduler and worker) arrives with the collection issue
     typer.echo(f"OpenPost Analytics on http://{host}:{port}  (API docs: /docs)")
     configure_logging(settings.log_level)
-    uvicorn.run(create_app(settings), host=host, port=port, log_config=None, access_log=False)
+    app = create_app(settings)
+    collector = None if no_worker else _start_collector(settings, app)
+    try:
+        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    finally:
+        if collector is not None:
+            collector.stop()
+            collector.runtime.close()
+
+
+def _start_collector(settings: Settings, app: FastAPI) -> Collector:
+    """The embedded scheduler and worker: collection with no other process to run."""
+    from openpost.refresh.runner import Runtime
+    from openpost.refresh.tasks import JobQueue
+    from openpost.refresh.worker import Collector
+
+    try:
+        queue = JobQueue(settings)
+    except ValueError as exc:
+        fail(str(exc))
+    app.state.job_queue = queue  # the API queues refreshes on the same queue
+    collector = Collector(Runtime.from_settings(settings), queue, workers=settings.worker_threads)
+    collector.start()
+    return collector

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Depends, Path
 from starlette.responses import Response
 
 from openpost.auth.idempotency import IdempotencyKey, run_idempotent
+from openpost.config import Settings
 from openpost.core import clock
 from openpost.core.ids import parse_uuid
 from openpost.core.schemas import error_responses
 from openpost.core.web import data
-from openpost.deps import CurrentCaller, DbSession, require_json
+from openpost.deps import CurrentCaller, DbSession, get_settings, require_json
 from openpost.integrations import service
 from openpost.integrations.schemas import (
     IntegrationCreate,
@@ -55,9 +56,10 @@ def get_integration(
     "",
     summary="Connect a public account by its handle",
     description="In a test workspace this connects a synthetic account on any platform. "
-    "In a live workspace, connecting by handle is not available yet (400). Connecting an "
-    "account that is already connected returns it with 200, reactivated if it was "
-    "disconnected. Unknown body fields are a 400.",
+    "In a live workspace the platform resolves the handle (X; other platforms: 400 until "
+    "their clients land; 503 when the platform cannot answer now) and its recent posts are "
+    "discovered. Connecting an account that is already connected returns it with 200, "
+    "reactivated if it was disconnected or needed a refresh. Unknown body fields are a 400.",
     status_code=201,
     response_model=IntegrationEnvelope,
     responses={
@@ -71,6 +73,7 @@ def connect_integration(
     session: DbSession,
     body: IntegrationCreate,
     idempotency: IdempotencyKey,
+    settings: Annotated[Settings, Depends(get_settings)],
 ) -> Response:
     def connect() -> Response:
         result = service.connect_by_handle(
@@ -80,6 +83,7 @@ def connect_integration(
             platform=body.platform.value,
             username=body.username,
             now=clock.now(),
+            settings=settings,
         )
         return data(result.integration, 201 if result.created else 200)
 

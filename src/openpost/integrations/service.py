@@ -5,10 +5,10 @@ module: ``integration_out`` is the one public shape and it has no credential fie
 
 Connecting by handle: in a ``test`` workspace the account is synthetic, with the
 deterministic external id ``synthetic:<platform>:<lower-cased username>`` (handles are
-case-insensitive on every platform here). In a ``live`` workspace the platform must
-resolve the handle, which arrives with the collection work; until then it is a 400.
-Connecting an account that is already connected returns that integration (reactivated if
-it was disconnected); the caller learns which by ``ConnectResult.created``.
+case-insensitive on every platform here). In a ``live`` workspace the platform resolves
+the handle (X today; a platform without a live client here is a 400). Connecting an
+account that is already connected returns that integration (reactivated if it was
+disconnected or needed a refresh); the caller learns which by ``ConnectResult.created``.
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from openpost.auth.idempotency import insert_ignoring_conflicts
+from openpost.config import Settings
 from openpost.core.errors import BadRequest, NotFound
 from openpost.core.ids import new_id
 from openpost.core.timefmt import format_time
 from openpost.integrations.models import Integration, IntegrationStatus, Platform
+from openpost.refresh.accounts import resolve_account
 from openpost.workspaces.models import WorkspaceMode
 
 USERNAME_MAX = 100
@@ -119,17 +121,28 @@ def connect_by_handle(
     platform: str,
     username: str,
     now: datetime,
+    settings: Settings | None = None,
 ) -> ConnectResult:
-    """Connect ``platform``/``username`` to the workspace, or return it if connected."""
+    """Connect ``platform``/``username`` to the workspace, or return it if connected.
+
+    In a live workspace the platform resolves the handle (``refresh.accounts``), which
+    needs ``settings``; discovery then imports the account's recent posts.
+    """
     if platform not in Platform.__members__:
         raise BadRequest(f"platform must be one of {', '.join(Platform)}")
     username = normalise_username(username)
-    if mode != WorkspaceMode.test:
+    display_name, synthetic = username, mode == WorkspaceMode.test
+    if synthetic:
+        external_id = synthetic_account_id(platform, username)
+    elif settings is None:
         raise BadRequest(
             f"connecting a live {platform} account by handle is not available yet; "
             "test workspaces can connect synthetic accounts"
         )
-    external_id = synthetic_account_id(platform, username)
+    else:
+        account = resolve_account(session, settings, platform, username, now=now)
+        external_id, username = account.external_account_id, account.username
+        display_name = account.display_name
     inserted = session.scalar(
         insert_ignoring_conflicts(
             session, Integration, ["workspace_id", "platform", "external_account_id"]
@@ -140,9 +153,9 @@ def connect_by_handle(
             platform=platform,
             external_account_id=external_id,
             username=username,
-            display_name=username,
+            display_name=display_name,
             status=IntegrationStatus.active.value,
-            synthetic=True,
+            synthetic=synthetic,
             analytics_enabled=True,
             created_at=now,
         )
@@ -155,7 +168,7 @@ def connect_by_handle(
             Integration.external_account_id == external_id,
         )
     ).one()
-    if inserted is None and integration.status == IntegrationStatus.disconnected:
+    if inserted is None and integration.status != IntegrationStatus.active:
         integration.status = IntegrationStatus.active.value
         session.flush()
     return ConnectResult(integration_out(integration), created=inserted is not None)

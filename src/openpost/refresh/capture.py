@@ -1,0 +1,367 @@
+"""Capture: read one batch from its platform, then write snapshots and refresh state in one
+transaction (SPEC §5.4, §5.5).
+
+A batch carries the claim its planner wrote into each target's ``next_due_at``. The capture
+writes a target only while that claim is still there (under a row lock), and the snapshot's
+capture key is derived from it: a repeated or duplicated job, or a job whose worker was
+presumed dead and re-planned, writes nothing twice. The platform is called outside any
+database transaction.
+
+Outcomes per target:
+
+- a reading → snapshot, ``ok`` (or ``frozen`` when policy allows no further reading);
+- reported deleted → ``not_found``, target status ``deleted``, never read again;
+- an unknown or invalid id → ``not_found``, never read again;
+- a permission failure → ``permission_required``; the integration becomes
+  ``needs_refresh`` and is not read until reconnected (a refused *shared* app token pauses
+  the platform instead: no integration can fix it);
+- a spent window or paid budget → ``rate_limited`` until the pause ends;
+- a platform without a client here → ``unsupported`` (looked at again a day later);
+- anything else → ``failed``, retried with exponential backoff and jitter.
+
+Failures never touch snapshots: the last good one stays the target's latest.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from openpost.analytics.models import Outcome, RefreshState
+from openpost.analytics.writer import Reading, append_snapshots
+from openpost.core import clock
+from openpost.core.crypto import CredentialsUnreadable, Sealer
+from openpost.core.db import transaction
+from openpost.integrations.models import Integration, IntegrationStatus
+from openpost.platforms.base import (
+    BatchResult,
+    BudgetExhausted,
+    NotFound,
+    PermissionRequired,
+    PlatformError,
+    RateLimited,
+    RateWindow,
+    TransientError,
+    Unsupported,
+)
+from openpost.platforms.registry import Clients
+from openpost.posts.models import PostTarget, TargetStatus
+from openpost.refresh import ratestate
+from openpost.refresh.planner import Batch
+from openpost.refresh.policy import PERMISSION_PROBE, UNSUPPORTED_RECHECK, CollectionPolicy
+
+log = logging.getLogger("openpost.refresh.capture")
+
+DELETED_MESSAGE = "the platform reports this post deleted"
+
+
+def capture_key(claim: datetime) -> str:
+    """The snapshot's capture key: the target (its own column) plus the claimed slot."""
+    return "claim:" + claim.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class CaptureResult:
+    written: int = 0
+    stale: int = 0
+    requests: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    id: uuid.UUID
+    workspace_id: uuid.UUID
+    integration_id: uuid.UUID
+    platform_post_id: str
+    published_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _Fetched:
+    result: BatchResult | None
+    error: PlatformError | None
+    window: RateWindow | None
+    called: bool
+
+
+def _target_rows(session: Session, batch: Batch) -> tuple[list[_Target], str | None]:
+    """The batch's targets still carrying its claim, and sealed user credentials if any."""
+    ids = [t for _, t in batch.targets]
+    workspaces = {w for w, _ in batch.targets}
+    rows = session.execute(
+        select(
+            PostTarget.id,
+            PostTarget.workspace_id,
+            PostTarget.integration_id,
+            PostTarget.platform_post_id,
+            PostTarget.published_at,
+            Integration.credentials_encrypted,
+            RefreshState.next_due_at,
+        )
+        .join(RefreshState, RefreshState.post_target_id == PostTarget.id)
+        .join(Integration, Integration.id == PostTarget.integration_id)
+        .where(PostTarget.id.in_(ids), PostTarget.workspace_id.in_(workspaces))
+        .order_by(PostTarget.id)
+    ).all()
+    targets = [
+        _Target(r.id, r.workspace_id, r.integration_id, r.platform_post_id, r.published_at)
+        for r in rows
+        if r.next_due_at == batch.claim and r.platform_post_id is not None
+    ]
+    sealed = rows[0].credentials_encrypted if rows and ":user:" in batch.key else None
+    return targets, sealed
+
+
+def _fetch(
+    clients: Clients, batch: Batch, targets: list[_Target], credentials: dict[str, Any] | None
+) -> _Fetched:
+    with clients.open(batch.platform, batch.synthetic) as client:
+        if client is None:
+            error: PlatformError = Unsupported(
+                f"collecting {batch.platform} is not available on this server yet",
+                code="unsupported",
+            )
+            return _Fetched(None, error, None, called=False)
+        try:
+            result = client.fetch_metrics(
+                [t.platform_post_id for t in targets], credentials=credentials
+            )
+            return _Fetched(result, None, client.rate_window(), called=True)
+        except PlatformError as exc:
+            return _Fetched(None, exc, client.rate_window(), called=True)
+        except Exception:  # a bug in a client must not kill the worker: record and retry
+            log.exception("platform client failed", extra={"platform": batch.platform})
+            error = TransientError("internal error while reading the platform", code="internal")
+            return _Fetched(None, error, None, called=True)
+
+
+def capture_batch(
+    factory: sessionmaker[Session], clients: Clients, policy: CollectionPolicy, batch: Batch
+) -> CaptureResult:
+    """Read ``batch`` and store what came back; see the module docs."""
+    summary = CaptureResult()
+    with transaction(factory) as session:
+        targets, sealed = _target_rows(session, batch)
+        summary.stale = len(batch.targets) - len(targets)
+        if not targets:
+            return summary
+        pause = None
+        if not batch.synthetic and not batch.probe:
+            pause = ratestate.active_pause(session, batch.platform, ratestate.METRICS, clock.now())
+    credentials: dict[str, Any] | None = None
+    fetched: _Fetched
+    if pause is not None:
+        error: PlatformError = RateLimited(
+            pause.message or "the platform is paused", code=pause.reason, retry_at=pause.until
+        )
+        fetched = _Fetched(None, error, None, called=False)
+    else:
+        try:
+            credentials = (
+                Sealer(clients.settings.effective_secret_key).open(sealed) if sealed else None
+            )
+            fetched = _fetch(clients, batch, targets, credentials)
+        except CredentialsUnreadable:
+            error = PermissionRequired(
+                "the stored credentials cannot be read; reconnect the account",
+                code="credentials_unreadable",
+            )
+            fetched = _Fetched(None, error, None, called=False)
+    summary.requests = 1 if fetched.called else 0
+
+    with transaction(factory) as session:
+        _write(session, policy, batch, targets, fetched, summary)
+    log.info(
+        "capture",
+        extra={
+            "platform": batch.platform,
+            "targets": len(batch.targets),
+            "written": summary.written,
+            "stale": summary.stale,
+            "outcomes": dict(summary.outcomes),
+        },
+    )
+    return summary
+
+
+def _lock_states(
+    session: Session, batch: Batch, targets: list[_Target]
+) -> dict[uuid.UUID, RefreshState]:
+    states = session.scalars(
+        select(RefreshState)
+        .where(
+            RefreshState.post_target_id.in_([t.id for t in targets]),
+            RefreshState.workspace_id.in_({t.workspace_id for t in targets}),
+        )
+        .order_by(RefreshState.post_target_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    return {s.post_target_id: s for s in states if s.next_due_at == batch.claim}
+
+
+def _write(
+    session: Session,
+    policy: CollectionPolicy,
+    batch: Batch,
+    targets: list[_Target],
+    fetched: _Fetched,
+    summary: CaptureResult,
+) -> None:
+    states = _lock_states(session, batch, targets)
+    summary.stale += len(targets) - len(states)
+    live = [t for t in targets if t.id in states]
+    now = clock.now()
+    shared = ":user:" not in batch.key and not batch.synthetic
+    pause = None
+    if not batch.synthetic and fetched.called:
+        if fetched.error is None:
+            ratestate.record_success(
+                session, batch.platform, ratestate.METRICS, fetched.window, now
+            )
+        else:
+            pause = ratestate.record_failure(
+                session,
+                batch.platform,
+                ratestate.METRICS,
+                fetched.error,
+                fetched.window,
+                now,
+                shared_credential=shared,
+                probe_pause_until=now + PERMISSION_PROBE,
+            )
+    if not live:
+        return
+
+    readings: list[Reading] = []
+    deleted: list[uuid.UUID] = []
+    needs_refresh: set[uuid.UUID] = set()
+    for target in live:
+        state = states[target.id]
+        error = fetched.error
+        if fetched.result is not None:
+            result = fetched.result
+            reading = result.readings.get(target.platform_post_id)
+            if reading is not None:
+                readings.append(
+                    Reading(
+                        workspace_id=target.workspace_id,
+                        integration_id=target.integration_id,
+                        post_target_id=target.id,
+                        captured_at=now,
+                        capture_key=capture_key(batch.claim),
+                        impressions=reading.impressions,
+                        likes=reading.likes,
+                        comments=reading.comments,
+                        shares=reading.shares,
+                        platform_data=reading.platform_data,
+                    )
+                )
+                _succeeded(state, policy, batch.platform, target.published_at, now)
+                summary.outcomes[state.outcome] += 1
+                continue
+            if target.platform_post_id in result.deleted:
+                _stopped(state, now, Outcome.not_found, "deleted", DELETED_MESSAGE)
+                deleted.append(target.id)
+                summary.outcomes[state.outcome] += 1
+                continue
+            error = result.errors.get(target.platform_post_id) or TransientError(
+                "the platform's answer left this post out", code="missing"
+            )
+        assert error is not None
+        _failed(state, policy, batch, target, error, pause, now, called=fetched.called)
+        if isinstance(error, PermissionRequired) and not ratestate.app_credential_refused(
+            error, shared_credential=shared
+        ):
+            needs_refresh.add(target.integration_id)
+        summary.outcomes[state.outcome] += 1
+
+    summary.written = append_snapshots(session, readings)
+    if deleted:
+        session.execute(
+            update(PostTarget)
+            .where(
+                PostTarget.id.in_(deleted),
+                PostTarget.workspace_id.in_({t.workspace_id for t in live}),
+            )
+            .values(status=TargetStatus.deleted.value)
+            .execution_options(synchronize_session=False)
+        )
+    if needs_refresh:
+        session.execute(
+            update(Integration)
+            .where(
+                Integration.id.in_(needs_refresh),
+                Integration.workspace_id.in_({t.workspace_id for t in live}),
+                Integration.status == IntegrationStatus.active.value,
+            )
+            .values(status=IntegrationStatus.needs_refresh.value)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _succeeded(
+    state: RefreshState,
+    policy: CollectionPolicy,
+    platform: str,
+    published_at: datetime,
+    now: datetime,
+) -> None:
+    state.last_attempt_at = state.last_success_at = now
+    state.next_due_at = policy.next_due(platform, published_at, now)
+    state.outcome = (Outcome.ok if state.next_due_at is not None else Outcome.frozen).value
+    state.error_code = state.error_message = None
+    state.consecutive_failures = 0
+
+
+def _stopped(state: RefreshState, now: datetime, outcome: Outcome, code: str, message: str) -> None:
+    state.last_attempt_at = now
+    state.next_due_at = None
+    state.outcome = outcome.value
+    state.error_code = code
+    state.error_message = message[:500]
+
+
+def _failed(
+    state: RefreshState,
+    policy: CollectionPolicy,
+    batch: Batch,
+    target: _Target,
+    error: PlatformError,
+    pause: ratestate.Pause | None,
+    now: datetime,
+    *,
+    called: bool,
+) -> None:
+    if called:
+        state.last_attempt_at = now
+    state.error_code = error.code[:64]
+    state.error_message = error.message[:500]
+    if isinstance(error, RateLimited | BudgetExhausted):
+        state.outcome = Outcome.rate_limited.value
+        until = pause.until if pause is not None else error.retry_at
+        state.next_due_at = policy.jitter(max(until or now, now) + timedelta(seconds=1))
+    elif isinstance(error, NotFound):
+        state.outcome = Outcome.not_found.value
+        state.next_due_at = None
+    elif isinstance(error, PermissionRequired):
+        state.outcome = Outcome.permission_required.value
+        if pause is not None:
+            state.next_due_at = policy.jitter(pause.until)
+        else:  # read again on schedule once the integration is reconnected
+            state.next_due_at = policy.next_due(batch.platform, target.published_at, now)
+    elif isinstance(error, Unsupported):
+        state.outcome = Outcome.unsupported.value
+        state.next_due_at = now + UNSUPPORTED_RECHECK
+    else:
+        state.outcome = Outcome.failed.value
+        state.consecutive_failures += 1
+        state.next_due_at = now + policy.backoff(state.consecutive_failures)

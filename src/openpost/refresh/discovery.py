@@ -1,0 +1,442 @@
+"""Discovery: import an account's new posts as ``source: "discovered"`` posts (SPEC §3.4).
+
+Every active integration has a ``DiscoveryState`` (created by the planner when missing, so
+a newly connected account is looked at on the next pass). When it is due, one job reads
+the account's posts newer than the stored ``since_id`` (the first time, the newest
+``limit``: X's cap of 50, because every post read may be billed), creates a post, a target
+and a refresh state for each one not tracked yet, keeps the counters that came with the
+read as that target's first snapshot, and moves the cursor. Claims work as for captures:
+the job writes only while the state still carries its claim.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from openpost.analytics.models import Outcome, RefreshState
+from openpost.analytics.writer import Reading, append_snapshots
+from openpost.auth.idempotency import insert_ignoring_conflicts
+from openpost.core import clock
+from openpost.core.crypto import CredentialsUnreadable, Sealer
+from openpost.core.db import transaction
+from openpost.core.ids import new_id
+from openpost.integrations.models import Integration, IntegrationStatus
+from openpost.platforms.base import (
+    Account,
+    BudgetExhausted,
+    DiscoveryPage,
+    NotFound,
+    PermissionRequired,
+    PlatformError,
+    RateLimited,
+    RateWindow,
+    TransientError,
+    Unsupported,
+)
+from openpost.platforms.registry import Clients
+from openpost.posts.models import Post, PostSource, PostStatus, PostTarget, TargetStatus
+from openpost.refresh import ratestate
+from openpost.refresh.models import DiscoveryState
+from openpost.refresh.policy import PERMISSION_PROBE, UNSUPPORTED_RECHECK, CollectionPolicy
+
+log = logging.getLogger("openpost.refresh.discovery")
+
+FIRST_READING_KEY = "discovery"
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveryJob:
+    workspace_id: uuid.UUID
+    integration_id: uuid.UUID
+    platform: str
+    synthetic: bool
+    claim: datetime
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "workspace_id": str(self.workspace_id),
+            "integration_id": str(self.integration_id),
+            "platform": self.platform,
+            "synthetic": self.synthetic,
+            "claim": self.claim.isoformat(),
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> DiscoveryJob:
+        return cls(
+            workspace_id=uuid.UUID(payload["workspace_id"]),
+            integration_id=uuid.UUID(payload["integration_id"]),
+            platform=payload["platform"],
+            synthetic=bool(payload["synthetic"]),
+            claim=datetime.fromisoformat(payload["claim"]),
+        )
+
+
+@dataclass
+class DiscoveryResult:
+    discovered: int = 0
+    snapshots: int = 0
+    outcome: str = Outcome.pending.value
+    stale: bool = False
+
+
+def _collectable() -> Any:
+    return and_(
+        Integration.status == IntegrationStatus.active.value,
+        Integration.analytics_enabled.is_(True),
+    )
+
+
+def adopt(session: Session, now: datetime, workspace_id: uuid.UUID | None = None) -> int:
+    """Give every collectable integration without a discovery state one, due now."""
+    query = (
+        select(Integration.id, Integration.workspace_id)
+        .outerjoin(DiscoveryState, DiscoveryState.integration_id == Integration.id)
+        .where(DiscoveryState.integration_id.is_(None), _collectable())
+    )
+    if workspace_id is not None:
+        query = query.where(Integration.workspace_id == workspace_id)
+    missing = session.execute(query).all()
+    if not missing:
+        return 0
+    session.execute(
+        insert_ignoring_conflicts(session, DiscoveryState, ["integration_id"]),
+        [
+            {
+                "integration_id": row.id,
+                "workspace_id": row.workspace_id,
+                "next_due_at": now,
+                "outcome": Outcome.pending.value,
+                "consecutive_failures": 0,
+                "discovered": 0,
+            }
+            for row in missing
+        ],
+    )
+    return len(missing)
+
+
+def due(
+    session: Session,
+    now: datetime,
+    *,
+    workspace_id: uuid.UUID | None = None,
+    integration_ids: Sequence[uuid.UUID] | None = None,
+    limit: int = 1000,
+) -> list[tuple[uuid.UUID, uuid.UUID, str, bool]]:
+    """``(workspace, integration, platform, synthetic)`` of due discoveries that no pause
+    holds back."""
+    query = (
+        select(
+            Integration.workspace_id, Integration.id, Integration.platform, Integration.synthetic
+        )
+        .join(
+            DiscoveryState,
+            and_(
+                DiscoveryState.integration_id == Integration.id,
+                DiscoveryState.workspace_id == Integration.workspace_id,
+            ),
+        )
+        .where(_collectable(), DiscoveryState.next_due_at <= now)
+        .order_by(DiscoveryState.next_due_at, Integration.id)
+        .limit(limit)
+    )
+    if workspace_id is not None:
+        query = query.where(Integration.workspace_id == workspace_id)
+    if integration_ids is not None:
+        query = query.where(Integration.id.in_(list(integration_ids)))
+    rows = session.execute(query).all()
+    platforms = {r.platform for r in rows if not r.synthetic}
+    states = ratestate.states(
+        session,
+        [*platforms, *(ratestate.endpoint_key(p, ratestate.DISCOVERY) for p in platforms)],
+    )
+    paused = {
+        p
+        for p in platforms
+        if ratestate.pause_of(states.get(p), now)
+        or ratestate.pause_of(states.get(ratestate.endpoint_key(p, ratestate.DISCOVERY)), now)
+    }
+    return [
+        (r.workspace_id, r.id, r.platform, r.synthetic)
+        for r in rows
+        if r.synthetic or r.platform not in paused
+    ]
+
+
+def claim(
+    session: Session,
+    candidates: Sequence[tuple[uuid.UUID, uuid.UUID, str, bool]],
+    *,
+    now: datetime,
+    lease_until: datetime,
+) -> list[DiscoveryJob]:
+    if not candidates:
+        return []
+    claimed = set(
+        session.scalars(
+            update(DiscoveryState)
+            .where(
+                DiscoveryState.integration_id.in_([c[1] for c in candidates]),
+                DiscoveryState.next_due_at <= now,
+            )
+            .values(next_due_at=lease_until)
+            .returning(DiscoveryState.integration_id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    return [
+        DiscoveryJob(w, i, platform, synthetic, lease_until)
+        for w, i, platform, synthetic in candidates
+        if i in claimed
+    ]
+
+
+def _load(session: Session, job: DiscoveryJob) -> tuple[Account, str | None, str | None] | None:
+    row = session.execute(
+        select(
+            Integration.external_account_id,
+            Integration.username,
+            Integration.display_name,
+            Integration.credentials_encrypted,
+            DiscoveryState.since_id,
+            DiscoveryState.next_due_at,
+        )
+        .join(DiscoveryState, DiscoveryState.integration_id == Integration.id)
+        .where(Integration.id == job.integration_id, Integration.workspace_id == job.workspace_id)
+    ).first()
+    if row is None or row.next_due_at != job.claim:
+        return None
+    account = Account(row.external_account_id, row.username, row.display_name)
+    return account, row.since_id, row.credentials_encrypted
+
+
+def run(
+    factory: sessionmaker[Session],
+    clients: Clients,
+    policy: CollectionPolicy,
+    job: DiscoveryJob,
+) -> DiscoveryResult:
+    """Read the account's new posts and track them (see the module docs)."""
+    result = DiscoveryResult()
+    with transaction(factory) as session:
+        loaded = _load(session, job)
+    if loaded is None:
+        result.stale = True
+        return result
+    account, since_id, sealed = loaded
+    page: DiscoveryPage | None = None
+    error: PlatformError | None = None
+    window: RateWindow | None = None
+    called = False
+    with clients.open(job.platform, job.synthetic) as client:
+        if client is None:
+            error = Unsupported(
+                f"discovering {job.platform} posts is not available on this server yet",
+                code="unsupported",
+            )
+        else:
+            try:
+                credentials = (
+                    Sealer(clients.settings.effective_secret_key).open(sealed) if sealed else None
+                )
+                called = True
+                page = client.discover(
+                    account,
+                    since_id=since_id,
+                    limit=policy.discovery_limit_for(job.platform),
+                    credentials=credentials,
+                )
+            except CredentialsUnreadable:
+                called = False
+                error = PermissionRequired(
+                    "the stored credentials cannot be read; reconnect the account",
+                    code="credentials_unreadable",
+                )
+            except PlatformError as exc:
+                error = exc
+            except Exception:  # a client bug must not kill the worker: record and retry
+                log.exception("discovery failed", extra={"platform": job.platform})
+                error = TransientError("internal error while discovering posts", code="internal")
+            if called:
+                window = client.rate_window()
+
+    with transaction(factory) as session:
+        state = session.get(
+            DiscoveryState, job.integration_id, with_for_update=True, populate_existing=True
+        )
+        if state is None or state.next_due_at != job.claim:
+            result.stale = True
+            return result
+        now = clock.now()
+        shared = not job.synthetic and sealed is None
+        if page is not None:
+            _import(session, policy, job, page, now, result)
+            state.since_id = page.newest_id or state.since_id
+            state.last_attempt_at = state.last_success_at = now
+            state.next_due_at = now + policy.discovery_interval
+            state.outcome = Outcome.ok.value
+            state.error_code = state.error_message = None
+            state.consecutive_failures = 0
+            state.discovered += result.discovered
+            if not job.synthetic:
+                ratestate.record_success(session, job.platform, ratestate.DISCOVERY, window, now)
+                ratestate.count_reads(session, job.platform, len(page.posts), now)
+        else:
+            assert error is not None
+            pause = None
+            if called and not job.synthetic:
+                pause = ratestate.record_failure(
+                    session,
+                    job.platform,
+                    ratestate.DISCOVERY,
+                    error,
+                    window,
+                    now,
+                    shared_credential=shared,
+                    probe_pause_until=now + PERMISSION_PROBE,
+                )
+            _failed(session, policy, job, state, error, pause, now)
+        result.outcome = state.outcome
+    log.info(
+        "discovery",
+        extra={
+            "platform": job.platform,
+            "discovered": result.discovered,
+            "outcome": result.outcome,
+        },
+    )
+    return result
+
+
+def _import(
+    session: Session,
+    policy: CollectionPolicy,
+    job: DiscoveryJob,
+    page: DiscoveryPage,
+    now: datetime,
+    result: DiscoveryResult,
+) -> None:
+    ids = [p.platform_post_id for p in page.posts]
+    known = set(
+        session.scalars(
+            select(PostTarget.platform_post_id).where(
+                PostTarget.integration_id == job.integration_id,
+                PostTarget.workspace_id == job.workspace_id,
+                PostTarget.platform_post_id.in_(ids),
+            )
+        )
+    )
+    readings: list[Reading] = []
+    for found in page.posts:
+        if found.platform_post_id in known:
+            continue
+        known.add(found.platform_post_id)
+        post = Post(
+            id=new_id(),
+            workspace_id=job.workspace_id,
+            content=found.content,
+            tags=[],
+            status=PostStatus.published.value,
+            source=PostSource.discovered.value,
+            published_at=found.published_at,
+            created_at=now,
+        )
+        target = PostTarget(
+            id=new_id(),
+            workspace_id=job.workspace_id,
+            post_id=post.id,
+            integration_id=job.integration_id,
+            status=TargetStatus.published.value,
+            platform_post_id=found.platform_post_id,
+            post_url=found.post_url,
+            published_at=found.published_at,
+        )
+        state = RefreshState(
+            post_target_id=target.id,
+            workspace_id=job.workspace_id,
+            outcome=Outcome.pending.value,
+            next_due_at=now,
+            consecutive_failures=0,
+        )
+        if found.reading is not None:
+            state.last_attempt_at = state.last_success_at = now
+            state.next_due_at = policy.next_due(job.platform, found.published_at, now)
+            state.outcome = (Outcome.ok if state.next_due_at else Outcome.frozen).value
+            reading = found.reading
+            readings.append(
+                Reading(
+                    workspace_id=job.workspace_id,
+                    integration_id=job.integration_id,
+                    post_target_id=target.id,
+                    captured_at=now,
+                    capture_key=FIRST_READING_KEY,
+                    impressions=reading.impressions,
+                    likes=reading.likes,
+                    comments=reading.comments,
+                    shares=reading.shares,
+                    platform_data=reading.platform_data,
+                )
+            )
+        session.add(post)
+        session.flush()
+        session.add(target)
+        session.flush()
+        session.add(state)
+        result.discovered += 1
+    session.flush()
+    result.snapshots = append_snapshots(session, readings)
+
+
+def _failed(
+    session: Session,
+    policy: CollectionPolicy,
+    job: DiscoveryJob,
+    state: DiscoveryState,
+    error: PlatformError,
+    pause: ratestate.Pause | None,
+    now: datetime,
+) -> None:
+    state.error_code = error.code[:64]
+    state.error_message = error.message[:500]
+    if isinstance(error, RateLimited | BudgetExhausted):
+        state.outcome = Outcome.rate_limited.value
+        until = pause.until if pause is not None else error.retry_at
+        state.next_due_at = policy.jitter(max(until or now, now))
+        return
+    state.last_attempt_at = now
+    if isinstance(error, PermissionRequired | NotFound):
+        state.outcome = (
+            Outcome.permission_required
+            if isinstance(error, PermissionRequired)
+            else Outcome.not_found
+        ).value
+        if pause is not None:
+            state.next_due_at = policy.jitter(pause.until)
+            return
+        state.next_due_at = now + policy.discovery_interval
+        session.execute(
+            update(Integration)
+            .where(
+                Integration.id == job.integration_id,
+                Integration.workspace_id == job.workspace_id,
+                Integration.status == IntegrationStatus.active.value,
+            )
+            .values(status=IntegrationStatus.needs_refresh.value)
+            .execution_options(synchronize_session=False)
+        )
+    elif isinstance(error, Unsupported):
+        state.outcome = Outcome.unsupported.value
+        state.next_due_at = now + UNSUPPORTED_RECHECK
+    else:
+        state.outcome = Outcome.failed.value
+        state.consecutive_failures += 1
+        state.next_due_at = now + policy.backoff(state.consecutive_failures)

@@ -1,0 +1,471 @@
+"""The due set, platform policy, budgets and batches (SPEC §5.1-5.3).
+
+``plan`` reads; ``claim`` writes. A planning pass:
+
+1. selects targets whose ``next_due_at`` has come (oldest first, at most ``limit``), on
+   active integrations with analytics on, skipping deleted targets;
+2. applies the platform cap (X: each integration's 50 newest published posts, 72 h): a
+   target outside it that has a reading already is *frozen*, not read;
+3. holds back targets whose platform or metrics endpoint is paused (a spent rate window,
+   depleted credits, a usage cap); after a platform-wide pause ends, one probe batch goes
+   first;
+4. under a daily read budget, keeps the targets that cost nothing today (already read this
+   UTC day: X bills a post once a day) and then the freshest, most engaged ones;
+5. groups targets by credential across integrations and workspaces and cuts batches of the
+   platform's maximum, so N due X targets cost ⌈N/100⌉ requests.
+
+``claim`` then writes, in the caller's transaction, the lease deadline into each chosen
+target's ``next_due_at`` (only where it is still due, so two planners never both take a
+target), marks frozen targets, counts budgeted reads and holds a probing platform. The
+claim value travels with the job; the capture writes only if it still finds it there, and
+derives its capture key from it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, and_, func, select, update
+from sqlalchemy.orm import Session
+
+from openpost.analytics.models import Outcome, RefreshState, Snapshot
+from openpost.config import Settings
+from openpost.integrations.models import Integration, IntegrationStatus
+from openpost.platforms.registry import Clients
+from openpost.posts.models import PostTarget, TargetStatus
+from openpost.refresh import ratestate
+from openpost.refresh.policy import CollectionPolicy
+
+CHUNK = 900  # ids per IN (...) list: well under SQLite's bound-parameter limit
+
+
+@dataclass(frozen=True, slots=True)
+class DueTarget:
+    target_id: uuid.UUID
+    workspace_id: uuid.UUID
+    integration_id: uuid.UUID
+    platform: str
+    synthetic: bool
+    key: str
+    published_at: datetime
+    last_attempt_at: datetime | None
+    last_success_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """One metrics request's worth of targets, all read with the same credential."""
+
+    key: str
+    platform: str
+    synthetic: bool
+    targets: tuple[tuple[uuid.UUID, uuid.UUID], ...]  # (workspace_id, target_id)
+    claim: datetime
+    probe: bool = False
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "platform": self.platform,
+            "synthetic": self.synthetic,
+            "targets": [[str(w), str(t)] for w, t in self.targets],
+            "claim": self.claim.isoformat(),
+            "probe": self.probe,
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> Batch:
+        return cls(
+            key=payload["key"],
+            platform=payload["platform"],
+            synthetic=bool(payload["synthetic"]),
+            targets=tuple((uuid.UUID(w), uuid.UUID(t)) for w, t in payload["targets"]),
+            claim=datetime.fromisoformat(payload["claim"]),
+            probe=bool(payload.get("probe", False)),
+        )
+
+
+@dataclass
+class Plan:
+    now: datetime
+    chosen: dict[str, list[DueTarget]] = field(default_factory=dict)  # by credential key
+    frozen: list[DueTarget] = field(default_factory=list)
+    paused: dict[str, int] = field(default_factory=dict)  # credential key -> held back
+    over_budget: dict[str, int] = field(default_factory=dict)  # platform -> left for later
+    probes: set[str] = field(default_factory=set)  # credential keys sending one probe batch
+    batch_sizes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def targets(self) -> int:
+        return sum(len(v) for v in self.chosen.values())
+
+    @property
+    def reads(self) -> dict[str, int]:
+        """Billable post reads per live platform (a post already read today is free)."""
+        reads: dict[str, int] = {}
+        for targets in self.chosen.values():
+            if not targets[0].synthetic:
+                billable = sum(1 for t in targets if _billable(t, self.now))
+                reads[targets[0].platform] = reads.get(targets[0].platform, 0) + billable
+        return reads
+
+    def batches(self, claim: datetime) -> list[Batch]:
+        out: list[Batch] = []
+        for key, targets in self.chosen.items():
+            size = self.batch_sizes[key]
+            first = targets[0]
+            for start in range(0, len(targets), size):
+                chunk = targets[start : start + size]
+                out.append(
+                    Batch(
+                        key=key,
+                        platform=first.platform,
+                        synthetic=first.synthetic,
+                        targets=tuple((t.workspace_id, t.target_id) for t in chunk),
+                        claim=claim,
+                        probe=key in self.probes,
+                    )
+                )
+        return out
+
+
+def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def _due_query(
+    now: datetime,
+    *,
+    workspace_id: uuid.UUID | None,
+    target_ids: Sequence[uuid.UUID] | None,
+    force: bool,
+    limit: int,
+) -> Any:
+    query = (
+        select(
+            RefreshState.post_target_id,
+            PostTarget.workspace_id,
+            PostTarget.integration_id,
+            Integration.platform,
+            Integration.synthetic,
+            Integration.credentials_encrypted.is_not(None).label("has_user_token"),
+            PostTarget.published_at,
+            RefreshState.last_attempt_at,
+            RefreshState.last_success_at,
+        )
+        .join(
+            PostTarget,
+            and_(
+                PostTarget.id == RefreshState.post_target_id,
+                PostTarget.workspace_id == RefreshState.workspace_id,
+            ),
+        )
+        .join(
+            Integration,
+            and_(
+                Integration.id == PostTarget.integration_id,
+                Integration.workspace_id == PostTarget.workspace_id,
+            ),
+        )
+        .where(
+            PostTarget.status == TargetStatus.published.value,
+            PostTarget.platform_post_id.is_not(None),
+            Integration.status == IntegrationStatus.active.value,
+            Integration.analytics_enabled.is_(True),
+        )
+    )
+    if workspace_id is not None:
+        query = query.where(RefreshState.workspace_id == workspace_id)
+    if target_ids is not None:
+        query = query.where(RefreshState.post_target_id.in_(list(target_ids)))
+    if not force:
+        query = (
+            query.where(RefreshState.next_due_at <= now)
+            .order_by(RefreshState.next_due_at, RefreshState.post_target_id)
+            .limit(limit)
+        )
+    return query
+
+
+def select_due(
+    session: Session,
+    clients: Clients,
+    now: datetime,
+    *,
+    workspace_id: uuid.UUID | None = None,
+    target_ids: Sequence[uuid.UUID] | None = None,
+    force: bool = False,
+    limit: int = 20000,
+) -> list[DueTarget]:
+    """Targets due at ``now`` (or, with ``force``, every collectable one of ``target_ids``)."""
+    rows: list[Row[Any]] = []
+    if target_ids is not None:
+        for chunk in _chunks(list(target_ids)):
+            query = _due_query(
+                now, workspace_id=workspace_id, target_ids=chunk, force=force, limit=limit
+            )
+            rows.extend(session.execute(query).all())
+    else:
+        query = _due_query(
+            now, workspace_id=workspace_id, target_ids=None, force=force, limit=limit
+        )
+        rows = list(session.execute(query).all())
+    return [
+        DueTarget(
+            target_id=row.post_target_id,
+            workspace_id=row.workspace_id,
+            integration_id=row.integration_id,
+            platform=row.platform,
+            synthetic=row.synthetic,
+            key=clients.credential_key(
+                row.platform, row.synthetic, row.integration_id, row.has_user_token
+            ),
+            published_at=row.published_at or now,
+            last_attempt_at=row.last_attempt_at,
+            last_success_at=row.last_success_at,
+        )
+        for row in rows
+    ]
+
+
+def newest_ranks(
+    session: Session, integrations: dict[uuid.UUID, uuid.UUID], depth: int
+) -> dict[uuid.UUID, int]:
+    """Rank (1 = newest by ``published_at``) of the ``depth`` newest published targets of
+    each integration (``integration id -> workspace id``); targets deeper are absent."""
+    ranks: dict[uuid.UUID, int] = {}
+    ids = sorted(integrations)
+    for chunk in _chunks(ids):
+        ranked = (
+            select(
+                PostTarget.id,
+                func.row_number()
+                .over(
+                    partition_by=PostTarget.integration_id,
+                    order_by=(PostTarget.published_at.desc(), PostTarget.id.desc()),
+                )
+                .label("rank"),
+            )
+            .where(
+                PostTarget.integration_id.in_(chunk),
+                PostTarget.workspace_id.in_({integrations[i] for i in chunk}),
+                PostTarget.status == TargetStatus.published.value,
+            )
+            .subquery()
+        )
+        for target_id, rank in session.execute(
+            select(ranked.c.id, ranked.c.rank).where(ranked.c.rank <= depth)
+        ):
+            ranks[target_id] = rank
+    return ranks
+
+
+def _engagement(session: Session, targets: Sequence[DueTarget]) -> dict[uuid.UUID, int]:
+    """Latest impressions (or, where none are reported, interactions) of each target."""
+    found: dict[uuid.UUID, int] = {}
+    for chunk in _chunks([t.target_id for t in targets]):
+        rows = session.execute(
+            select(
+                RefreshState.post_target_id,
+                Snapshot.impressions,
+                Snapshot.likes,
+                Snapshot.comments,
+                Snapshot.shares,
+            )
+            .join(Snapshot, Snapshot.id == RefreshState.latest_snapshot_id)
+            .where(RefreshState.post_target_id.in_(chunk))
+        )
+        for row in rows:
+            if row.impressions is not None:
+                found[row.post_target_id] = row.impressions
+            else:
+                found[row.post_target_id] = sum(
+                    v or 0 for v in (row.likes, row.comments, row.shares)
+                )
+    return found
+
+
+def daily_budget(settings: Settings, platform: str, synthetic: bool) -> int:
+    if platform == "twitter" and not synthetic:
+        return settings.x_daily_read_budget
+    return 0
+
+
+def plan(
+    session: Session,
+    settings: Settings,
+    policy: CollectionPolicy,
+    clients: Clients,
+    now: datetime,
+    *,
+    workspace_id: uuid.UUID | None = None,
+    target_ids: Sequence[uuid.UUID] | None = None,
+    force: bool = False,
+) -> Plan:
+    """What a pass at ``now`` would read (nothing is written)."""
+    result = Plan(now=now)
+    due = select_due(
+        session,
+        clients,
+        now,
+        workspace_id=workspace_id,
+        target_ids=target_ids,
+        force=force,
+        limit=settings.plan_max_targets,
+    )
+    readable = _apply_caps(session, policy, due, now, result)
+
+    by_key: dict[str, list[DueTarget]] = defaultdict(list)
+    for target in readable:
+        by_key[target.key].append(target)
+    platforms = {t.platform for t in readable if not t.synthetic}
+    rows = ratestate.states(
+        session,
+        [*platforms, *(ratestate.endpoint_key(p, ratestate.METRICS) for p in platforms)],
+    )
+    for key, targets in by_key.items():
+        first = targets[0]
+        size = clients.batch_size(first.platform, first.synthetic)
+        if not first.synthetic:
+            platform_row = rows.get(first.platform)
+            endpoint_row = rows.get(ratestate.endpoint_key(first.platform, ratestate.METRICS))
+            if ratestate.pause_of(platform_row, now) or ratestate.pause_of(endpoint_row, now):
+                result.paused[key] = len(targets)
+                continue
+            if ratestate.needs_probe(platform_row, now):
+                result.probes.add(key)
+                result.paused[key] = max(len(targets) - size, 0)
+                targets = targets[:size]
+        result.batch_sizes[key] = size
+        result.chosen[key] = targets
+
+    _apply_budgets(session, settings, policy, result, rows)
+    return result
+
+
+def _apply_caps(
+    session: Session, policy: CollectionPolicy, due: list[DueTarget], now: datetime, result: Plan
+) -> list[DueTarget]:
+    # A target never read successfully still gets its first reading, whatever the cap.
+    capped = [t for t in due if t.platform in policy.caps and t.last_success_at is not None]
+    ranks: dict[uuid.UUID, int] = {}
+    depth = max((cap.max_posts for cap in policy.caps.values()), default=0)
+    if capped:
+        ranks = newest_ranks(session, {t.integration_id: t.workspace_id for t in capped}, depth)
+    readable = []
+    for target in due:
+        if target.last_success_at is not None and not policy.refreshable(
+            target.platform,
+            target.published_at,
+            now,
+            ranks.get(target.target_id, depth + 1) if target.platform in policy.caps else None,
+        ):
+            result.frozen.append(target)
+        else:
+            readable.append(target)
+    return readable
+
+
+def _billable(target: DueTarget, now: datetime) -> bool:
+    """X bills a post read once per UTC day: a post read today costs nothing more."""
+    last = target.last_success_at
+    return last is None or last.date() != now.date()
+
+
+def _apply_budgets(
+    session: Session,
+    settings: Settings,
+    policy: CollectionPolicy,
+    result: Plan,
+    rows: dict[str, Any],
+) -> None:
+    now = result.now
+    spent: dict[str, int] = defaultdict(int)
+    for key in list(result.chosen):
+        targets = result.chosen[key]
+        platform, synthetic = targets[0].platform, targets[0].synthetic
+        left = ratestate.reads_left(
+            rows.get(platform), daily_budget(settings, platform, synthetic), now
+        )
+        if left is None:
+            continue
+        left = max(left - spent[platform], 0)
+        billable = [t for t in targets if _billable(t, now)]
+        if len(billable) > left:
+            engagement = _engagement(session, billable)
+            billable.sort(
+                key=lambda t: (
+                    policy.tier_rank(t.published_at, now),
+                    -engagement.get(t.target_id, 0),
+                    -t.published_at.timestamp(),
+                )
+            )
+            result.over_budget[platform] = (
+                result.over_budget.get(platform, 0) + len(billable) - left
+            )
+            billable = billable[:left]
+            targets = [t for t in targets if not _billable(t, now)] + billable
+            if not targets:
+                del result.chosen[key]
+                continue
+            result.chosen[key] = targets
+        spent[platform] += len(billable)
+
+
+def _claim_ids(
+    session: Session, ids: Sequence[uuid.UUID], claim: datetime, now: datetime, force: bool
+) -> set[uuid.UUID]:
+    claimed: set[uuid.UUID] = set()
+    for chunk in _chunks(sorted(ids)):
+        condition: ColumnElement[bool] = RefreshState.post_target_id.in_(chunk)
+        if not force:
+            condition = and_(condition, RefreshState.next_due_at <= now)
+        returned = session.execute(
+            update(RefreshState)
+            .where(condition)
+            .values(next_due_at=claim)
+            .returning(RefreshState.post_target_id)
+            .execution_options(synchronize_session=False)
+        )
+        claimed.update(returned.scalars())
+    return claimed
+
+
+def claim(
+    session: Session, result: Plan, *, lease_until: datetime, force: bool = False
+) -> list[Batch]:
+    """Take the plan's targets for one lease (in the caller's transaction); the batches to
+    queue once it commits."""
+    now = result.now
+    wanted = [t.target_id for targets in result.chosen.values() for t in targets]
+    claimed = _claim_ids(session, wanted, lease_until, now, force)
+    for key in list(result.chosen):
+        kept = [t for t in result.chosen[key] if t.target_id in claimed]
+        if kept:
+            result.chosen[key] = kept
+        else:
+            del result.chosen[key]
+    frozen_ids = [t.target_id for t in result.frozen]
+    for chunk in _chunks(sorted(frozen_ids)):
+        session.execute(
+            update(RefreshState)
+            .where(RefreshState.post_target_id.in_(chunk), RefreshState.next_due_at <= now)
+            .values(
+                next_due_at=None,
+                outcome=Outcome.frozen.value,
+                error_code=None,
+                error_message=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    for platform, reads in result.reads.items():
+        ratestate.count_reads(session, platform, reads, now)
+    for key in result.probes & set(result.chosen):
+        ratestate.mark_probing(session, result.chosen[key][0].platform, lease_until, now)
+    return result.batches(lease_until)

@@ -1,0 +1,211 @@
+"""Platform rate windows, pauses and daily reads, shared by every worker through the database.
+
+Keys: ``<platform>`` holds pauses that stop every call to the platform (X 402
+credits-depleted, 429 usage-capped, a refused app token) and the daily read count;
+``<platform>:metrics`` and ``<platform>:discovery`` hold each endpoint's rate window and the
+pause of a spent window. A pause ends at its time; a platform-wide pause then lets exactly
+one probe batch through (the planner sends it) before normal traffic resumes, so a platform
+that keeps refusing is asked at most once per pause period (X: hourly for credits).
+
+Functions here never commit: the caller's transaction (a capture or a planning pass)
+writes the state with the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from openpost.auth.idempotency import insert_ignoring_conflicts
+from openpost.platforms.base import (
+    BudgetExhausted,
+    PermissionRequired,
+    PlatformError,
+    RateLimited,
+    RateWindow,
+)
+from openpost.refresh.models import PlatformState
+
+METRICS = "metrics"
+DISCOVERY = "discovery"
+RATE_WINDOW_SPENT = "rate_window_spent"
+# Refusals of the app's own credential (not of one account): only the operator can fix them.
+APP_CREDENTIAL_CODES = frozenset({"x_unauthorized", "x_not_configured", "x_forbidden"})
+
+
+def endpoint_key(platform: str, endpoint: str) -> str:
+    return f"{platform}:{endpoint}"
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    key: str
+    until: datetime
+    reason: str
+    message: str | None
+
+
+def app_credential_refused(error: PlatformError, *, shared_credential: bool) -> bool:
+    """The shared app credential itself was refused: pause the platform, blame no account."""
+    return (
+        shared_credential
+        and isinstance(error, PermissionRequired)
+        and error.code in APP_CREDENTIAL_CODES
+    )
+
+
+def _locked(session: Session, key: str) -> PlatformState:
+    """The row for ``key``, created if missing, locked for this transaction."""
+    row = session.get(PlatformState, key, with_for_update=True, populate_existing=True)
+    if row is None:
+        session.execute(
+            insert_ignoring_conflicts(session, PlatformState, ["key"]).values(
+                key=key, reads_today=0
+            )
+        )
+        row = session.get(PlatformState, key, with_for_update=True, populate_existing=True)
+    assert row is not None
+    return row
+
+
+def states(session: Session, keys: Iterable[str]) -> dict[str, PlatformState]:
+    wanted = sorted(set(keys))
+    if not wanted:
+        return {}
+    rows = session.scalars(select(PlatformState).where(PlatformState.key.in_(wanted)))
+    return {row.key: row for row in rows}
+
+
+def pause_of(row: PlatformState | None, now: datetime) -> Pause | None:
+    if row is None or row.paused_until is None or row.paused_until <= now:
+        return None
+    return Pause(row.key, row.paused_until, row.pause_reason or "paused", row.pause_message)
+
+
+def needs_probe(row: PlatformState | None, now: datetime) -> bool:
+    """A platform-wide pause has ended but no call has succeeded since: probe first."""
+    return (
+        row is not None
+        and row.pause_reason is not None
+        and (row.paused_until is None or row.paused_until <= now)
+    )
+
+
+def active_pause(session: Session, platform: str, endpoint: str, now: datetime) -> Pause | None:
+    """The pause that stops ``platform``'s ``endpoint`` now, if any (platform-wide first)."""
+    rows = states(session, [platform, endpoint_key(platform, endpoint)])
+    return pause_of(rows.get(platform), now) or pause_of(
+        rows.get(endpoint_key(platform, endpoint)), now
+    )
+
+
+def mark_probing(session: Session, platform: str, until: datetime, now: datetime) -> None:
+    """Hold the platform while one probe batch is in flight (until its lease ends)."""
+    row = _locked(session, platform)
+    row.paused_until = until
+    row.updated_at = now
+    session.flush()
+
+
+def record_success(
+    session: Session, platform: str, endpoint: str, window: RateWindow | None, now: datetime
+) -> None:
+    """A call went through: remember its window, pause on a spent one, end a probe."""
+    row = _locked(session, endpoint_key(platform, endpoint))
+    _apply_window(row, window, now)
+    platform_row = session.get(PlatformState, platform)
+    if platform_row is not None and platform_row.pause_reason is not None:
+        platform_row = _locked(session, platform)
+        platform_row.pause_reason = None
+        platform_row.pause_message = None
+        platform_row.paused_until = None
+        platform_row.updated_at = now
+    session.flush()
+
+
+def _apply_window(row: PlatformState, window: RateWindow | None, now: datetime) -> None:
+    row.updated_at = now
+    if window is None:
+        return
+    row.rate_limit = window.limit
+    row.rate_remaining = window.remaining
+    row.rate_reset_at = window.reset_at
+    if window.remaining == 0 and window.reset_at is not None and window.reset_at > now:
+        row.paused_until = window.reset_at
+        row.pause_reason = RATE_WINDOW_SPENT
+        row.pause_message = "the platform's rate window is spent until its reset"
+    elif row.pause_reason == RATE_WINDOW_SPENT:
+        row.paused_until = row.pause_reason = row.pause_message = None
+
+
+def record_failure(
+    session: Session,
+    platform: str,
+    endpoint: str,
+    error: PlatformError,
+    window: RateWindow | None,
+    now: datetime,
+    *,
+    shared_credential: bool,
+    probe_pause_until: datetime,
+) -> Pause | None:
+    """A whole call failed: pause what the failure says must pause; return that pause.
+
+    - a spent rate window (429) pauses the endpoint until ``retry_at``;
+    - a paid budget (402 credits-depleted, 429 usage-capped) pauses the whole platform until
+      ``retry_at``;
+    - a refused shared credential (the app token) pauses the whole platform until
+      ``probe_pause_until``: no integration can fix it, only the operator.
+    """
+    endpoint_row = _locked(session, endpoint_key(platform, endpoint))
+    _apply_window(endpoint_row, window, now)
+    if isinstance(error, RateLimited):
+        until = max(error.retry_at or probe_pause_until, now)
+        endpoint_row.paused_until = until
+        endpoint_row.pause_reason = error.code
+        endpoint_row.pause_message = error.message
+        session.flush()
+        return Pause(endpoint_row.key, until, error.code, error.message)
+    if isinstance(error, BudgetExhausted) or app_credential_refused(
+        error, shared_credential=shared_credential
+    ):
+        retry_at = error.retry_at if isinstance(error, BudgetExhausted) else None
+        until = max(retry_at or probe_pause_until, now)
+        row = _locked(session, platform)
+        row.paused_until = until
+        row.pause_reason = error.code
+        row.pause_message = error.message
+        row.updated_at = now
+        session.flush()
+        return Pause(row.key, until, error.code, error.message)
+    session.flush()
+    return None
+
+
+def reads_left(row: PlatformState | None, budget: int, now: datetime) -> int | None:
+    """Reads still allowed today under ``budget`` (``None``: no budget)."""
+    if budget <= 0:
+        return None
+    used = row.reads_today if row is not None and row.budget_day == _day(now) else 0
+    return max(budget - used, 0)
+
+
+def count_reads(session: Session, platform: str, reads: int, now: datetime) -> None:
+    """Add ``reads`` billable post reads to today's count (a new UTC day starts at 0)."""
+    if reads <= 0:
+        return
+    row = _locked(session, platform)
+    if row.budget_day != _day(now):
+        row.budget_day = _day(now)
+        row.reads_today = 0
+    row.reads_today += reads
+    row.updated_at = now
+    session.flush()
+
+
+def _day(now: datetime) -> str:
+    return now.date().isoformat()

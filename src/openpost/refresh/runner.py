@@ -1,0 +1,165 @@
+"""What a collecting process holds (``Runtime``), one scheduler pass (``tick``) and the
+synchronous sweep behind ``openpost refresh --once`` (``sweep``).
+
+A pass plans and claims in a committed transaction and only then hands the jobs out, so a
+job never refers to rows its worker cannot see (SPEC: jobs are enqueued after their rows
+commit).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import httpx
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from openpost.config import Settings
+from openpost.core.db import make_engine, make_sessionmaker, transaction
+from openpost.platforms.registry import Clients
+from openpost.refresh import discovery, planner
+from openpost.refresh.capture import capture_batch
+from openpost.refresh.discovery import DiscoveryJob
+from openpost.refresh.planner import Batch, Plan
+from openpost.refresh.policy import CollectionPolicy
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    factory: sessionmaker[Session]
+    clients: Clients
+    policy: CollectionPolicy
+    engine: Engine | None = None  # owned (disposed by ``close``) when built here
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        factory: sessionmaker[Session] | None = None,
+        transports: Mapping[str, httpx.BaseTransport] | None = None,
+    ) -> Runtime:
+        engine = None
+        if factory is None:
+            engine = make_engine(settings.effective_database_url)
+            factory = make_sessionmaker(engine)
+        return cls(
+            settings=settings,
+            factory=factory,
+            clients=Clients(settings, transports=transports),
+            policy=CollectionPolicy.from_settings(settings),
+            engine=engine,
+        )
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
+
+
+@dataclass
+class Jobs:
+    discoveries: list[DiscoveryJob] = field(default_factory=list)
+    batches: list[Batch] = field(default_factory=list)
+    plan: Plan | None = None
+
+
+def plan_discoveries(
+    rt: Runtime, now: datetime, workspace_id: uuid.UUID | None = None
+) -> list[DiscoveryJob]:
+    with transaction(rt.factory) as session:
+        discovery.adopt(session, now, workspace_id)
+        candidates = discovery.due(session, now, workspace_id=workspace_id)
+        return discovery.claim(session, candidates, now=now, lease_until=now + rt.policy.lease)
+
+
+def plan_captures(
+    rt: Runtime, now: datetime, workspace_id: uuid.UUID | None = None
+) -> tuple[Plan, list[Batch]]:
+    with transaction(rt.factory) as session:
+        result = planner.plan(
+            session, rt.settings, rt.policy, rt.clients, now, workspace_id=workspace_id
+        )
+        batches = planner.claim(session, result, lease_until=now + rt.policy.lease)
+    return result, batches
+
+
+def tick(rt: Runtime, now: datetime) -> Jobs:
+    """One scheduler pass: claim due discoveries and due targets; the jobs to queue."""
+    discoveries = plan_discoveries(rt, now)
+    result, batches = plan_captures(rt, now)
+    return Jobs(discoveries=discoveries, batches=batches, plan=result)
+
+
+@dataclass
+class SweepSummary:
+    now: datetime
+    dry_run: bool
+    discoveries: int = 0
+    discovered: int = 0
+    batches: int = 0
+    requests: int = 0
+    targets: int = 0
+    written: int = 0
+    reads: dict[str, int] = field(default_factory=dict)
+    frozen: int = 0
+    paused: dict[str, int] = field(default_factory=dict)
+    over_budget: dict[str, int] = field(default_factory=dict)
+    outcomes: Counter[str] = field(default_factory=Counter)
+    batches_by_platform: Counter[str] = field(default_factory=Counter)
+
+
+def _describe(summary: SweepSummary, result: Plan, batches: list[Batch]) -> None:
+    summary.batches = len(batches)
+    summary.targets = sum(len(b.targets) for b in batches)
+    summary.reads = result.reads
+    summary.frozen = len(result.frozen)
+    summary.paused = dict(result.paused)
+    summary.over_budget = dict(result.over_budget)
+    for batch in batches:
+        summary.batches_by_platform[batch.key] += 1
+
+
+def sweep(
+    rt: Runtime, now: datetime, *, workspace_id: uuid.UUID | None = None, dry_run: bool = False
+) -> SweepSummary:
+    """Discovery for integrations due for it, then every due target: plan, fetch, write.
+
+    With ``dry_run`` nothing is written and no platform is called: the summary is the plan
+    and its request and read estimate.
+    """
+    summary = SweepSummary(now=now, dry_run=dry_run)
+    if dry_run:
+        session = rt.factory()
+        try:
+            discovery.adopt(session, now, workspace_id)
+            candidates = discovery.due(session, now, workspace_id=workspace_id)
+            result = planner.plan(
+                session, rt.settings, rt.policy, rt.clients, now, workspace_id=workspace_id
+            )
+        finally:
+            session.rollback()
+            session.close()
+        summary.discoveries = len(candidates)
+        batches = result.batches(now)
+        _describe(summary, result, batches)
+        summary.requests = len(batches)
+        return summary
+
+    for job in plan_discoveries(rt, now, workspace_id):
+        found = discovery.run(rt.factory, rt.clients, rt.policy, job)
+        summary.discoveries += 1
+        summary.discovered += found.discovered
+        summary.written += found.snapshots
+    result, batches = plan_captures(rt, now, workspace_id)
+    _describe(summary, result, batches)
+    for batch in batches:
+        captured = capture_batch(rt.factory, rt.clients, rt.policy, batch)
+        summary.requests += captured.requests
+        summary.written += captured.written
+        summary.outcomes.update(captured.outcomes)
+    return summary

@@ -1,0 +1,40 @@
+"""Request and response shapes of the collection endpoints, for validation and OpenAPI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RefreshIn(BaseModel):
+    """Exactly one of ``post_id`` or ``integration_id``. Unknown fields are refused (400)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    post_id: str | None = Field(default=None, max_length=64, description="A post's UUID")
+    integration_id: str | None = Field(
+        default=None, max_length=64, description="An integration's UUID"
+    )
+
+
+class QueuedOut(BaseModel):
+    queued: int = Field(description="Targets queued for an immediate read")
+
+
+class QueuedEnvelope(BaseModel):
+    data: QueuedOut
+
+
+class StatusOut(BaseModel):
+    integrations: list[dict[str, Any]] = Field(
+        description="Per integration: tracked, frozen, outcome counts, last success, next "
+        "due, last error and discovery"
+    )
+    platforms: list[dict[str, Any]] = Field(
+        description="Per platform: pause, rate windows, reads today and the daily budget"
+    )
+
+
+class StatusEnvelope(BaseModel):
+    data: StatusOut

@@ -1,0 +1,239 @@
+"""Collection as the API and the dashboard see it: queue a refresh, report health.
+
+Services never commit. ``request_refresh`` claims targets in the caller's transaction and
+returns the batches; the caller queues them after its commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from openpost.analytics.models import Outcome, RefreshState
+from openpost.config import Settings
+from openpost.core.errors import BadRequest, NotFound
+from openpost.core.timefmt import format_time
+from openpost.integrations.models import Integration
+from openpost.platforms.registry import Clients
+from openpost.posts.models import Post, PostTarget, TargetStatus
+from openpost.refresh import planner, ratestate
+from openpost.refresh.models import DiscoveryState, PlatformState
+from openpost.refresh.planner import Batch
+from openpost.refresh.policy import CollectionPolicy
+
+ERROR_OUTCOMES = (
+    Outcome.failed.value,
+    Outcome.rate_limited.value,
+    Outcome.permission_required.value,
+    Outcome.unsupported.value,
+)
+
+
+def request_refresh(
+    session: Session,
+    settings: Settings,
+    clients: Clients,
+    workspace_id: uuid.UUID,
+    *,
+    post_id: uuid.UUID | None = None,
+    integration_id: uuid.UUID | None = None,
+    now: datetime,
+) -> list[Batch]:
+    """Claim, for an immediate read, the targets of a post or an integration that policy
+    allows (collectable, inside the platform's cap and budget); the batches to queue."""
+    if (post_id is None) == (integration_id is None):
+        raise BadRequest("give exactly one of post_id or integration_id")
+    query = select(PostTarget.id).where(PostTarget.workspace_id == workspace_id)
+    if post_id is not None:
+        found = session.scalar(
+            select(Post.id).where(Post.id == post_id, Post.workspace_id == workspace_id)
+        )
+        if found is None:
+            raise NotFound("post not found")
+        query = query.where(PostTarget.post_id == post_id)
+    else:
+        found = session.scalar(
+            select(Integration.id).where(
+                Integration.id == integration_id, Integration.workspace_id == workspace_id
+            )
+        )
+        if found is None:
+            raise NotFound("integration not found")
+        query = query.where(PostTarget.integration_id == integration_id)
+    target_ids = list(session.scalars(query))
+    if not target_ids:
+        return []
+    policy = CollectionPolicy.from_settings(settings)
+    result = planner.plan(
+        session,
+        settings,
+        policy,
+        clients,
+        now,
+        workspace_id=workspace_id,
+        target_ids=target_ids,
+        force=True,
+    )
+    return planner.claim(session, result, lease_until=now + policy.lease, force=True)
+
+
+def _window(row: PlatformState | None) -> dict[str, Any] | None:
+    if row is None or (row.rate_limit is None and row.rate_remaining is None):
+        return None
+    return {
+        "limit": row.rate_limit,
+        "remaining": row.rate_remaining,
+        "reset_at": format_time(row.rate_reset_at),
+    }
+
+
+def _platform_status(
+    settings: Settings, platform: str, rows: dict[str, PlatformState], now: datetime
+) -> dict[str, Any]:
+    base = rows.get(platform)
+    endpoints = {
+        endpoint: rows.get(ratestate.endpoint_key(platform, endpoint))
+        for endpoint in (ratestate.METRICS, ratestate.DISCOVERY)
+    }
+    pauses = [
+        p
+        for p in (ratestate.pause_of(row, now) for row in (base, *endpoints.values()))
+        if p is not None
+    ]
+    budget = planner.daily_budget(settings, platform, synthetic=False)
+    left = ratestate.reads_left(base, budget, now)
+    used_today = (
+        base.reads_today if base is not None and base.budget_day == now.date().isoformat() else 0
+    )
+    return {
+        "platform": platform,
+        "synthetic": False,
+        "paused": bool(pauses),
+        "paused_until": format_time(max(p.until for p in pauses)) if pauses else None,
+        "pause_reason": pauses[0].reason if pauses else None,
+        "pause_message": pauses[0].message if pauses else None,
+        "probing": ratestate.needs_probe(base, now),
+        "rate_limits": {name: _window(row) for name, row in endpoints.items()},
+        "reads_today": used_today,
+        "daily_read_budget": budget or None,
+        "reads_left_today": left,
+    }
+
+
+def collection_status(
+    session: Session, settings: Settings, workspace_id: uuid.UUID, *, now: datetime
+) -> dict[str, Any]:
+    """Collection health of each integration and the rate/credit state of their platforms."""
+    integrations = session.scalars(
+        select(Integration)
+        .where(Integration.workspace_id == workspace_id)
+        .order_by(Integration.created_at.desc(), Integration.id.desc())
+    ).all()
+    outcomes: dict[uuid.UUID, dict[str, int]] = defaultdict(dict)
+    for integration_id, outcome, count in session.execute(
+        select(PostTarget.integration_id, RefreshState.outcome, func.count())
+        .join(RefreshState, RefreshState.post_target_id == PostTarget.id)
+        .where(PostTarget.workspace_id == workspace_id, RefreshState.workspace_id == workspace_id)
+        .group_by(PostTarget.integration_id, RefreshState.outcome)
+    ):
+        outcomes[integration_id][outcome] = count
+    times = {
+        row.integration_id: row
+        for row in session.execute(
+            select(
+                PostTarget.integration_id,
+                func.count().label("tracked"),
+                func.max(RefreshState.last_success_at).label("last_success_at"),
+                func.min(RefreshState.next_due_at).label("next_due_at"),
+            )
+            .join(RefreshState, RefreshState.post_target_id == PostTarget.id)
+            .where(
+                PostTarget.workspace_id == workspace_id,
+                PostTarget.status == TargetStatus.published.value,
+            )
+            .group_by(PostTarget.integration_id)
+        )
+    }
+    discoveries = {
+        row.integration_id: row
+        for row in session.scalars(
+            select(DiscoveryState).where(DiscoveryState.workspace_id == workspace_id)
+        )
+    }
+    items = []
+    for integration in integrations:
+        summary = times.get(integration.id)
+        last_error = session.execute(
+            select(
+                RefreshState.error_code, RefreshState.error_message, RefreshState.last_attempt_at
+            )
+            .join(PostTarget, PostTarget.id == RefreshState.post_target_id)
+            .where(
+                PostTarget.workspace_id == workspace_id,
+                PostTarget.integration_id == integration.id,
+                RefreshState.outcome.in_(ERROR_OUTCOMES),
+            )
+            .order_by(RefreshState.last_attempt_at.desc().nulls_last())
+            .limit(1)
+        ).first()
+        found = discoveries.get(integration.id)
+        items.append(
+            {
+                "integration_id": str(integration.id),
+                "platform": integration.platform,
+                "username": integration.username,
+                "status": integration.status,
+                "synthetic": integration.synthetic,
+                "tracked": summary.tracked if summary else 0,
+                "frozen": outcomes[integration.id].get(Outcome.frozen.value, 0),
+                "outcomes": {o.value: outcomes[integration.id].get(o.value, 0) for o in Outcome},
+                "last_success_at": format_time(summary.last_success_at) if summary else None,
+                "next_due_at": format_time(summary.next_due_at) if summary else None,
+                "last_error": (
+                    {
+                        "code": last_error.error_code,
+                        "message": last_error.error_message,
+                        "at": format_time(last_error.last_attempt_at),
+                    }
+                    if last_error is not None
+                    else None
+                ),
+                "discovery": _discovery_out(found),
+            }
+        )
+    live = sorted({i.platform for i in integrations if not i.synthetic})
+    keys = [
+        key
+        for p in live
+        for key in (
+            p,
+            ratestate.endpoint_key(p, ratestate.METRICS),
+            ratestate.endpoint_key(p, ratestate.DISCOVERY),
+        )
+    ]
+    rows = ratestate.states(session, keys)
+    platforms = [_platform_status(settings, p, rows, now) for p in live]
+    platforms += [
+        {"platform": p, "synthetic": True, "paused": False}
+        for p in sorted({i.platform for i in integrations if i.synthetic})
+    ]
+    return {"integrations": items, "platforms": platforms}
+
+
+def _discovery_out(state: DiscoveryState | None) -> dict[str, Any] | None:
+    if state is None:
+        return None
+    return {
+        "outcome": state.outcome,
+        "discovered": state.discovered,
+        "last_success_at": format_time(state.last_success_at),
+        "next_due_at": format_time(state.next_due_at),
+        "last_error": (
+            {"code": state.error_code, "message": state.error_message} if state.error_code else None
+        ),
+    }

@@ -1,0 +1,88 @@
+"""The job queue on huey, and its two jobs: ``refresh.capture`` (one batch) and
+``refresh.discover`` (one integration's new posts).
+
+Storage: huey's SQLite storage in ``<data_dir>/queue.db`` by default (the embedded mode:
+``openpost serve`` consumes it itself), or Redis with ``OPENPOST_QUEUE_URL=redis://…``
+(any number of ``openpost worker`` processes consume it).
+
+Job arguments are plain JSON-able payloads (ids and the claim); everything else is read
+from the database when the job runs. A job may run twice, or its worker may die half-way
+(huey removes a job from the queue before running it): the claim check and the capture key
+make a repeat harmless, and a lost job's targets are planned again once its lease ends.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from huey import Huey, RedisHuey, SqliteHuey
+
+from openpost.config import Settings
+from openpost.refresh import discovery
+from openpost.refresh.capture import capture_batch
+from openpost.refresh.planner import Batch
+from openpost.refresh.runner import Jobs, Runtime
+
+QUEUE_NAME = "openpost"
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+
+
+def make_huey(settings: Settings) -> Huey:
+    url = settings.queue_url
+    if url.startswith(REDIS_SCHEMES):
+        return RedisHuey(QUEUE_NAME, url=url, results=False)
+    if url:
+        raise ValueError(
+            "OPENPOST_QUEUE_URL must be empty (SQLite under the data dir) or redis://…"
+        )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey(QUEUE_NAME, filename=str(settings.data_dir / "queue.db"), results=False)
+
+
+class JobQueue:
+    """Where jobs go. A consuming process ``attach``es the runtime that runs them."""
+
+    def __init__(self, settings: Settings, huey: Huey | None = None) -> None:
+        self.huey = huey if huey is not None else make_huey(settings)
+        self._runtime: Runtime | None = None
+        self._capture = self.huey.task(name="refresh.capture")(self._run_capture)
+        self._discover = self.huey.task(name="refresh.discover")(self._run_discover)
+
+    def attach(self, runtime: Runtime) -> None:
+        self._runtime = runtime
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            raise RuntimeError("this process has no collection runtime: it only queues jobs")
+        return self._runtime
+
+    def enqueue(self, jobs: Jobs) -> int:
+        """Queue the jobs (their rows are committed already); how many were queued."""
+        for job in jobs.discoveries:
+            self._discover(job.payload())
+        for batch in jobs.batches:
+            self._capture(batch.payload())
+        return len(jobs.discoveries) + len(jobs.batches)
+
+    def pending(self) -> int:
+        return int(self.huey.pending_count())
+
+    def run_pending(self) -> int:
+        """Run every queued job in this thread, in order (tests and ``--once`` helpers)."""
+        done = 0
+        while (task := self.huey.dequeue()) is not None:
+            self.huey.execute(task)
+            done += 1
+        return done
+
+    def _run_capture(self, payload: dict[str, Any]) -> dict[str, int]:
+        rt = self.runtime
+        result = capture_batch(rt.factory, rt.clients, rt.policy, Batch.from_payload(payload))
+        return {"written": result.written, "stale": result.stale, "requests": result.requests}
+
+    def _run_discover(self, payload: dict[str, Any]) -> dict[str, int]:
+        rt = self.runtime
+        job = discovery.DiscoveryJob.from_payload(payload)
+        result = discovery.run(rt.factory, rt.clients, rt.policy, job)
+        return {"discovered": result.discovered, "snapshots": result.snapshots}
