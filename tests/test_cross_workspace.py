@@ -32,6 +32,7 @@ from tests.builders import Tenant, World
 from tests.core.api_routes import (
     Operation,
     listing_app,
+    openapi_document,
     openapi_operation,
     parameters,
     v1_operations,
@@ -192,9 +193,8 @@ def _is_id(name: str) -> bool:
 
 def _body_id_fields(operation: Operation) -> set[str]:
     """Names of the id fields anywhere in the operation's documented request body."""
-    app = listing_app()
     names: set[str] = set()
-    schemas = app.openapi().get("components", {}).get("schemas", {})
+    schemas = openapi_document().get("components", {}).get("schemas", {})
 
     def walk(schema: dict[str, Any], seen: frozenset[str]) -> None:
         if "$ref" in schema:
@@ -213,7 +213,7 @@ def _body_id_fields(operation: Operation) -> set[str]:
             for sub in schema.get(key, []):
                 walk(sub, seen)
 
-    body = openapi_operation(app, operation).get("requestBody", {})
+    body = openapi_operation(operation).get("requestBody", {})
     walk(body.get("content", {}).get("application/json", {}).get("schema", {}), frozenset())
     return names
 
@@ -233,13 +233,12 @@ ID_OPERATIONS = [op for op in OPERATIONS if op.key in ID_CALLS]
 @pytest.mark.parametrize("operation", ID_OPERATIONS, ids=str)
 def test_every_id_parameter_is_exercised(operation: Operation, world: World) -> None:
     """The table must carry B's id in every id parameter the operation documents."""
-    app = listing_app()
     ids_of_b = {str(world.b.workspace.id), str(world.b.integration.id), str(world.b.post.id)}
     ids_of_b |= {str(t.id) for t in world.b.targets}
     documented = {
         p["name"]
         for location in ("path", "query")
-        for p in parameters(app, operation, location)
+        for p in parameters(operation, location)
         if _is_id(p["name"])
     } | _body_id_fields(operation)
     calls = ID_CALLS[operation.key](world.b)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -13,16 +14,19 @@ from tests.core.api_routes import Operation, listing_app, v1_operations
 OPERATIONS = v1_operations(listing_app())
 
 
-@pytest.fixture
-def document(client: TestClient) -> dict[str, Any]:
-    response = client.get("/openapi.json")
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    """The document as served (built once: building it takes a third of a second)."""
+    app = listing_app()
+    with TestClient(app) as client:
+        response = client.get("/openapi.json")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/json")
     body: dict[str, Any] = response.json()
     return body
 
 
-def test_no_422_anywhere(client: TestClient, document: dict[str, Any]) -> None:
+def test_no_422_anywhere(document: dict[str, Any]) -> None:
     assert document["paths"]
     for path, item in document["paths"].items():
         for method, operation in item.items():
@@ -30,7 +34,7 @@ def test_no_422_anywhere(client: TestClient, document: dict[str, Any]) -> None:
     schemas = document.get("components", {}).get("schemas", {})
     assert "HTTPValidationError" not in schemas
     assert "ValidationError" not in schemas
-    assert '"422"' not in client.get("/openapi.json").text
+    assert '"422"' not in json.dumps(document)
 
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=str)
@@ -64,6 +68,10 @@ def test_error_body_schema(document: dict[str, Any]) -> None:
     schema = document["components"]["schemas"]["ErrorBody"]
     assert schema["properties"] == {"error": {"type": "string", "title": "Error"}}
     assert schema["required"] == ["error"]
+
+
+def test_served_document_is_the_apps(client: TestClient, document: dict[str, Any]) -> None:
+    assert client.get("/openapi.json").json() == document
 
 
 def test_docs_page_is_html(client: TestClient) -> None:
