@@ -221,6 +221,32 @@ class Settings(BaseSettings):
         description="Most due posts one scheduler pass queues; the rest wait for the next pass.",
     )
 
+    # YouTube (src/openpost/platforms/youtube.py)
+    youtube_api_key: str = Field(
+        default="",
+        description="YouTube: the Data API v3 key (a Google Cloud API key with the YouTube "
+        "Data API enabled). Secret. Empty means YouTube cannot be connected or read.",
+    )
+    youtube_batch_size: int = Field(
+        default=50,
+        ge=1,
+        le=50,
+        description="YouTube: video ids per `videos.list` call (YouTube allows 50; every "
+        "call costs one quota unit whatever the number of ids).",
+    )
+    youtube_daily_quota_units: int = Field(
+        default=10000,
+        ge=1,
+        description="YouTube: quota units the project may spend per day (10,000 by default "
+        "at Google); the day ends at midnight Pacific time, when the quota comes back.",
+    )
+    youtube_max_posts_per_integration: int = Field(
+        default=50,
+        ge=1,
+        description="YouTube: discovery reads at most this many of a channel's newest videos "
+        "per run (one `playlistItems.list` page and one `videos.list` call per 50).",
+    )
+
     @field_validator("database_url", "queue_url", "rate_limit_storage_url")
     @classmethod
     def _strip(cls, value: str) -> str:
