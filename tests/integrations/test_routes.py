@@ -186,6 +186,37 @@ def test_connecting_the_same_account_again_returns_it(
     assert session.scalar(select(func.count()).select_from(Integration)) == 2
 
 
+def test_connecting_finds_an_account_made_elsewhere_by_its_handle(
+    client: TestClient, session: Session
+) -> None:
+    workspace = make_workspace(session, mode="test")
+    headers = {"Authorization": f"Bearer {make_key(session, workspace)}"}
+    seeded = make_integration(  # as the demo seeder makes them: the simulator's account id
+        session,
+        workspace,
+        platform="bluesky",
+        username="Demo.bsky.social",
+        external_account_id="did:plc:seededbythedemo",
+        synthetic=True,
+        status="needs_refresh",
+    )
+    session.commit()
+
+    response = client.post(
+        "/v1/integrations",
+        headers=headers,
+        json={"platform": "bluesky", "username": "@demo.BSKY.social"},
+    )
+
+    assert response.status_code == 200, response.text
+    body = response.json()["data"]
+    assert body["id"] == str(seeded.id)
+    assert body["external_account_id"] == "did:plc:seededbythedemo"
+    assert body["status"] == "active"
+    listed = client.get("/v1/integrations", headers=headers).json()["data"]
+    assert [row["id"] for row in listed] == [str(seeded.id)]
+
+
 def test_connecting_a_disconnected_account_reactivates_it(
     client: TestClient, test_headers: dict[str, str]
 ) -> None:

@@ -3,12 +3,15 @@
 Shared by the API and the dashboard. Services never commit. Credentials never leave this
 module: ``integration_out`` is the one public shape and it has no credential field.
 
-Connecting by handle: in a ``test`` workspace the account is synthetic, with the
-deterministic external id ``synthetic:<platform>:<lower-cased username>`` (handles are
-case-insensitive on every platform here). In a ``live`` workspace the platform resolves
-the handle (X today; a platform without a live client here is a 400). Connecting an
-account that is already connected returns that integration (reactivated if it was
-disconnected or needed a refresh); the caller learns which by ``ConnectResult.created``.
+Connecting by handle: in a ``test`` workspace the account is synthetic. An integration
+of the workspace on that platform with that username (ignoring case: handles are
+case-insensitive on every platform here) is that account, whatever external id it was
+made with (the demo seeder takes the simulator's); a new one gets the deterministic
+external id ``synthetic:<platform>:<lower-cased username>``. In a ``live`` workspace the
+platform resolves the handle (X today; a platform without a live client here is a 400).
+Connecting an account that is already connected returns that integration (reactivated if
+it was disconnected or needed a refresh); the caller learns which by
+``ConnectResult.created``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from openpost.auth.idempotency import insert_ignoring_conflicts
@@ -133,6 +136,9 @@ def connect_by_handle(
     username = normalise_username(username)
     display_name, synthetic = username, mode == WorkspaceMode.test
     if synthetic:
+        known = _synthetic_by_handle(session, workspace_id, platform, username)
+        if known is not None:
+            return ConnectResult(_reactivated(session, known), created=False)
         external_id = synthetic_account_id(platform, username)
     elif settings is None:
         raise BadRequest(
@@ -168,10 +174,32 @@ def connect_by_handle(
             Integration.external_account_id == external_id,
         )
     ).one()
-    if inserted is None and integration.status != IntegrationStatus.active:
+    if inserted is None:
+        return ConnectResult(_reactivated(session, integration), created=False)
+    return ConnectResult(integration_out(integration), created=True)
+
+
+def _synthetic_by_handle(
+    session: Session, workspace_id: uuid.UUID, platform: str, username: str
+) -> Integration | None:
+    """A test workspace's account with this handle (any case), whatever its external id."""
+    return session.scalars(
+        select(Integration)
+        .where(
+            Integration.workspace_id == workspace_id,
+            Integration.platform == platform,
+            func.lower(Integration.username) == username.lower(),
+        )
+        .order_by(Integration.created_at, Integration.id)
+    ).first()
+
+
+def _reactivated(session: Session, integration: Integration) -> dict[str, Any]:
+    """The integration, made active again if it was disconnected or needed a refresh."""
+    if integration.status != IntegrationStatus.active:
         integration.status = IntegrationStatus.active.value
         session.flush()
-    return ConnectResult(integration_out(integration), created=inserted is not None)
+    return integration_out(integration)
 
 
 def disconnect(
