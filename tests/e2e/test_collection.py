@@ -374,7 +374,9 @@ def test_collection_end_to_end(cluster: Cluster, fake: tuple[FakeX, str, Watched
     # fall after X's 72 h window
     assert (by_name["acme"]["outcomes"]["ok"], by_name["acme"]["frozen"]) == (16, 34)
     assert status["platforms"][0]["platform"] == "twitter"
-    assert status["platforms"][0]["rate_limits"]["metrics"]["limit"] == 3500
+    windows = {w["endpoint"]: w for w in status["platforms"][0]["rate_limits"]}
+    assert windows["metrics"]["limit"] == 3500
+    assert windows["discovery"]["limit"] == 10000
 
     # 5. The controllable clock: a sweep as if it were 31 minutes later reads exactly the
     # posts then due (every workspace's posts under 24 h), in one request.

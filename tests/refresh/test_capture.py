@@ -214,7 +214,7 @@ def test_spent_window_pauses_x_for_every_worker(
     fake_x.set_rate_limit("tweets_lookup", 1)
     rt = make_runtime(collect_settings, engine, fake_x)
     collect(rt)  # the one allowed request: remaining drops to 0
-    window = session.get(PlatformState, "twitter:metrics")
+    window = session.get(PlatformState, "twitter/metrics")
     assert window is not None
     assert (window.rate_limit, window.rate_remaining) == (1, 0)
     assert window.paused_until == NOW + timedelta(minutes=15)

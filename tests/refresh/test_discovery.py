@@ -184,7 +184,7 @@ def test_every_collectable_integration_is_adopted(
     session.commit()
     assert discovery.adopt(session, NOW) == 1
     assert discovery.adopt(session, NOW) == 0
-    assert [r[1] for r in discovery.due(session, NOW)] == [live.id]
+    assert [job.integration_id for job in discovery.due(session, rt.clients, NOW)] == [live.id]
 
 
 def test_synthetic_discovery(session: Session, rt: Runtime, now: Clock) -> None:
@@ -192,5 +192,6 @@ def test_synthetic_discovery(session: Session, rt: Runtime, now: Clock) -> None:
     builders.make_integration(session, workspace, platform="mastodon", synthetic=True)
     session.commit()
     (result,) = discover(rt)
-    assert result.discovered == 50
-    assert result.snapshots == 50
+    # the platform's own cap (OPENPOST_MASTODON_MAX_POSTS_PER_INTEGRATION), as when live
+    assert result.discovered == rt.settings.mastodon_max_posts_per_integration == 100
+    assert result.snapshots == 100

@@ -183,7 +183,7 @@ def test_pause_holds_back_a_platform(session: Session, rt: Runtime, now: Clock) 
     track(session, sky, "b1", published_at=NOW - H)
     session.add(
         PlatformState(
-            key="twitter:metrics",
+            key="twitter/metrics",
             paused_until=NOW + 5 * H,
             pause_reason="x_rate_limited",
             reads_today=0,
@@ -317,3 +317,22 @@ def test_batch_payload_round_trip(session: Session, rt: Runtime, now: Clock) -> 
     track(session, x, "1790000000000000001", published_at=NOW)
     (batch,) = _plan(session, rt).batches(NOW + H)
     assert planner.Batch.from_payload(batch.payload()) == batch
+
+
+def test_mastodon_batches_never_mix_instances(session: Session, rt: Runtime, now: Clock) -> None:
+    one, two = builders.make_workspace(session), builders.make_workspace(session)
+    social = [
+        builders.make_integration(
+            session, ws, platform="mastodon", username=f"a{n}@mastodon.social"
+        )
+        for n, ws in enumerate((one, two))
+    ]
+    other = builders.make_integration(session, one, platform="mastodon", username="b@fosstodon.org")
+    for n in range(15):
+        for integration in (*social, other):
+            track(session, integration, f"{n}{integration.id.hex[:6]}", published_at=NOW - H)
+    sizes: dict[str, list[int]] = {}
+    for batch in _plan(session, rt).batches(NOW):
+        sizes.setdefault(batch.key, []).append(len(batch.targets))
+    # one instance's posts share batches across workspaces, 20 statuses per request
+    assert sizes == {"mastodon:mastodon.social": [20, 10], "mastodon:fosstodon.org": [15]}

@@ -65,7 +65,6 @@ def test_settings_drive_the_policy() -> None:
     )
     policy = CollectionPolicy.from_settings(settings)
     assert policy.caps["twitter"].max_posts == 10
-    assert policy.discovery_limit_for("twitter") == 10
     assert policy.refreshable("twitter", T0, T0 + 24 * H, 1) is False
     assert policy.refreshable("twitter", T0, T0 + H, 11) is False
     assert policy.next_due("bluesky", T0, T0) == T0 + timedelta(minutes=10)

@@ -223,8 +223,15 @@ def test_status_reports_collection_health(
     assert x["paused"] is True
     assert x["pause_reason"] == "x_credits_depleted"
     assert x["paused_until"] == "2026-04-16T13:00:00Z"
-    assert x["rate_limits"]["metrics"]["limit"] == 3500
-    assert x["rate_limits"]["metrics"]["remaining"] == 3499
+    assert x["rate_limits"] == [
+        {
+            "scope": "twitter",
+            "endpoint": "metrics",
+            "limit": 3500,
+            "remaining": 3499,
+            "reset_at": "2026-04-16T11:15:00Z",
+        }
+    ]
 
 
 def test_status_is_per_workspace(

@@ -1,10 +1,14 @@
-"""Which client reads an integration, and which credential (hence which batches) it uses.
+"""Which client reads an integration, with which credential, in batches of what size.
 
 - A synthetic integration (test workspaces) reads the deterministic simulator.
 - ``twitter`` reads X with the app bearer token shared by every workspace, or with the
   account owner's token when the integration carries one; ``bluesky`` reads the public
-  AppView (no credential).
+  AppView; ``mastodon`` reads each account's own instance.
 - A platform without a client here yet gives ``None``: collection records ``unsupported``.
+
+The *credential key* groups what may share a batch and a rate window: ``twitter`` (the app
+token, every workspace), ``twitter:user:<integration>`` (an owner's token),
+``mastodon:<instance>`` (limits are per instance; a batch never mixes instances).
 
 ``Clients`` is built once per process from ``Settings``; ``transports`` replaces the network
 for a platform (a fake's in-process transport in tests).
@@ -15,16 +19,25 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 
 from openpost.config import Settings
-from openpost.platforms.base import PlatformClient
+from openpost.platforms.base import PlatformClient, PlatformError
 from openpost.platforms.bluesky import BlueskyClient
+from openpost.platforms.mastodon import MastodonClient
 from openpost.platforms.synthetic import BATCH_SIZES, DEFAULT_BATCH_SIZE, SyntheticClient
 from openpost.platforms.x import XClient
 
-LIVE_PLATFORMS = frozenset({"twitter", "bluesky"})
+LIVE_PLATFORMS = frozenset({"twitter", "bluesky", "mastodon"})
+
+
+def _instance(username: str) -> str | None:
+    try:
+        return MastodonClient.instance_of(username)
+    except (PlatformError, ValueError):
+        return None
 
 
 class Clients:
@@ -39,20 +52,49 @@ class Clients:
 
     def batch_size(self, platform: str, synthetic: bool) -> int:
         """The most post ids one metrics request may carry."""
-        if platform == "twitter" and not synthetic:
-            return min(self.settings.x_batch_size, XClient.batch_size)
+        if not synthetic:
+            if platform == "twitter":
+                return min(self.settings.x_batch_size, XClient.batch_size)
+            if platform == "bluesky":
+                return min(self.settings.bluesky_batch_size, BlueskyClient.batch_size)
+            if platform == "mastodon":
+                return min(self.settings.mastodon_batch_size, MastodonClient.batch_size)
         return BATCH_SIZES.get(platform, DEFAULT_BATCH_SIZE)
+
+    def discovery_limit(self, platform: str, default: int) -> int:
+        """At most this many of an account's newest posts per discovery run."""
+        return {
+            "twitter": self.settings.x_max_posts_per_integration,
+            "bluesky": self.settings.bluesky_max_posts_per_integration,
+            "mastodon": self.settings.mastodon_max_posts_per_integration,
+        }.get(platform, default)
 
     @staticmethod
     def credential_key(
-        platform: str, synthetic: bool, integration_id: uuid.UUID, has_user_token: bool
+        platform: str,
+        synthetic: bool,
+        integration_id: uuid.UUID,
+        has_user_token: bool,
+        username: str = "",
     ) -> str:
-        """Targets with the same key may share a batch: they are read with one credential."""
+        """Targets with the same key may share a batch: one credential, one rate window."""
         if synthetic:
             return f"synthetic:{platform}"
         if has_user_token:
             return f"{platform}:user:{integration_id}"
+        if platform == "mastodon":
+            return f"mastodon:{_instance(username) or '?'}"
         return platform
+
+    @staticmethod
+    def read_credentials(
+        platform: str, username: str, stored: dict[str, Any] | None
+    ) -> dict[str, Any] | None:
+        """What the client's calls take as ``credentials`` for this account."""
+        if platform == "mastodon":
+            instance = _instance(username)
+            return {**(stored or {}), **({"instance": instance} if instance else {})}
+        return stored
 
     def build(self, platform: str, synthetic: bool) -> PlatformClient | None:
         if synthetic:
@@ -62,6 +104,8 @@ class Clients:
             return XClient.from_settings(self.settings, transport=transport)
         if platform == "bluesky":
             return BlueskyClient.from_settings(self.settings, transport=transport)
+        if platform == "mastodon":
+            return MastodonClient.from_settings(self.settings, transport=transport)
         return None
 
     @contextmanager

@@ -48,7 +48,7 @@ def resolve_account(
     clients = clients or Clients(settings)
     if not clients.supported(platform, synthetic=False):
         raise BadRequest(f"connecting a live {platform} account by handle is not available yet")
-    pause = ratestate.active_pause(session, platform, ACCOUNTS, now)
+    pause = ratestate.active_pause(session, platform, platform, ACCOUNTS, now)
     if pause is not None:
         raise _unavailable(pause.message or f"{platform} is paused", pause.until, now)
     with clients.open(platform, synthetic=False) as client:
@@ -62,7 +62,9 @@ def resolve_account(
         except PlatformError as exc:
             failure = exc
         else:
-            ratestate.record_success(session, platform, ACCOUNTS, client.rate_window(), now)
+            ratestate.record_success(
+                session, platform, platform, ACCOUNTS, client.rate_window(), now
+            )
             return account
     # Not recorded as a shared pause: the request's transaction is about to roll back.
     raise _unavailable(failure.message, failure.retry_at, now)

@@ -92,8 +92,9 @@ class _Fetched:
     called: bool
 
 
-def _target_rows(session: Session, batch: Batch) -> tuple[list[_Target], str | None]:
-    """The batch's targets still carrying its claim, and sealed user credentials if any."""
+def _target_rows(session: Session, batch: Batch) -> tuple[list[_Target], str | None, str]:
+    """The batch's targets still carrying its claim, the sealed user credentials if any,
+    and the account's username (one credential key: one account, or one shared token)."""
     ids = [t for _, t in batch.targets]
     workspaces = {w for w, _ in batch.targets}
     rows = session.execute(
@@ -104,6 +105,7 @@ def _target_rows(session: Session, batch: Batch) -> tuple[list[_Target], str | N
             PostTarget.platform_post_id,
             PostTarget.published_at,
             Integration.credentials_encrypted,
+            Integration.username,
             RefreshState.next_due_at,
         )
         .join(RefreshState, RefreshState.post_target_id == PostTarget.id)
@@ -117,7 +119,7 @@ def _target_rows(session: Session, batch: Batch) -> tuple[list[_Target], str | N
         if r.next_due_at == batch.claim and r.platform_post_id is not None
     ]
     sealed = rows[0].credentials_encrypted if rows and ":user:" in batch.key else None
-    return targets, sealed
+    return targets, sealed, rows[0].username if rows else ""
 
 
 def _fetch(
@@ -149,13 +151,15 @@ def capture_batch(
     """Read ``batch`` and store what came back; see the module docs."""
     summary = CaptureResult()
     with transaction(factory) as session:
-        targets, sealed = _target_rows(session, batch)
+        targets, sealed, username = _target_rows(session, batch)
         summary.stale = len(batch.targets) - len(targets)
         if not targets:
             return summary
         pause = None
         if not batch.synthetic and not batch.probe:
-            pause = ratestate.active_pause(session, batch.platform, ratestate.METRICS, clock.now())
+            pause = ratestate.active_pause(
+                session, batch.platform, batch.key, ratestate.METRICS, clock.now()
+            )
     credentials: dict[str, Any] | None = None
     fetched: _Fetched
     if pause is not None:
@@ -165,9 +169,8 @@ def capture_batch(
         fetched = _Fetched(None, error, None, called=False)
     else:
         try:
-            credentials = (
-                Sealer(clients.settings.effective_secret_key).open(sealed) if sealed else None
-            )
+            stored = Sealer(clients.settings.effective_secret_key).open(sealed) if sealed else None
+            credentials = clients.read_credentials(batch.platform, username, stored)
             fetched = _fetch(clients, batch, targets, credentials)
         except CredentialsUnreadable:
             error = PermissionRequired(
@@ -225,12 +228,13 @@ def _write(
     if not batch.synthetic and fetched.called:
         if fetched.error is None:
             ratestate.record_success(
-                session, batch.platform, ratestate.METRICS, fetched.window, now
+                session, batch.platform, batch.key, ratestate.METRICS, fetched.window, now
             )
         else:
             pause = ratestate.record_failure(
                 session,
                 batch.platform,
+                batch.key,
                 ratestate.METRICS,
                 fetched.error,
                 fetched.window,

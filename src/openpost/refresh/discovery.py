@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -58,6 +58,7 @@ class DiscoveryJob:
     integration_id: uuid.UUID
     platform: str
     synthetic: bool
+    key: str  # the credential key (``platforms.registry``): the rate window it spends
     claim: datetime
 
     def payload(self) -> dict[str, Any]:
@@ -66,6 +67,7 @@ class DiscoveryJob:
             "integration_id": str(self.integration_id),
             "platform": self.platform,
             "synthetic": self.synthetic,
+            "key": self.key,
             "claim": self.claim.isoformat(),
         }
 
@@ -76,6 +78,7 @@ class DiscoveryJob:
             integration_id=uuid.UUID(payload["integration_id"]),
             platform=payload["platform"],
             synthetic=bool(payload["synthetic"]),
+            key=payload["key"],
             claim=datetime.fromisoformat(payload["claim"]),
         )
 
@@ -126,17 +129,22 @@ def adopt(session: Session, now: datetime, workspace_id: uuid.UUID | None = None
 
 def due(
     session: Session,
+    clients: Clients,
     now: datetime,
     *,
     workspace_id: uuid.UUID | None = None,
     integration_ids: Sequence[uuid.UUID] | None = None,
     limit: int = 1000,
-) -> list[tuple[uuid.UUID, uuid.UUID, str, bool]]:
-    """``(workspace, integration, platform, synthetic)`` of due discoveries that no pause
-    holds back."""
+) -> list[DiscoveryJob]:
+    """Due discoveries that no pause holds back (their ``claim`` is ``now`` until claimed)."""
     query = (
         select(
-            Integration.workspace_id, Integration.id, Integration.platform, Integration.synthetic
+            Integration.workspace_id,
+            Integration.id,
+            Integration.platform,
+            Integration.synthetic,
+            Integration.username,
+            Integration.credentials_encrypted.is_not(None).label("has_user_token"),
         )
         .join(
             DiscoveryState,
@@ -153,28 +161,34 @@ def due(
         query = query.where(Integration.workspace_id == workspace_id)
     if integration_ids is not None:
         query = query.where(Integration.id.in_(list(integration_ids)))
-    rows = session.execute(query).all()
-    platforms = {r.platform for r in rows if not r.synthetic}
+    jobs = [
+        DiscoveryJob(
+            r.workspace_id,
+            r.id,
+            r.platform,
+            r.synthetic,
+            clients.credential_key(r.platform, r.synthetic, r.id, r.has_user_token, r.username),
+            now,
+        )
+        for r in session.execute(query)
+    ]
+    live = {j.key: j.platform for j in jobs if not j.synthetic}
     states = ratestate.states(
         session,
-        [*platforms, *(ratestate.endpoint_key(p, ratestate.DISCOVERY) for p in platforms)],
+        [*live.values(), *(ratestate.endpoint_key(k, ratestate.DISCOVERY) for k in live)],
     )
     paused = {
-        p
-        for p in platforms
-        if ratestate.pause_of(states.get(p), now)
-        or ratestate.pause_of(states.get(ratestate.endpoint_key(p, ratestate.DISCOVERY)), now)
+        key
+        for key, platform in live.items()
+        if ratestate.pause_of(states.get(platform), now)
+        or ratestate.pause_of(states.get(ratestate.endpoint_key(key, ratestate.DISCOVERY)), now)
     }
-    return [
-        (r.workspace_id, r.id, r.platform, r.synthetic)
-        for r in rows
-        if r.synthetic or r.platform not in paused
-    ]
+    return [j for j in jobs if j.synthetic or j.key not in paused]
 
 
 def claim(
     session: Session,
-    candidates: Sequence[tuple[uuid.UUID, uuid.UUID, str, bool]],
+    candidates: Sequence[DiscoveryJob],
     *,
     now: datetime,
     lease_until: datetime,
@@ -185,7 +199,7 @@ def claim(
         session.scalars(
             update(DiscoveryState)
             .where(
-                DiscoveryState.integration_id.in_([c[1] for c in candidates]),
+                DiscoveryState.integration_id.in_([c.integration_id for c in candidates]),
                 DiscoveryState.next_due_at <= now,
             )
             .values(next_due_at=lease_until)
@@ -193,11 +207,7 @@ def claim(
             .execution_options(synchronize_session=False)
         )
     )
-    return [
-        DiscoveryJob(w, i, platform, synthetic, lease_until)
-        for w, i, platform, synthetic in candidates
-        if i in claimed
-    ]
+    return [replace(c, claim=lease_until) for c in candidates if c.integration_id in claimed]
 
 
 def _load(session: Session, job: DiscoveryJob) -> tuple[Account, str | None, str | None] | None:
@@ -245,15 +255,15 @@ def run(
             )
         else:
             try:
-                credentials = (
+                stored = (
                     Sealer(clients.settings.effective_secret_key).open(sealed) if sealed else None
                 )
                 called = True
                 page = client.discover(
                     account,
                     since_id=since_id,
-                    limit=policy.discovery_limit_for(job.platform),
-                    credentials=credentials,
+                    limit=clients.discovery_limit(job.platform, policy.discovery_limit),
+                    credentials=clients.read_credentials(job.platform, account.username, stored),
                 )
             except CredentialsUnreadable:
                 called = False
@@ -288,7 +298,9 @@ def run(
             state.consecutive_failures = 0
             state.discovered += result.discovered
             if not job.synthetic:
-                ratestate.record_success(session, job.platform, ratestate.DISCOVERY, window, now)
+                ratestate.record_success(
+                    session, job.platform, job.key, ratestate.DISCOVERY, window, now
+                )
                 ratestate.count_reads(session, job.platform, len(page.posts), now)
         else:
             assert error is not None
@@ -297,6 +309,7 @@ def run(
                 pause = ratestate.record_failure(
                     session,
                     job.platform,
+                    job.key,
                     ratestate.DISCOVERY,
                     error,
                     window,

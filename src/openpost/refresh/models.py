@@ -3,10 +3,11 @@
 - ``PlatformState``: what every worker must know about a platform credential, kept in the
   database so that all processes share it: the last rate window a response reported, a
   pause (spent window, depleted credits, usage cap, refused token) and the reads counted
-  against the optional daily budget. One row per key: ``twitter`` (the platform: pauses that
-  stop every endpoint, and the budget) and ``twitter:metrics`` / ``twitter:discovery``
-  (each endpoint's own rate window). These rows describe an app credential shared by every
-  workspace, so they carry no ``workspace_id`` (like ``users``); they hold no workspace data.
+  against the optional daily budget. Keys (``refresh.ratestate``): ``twitter`` (the
+  platform: pauses that stop every endpoint, and the budget) and ``<credential>/<endpoint>``
+  such as ``twitter/metrics`` or ``mastodon:mastodon.social/discovery`` (each endpoint's own
+  window). They describe credentials shared by every workspace, so they carry no
+  ``workspace_id`` (like ``users``) and hold no workspace data.
 - ``DiscoveryState``: one row per integration: the ``since_id`` cursor and when discovery
   next runs.
 - ``SchedulerLease``: the lock with expiry that makes exactly one process the scheduler.
@@ -26,7 +27,7 @@ from openpost.core.db import Base
 class PlatformState(Base):
     __tablename__ = "platform_states"
 
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
     rate_limit: Mapped[int | None] = mapped_column(Integer, default=None)
     rate_remaining: Mapped[int | None] = mapped_column(Integer, default=None)
     rate_reset_at: Mapped[datetime | None] = mapped_column(default=None)

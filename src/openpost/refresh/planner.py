@@ -155,6 +155,7 @@ def _due_query(
             Integration.platform,
             Integration.synthetic,
             Integration.credentials_encrypted.is_not(None).label("has_user_token"),
+            Integration.username,
             PostTarget.published_at,
             RefreshState.last_attempt_at,
             RefreshState.last_success_at,
@@ -224,7 +225,7 @@ def select_due(
             platform=row.platform,
             synthetic=row.synthetic,
             key=clients.credential_key(
-                row.platform, row.synthetic, row.integration_id, row.has_user_token
+                row.platform, row.synthetic, row.integration_id, row.has_user_token, row.username
             ),
             published_at=row.published_at or now,
             last_attempt_at=row.last_attempt_at,
@@ -324,17 +325,17 @@ def plan(
     by_key: dict[str, list[DueTarget]] = defaultdict(list)
     for target in readable:
         by_key[target.key].append(target)
-    platforms = {t.platform for t in readable if not t.synthetic}
+    live = {t.key: t.platform for t in readable if not t.synthetic}
     rows = ratestate.states(
         session,
-        [*platforms, *(ratestate.endpoint_key(p, ratestate.METRICS) for p in platforms)],
+        [*live.values(), *(ratestate.endpoint_key(k, ratestate.METRICS) for k in live)],
     )
     for key, targets in by_key.items():
         first = targets[0]
         size = clients.batch_size(first.platform, first.synthetic)
         if not first.synthetic:
             platform_row = rows.get(first.platform)
-            endpoint_row = rows.get(ratestate.endpoint_key(first.platform, ratestate.METRICS))
+            endpoint_row = rows.get(ratestate.endpoint_key(key, ratestate.METRICS))
             if ratestate.pause_of(platform_row, now) or ratestate.pause_of(endpoint_row, now):
                 result.paused[key] = len(targets)
                 continue

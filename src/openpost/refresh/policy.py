@@ -41,7 +41,7 @@ class CollectionPolicy:
     retry_max: timedelta
     lease: timedelta
     discovery_interval: timedelta
-    discovery_limit: int = 50
+    discovery_limit: int = 50  # platforms without a setting of their own
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CollectionPolicy:
@@ -66,12 +66,7 @@ class CollectionPolicy:
             ),
             lease=timedelta(seconds=settings.capture_lease_seconds),
             discovery_interval=timedelta(minutes=settings.discovery_interval_minutes),
-            discovery_limit=x_cap.max_posts,
         )
-
-    def discovery_limit_for(self, platform: str) -> int:
-        cap = self.caps.get(platform)
-        return cap.max_posts if cap is not None else self.discovery_limit
 
     def refreshable(
         self, platform: str, published_at: datetime, now: datetime, rank: int | None

@@ -2,10 +2,12 @@
 
 Keys: ``<platform>`` holds pauses that stop every call to the platform (X 402
 credits-depleted, 429 usage-capped, a refused app token) and the daily read count;
-``<platform>:metrics`` and ``<platform>:discovery`` hold each endpoint's rate window and the
-pause of a spent window. A pause ends at its time; a platform-wide pause then lets exactly
-one probe batch through (the planner sends it) before normal traffic resumes, so a platform
-that keeps refusing is asked at most once per pause period (X: hourly for credits).
+``<scope>/metrics``, ``<scope>/discovery`` and ``<scope>/accounts`` hold each endpoint's rate
+window and the pause of a spent window, where the scope is the credential key
+(``platforms.registry``: ``twitter`` for X's app token, ``mastodon:<instance>``, …).
+A pause ends at its time; a platform-wide pause then lets exactly one probe batch through
+(the planner sends it) before normal traffic resumes, so a platform that keeps refusing is
+asked at most once per pause period (X: hourly for credits).
 
 Functions here never commit: the caller's transaction (a capture or a planning pass)
 writes the state with the rest.
@@ -37,8 +39,8 @@ RATE_WINDOW_SPENT = "rate_window_spent"
 APP_CREDENTIAL_CODES = frozenset({"x_unauthorized", "x_not_configured", "x_forbidden"})
 
 
-def endpoint_key(platform: str, endpoint: str) -> str:
-    return f"{platform}:{endpoint}"
+def endpoint_key(scope: str, endpoint: str) -> str:
+    return f"{scope}/{endpoint}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,11 +97,13 @@ def needs_probe(row: PlatformState | None, now: datetime) -> bool:
     )
 
 
-def active_pause(session: Session, platform: str, endpoint: str, now: datetime) -> Pause | None:
-    """The pause that stops ``platform``'s ``endpoint`` now, if any (platform-wide first)."""
-    rows = states(session, [platform, endpoint_key(platform, endpoint)])
+def active_pause(
+    session: Session, platform: str, scope: str, endpoint: str, now: datetime
+) -> Pause | None:
+    """The pause that stops ``scope``'s ``endpoint`` now, if any (platform-wide first)."""
+    rows = states(session, [platform, endpoint_key(scope, endpoint)])
     return pause_of(rows.get(platform), now) or pause_of(
-        rows.get(endpoint_key(platform, endpoint)), now
+        rows.get(endpoint_key(scope, endpoint)), now
     )
 
 
@@ -112,10 +116,15 @@ def mark_probing(session: Session, platform: str, until: datetime, now: datetime
 
 
 def record_success(
-    session: Session, platform: str, endpoint: str, window: RateWindow | None, now: datetime
+    session: Session,
+    platform: str,
+    scope: str,
+    endpoint: str,
+    window: RateWindow | None,
+    now: datetime,
 ) -> None:
     """A call went through: remember its window, pause on a spent one, end a probe."""
-    row = _locked(session, endpoint_key(platform, endpoint))
+    row = _locked(session, endpoint_key(scope, endpoint))
     _apply_window(row, window, now)
     platform_row = session.get(PlatformState, platform)
     if platform_row is not None and platform_row.pause_reason is not None:
@@ -145,6 +154,7 @@ def _apply_window(row: PlatformState, window: RateWindow | None, now: datetime) 
 def record_failure(
     session: Session,
     platform: str,
+    scope: str,
     endpoint: str,
     error: PlatformError,
     window: RateWindow | None,
@@ -161,7 +171,7 @@ def record_failure(
     - a refused shared credential (the app token) pauses the whole platform until
       ``probe_pause_until``: no integration can fix it, only the operator.
     """
-    endpoint_row = _locked(session, endpoint_key(platform, endpoint))
+    endpoint_row = _locked(session, endpoint_key(scope, endpoint))
     _apply_window(endpoint_row, window, now)
     if isinstance(error, RateLimited):
         until = max(error.retry_at or probe_pause_until, now)

@@ -73,7 +73,7 @@ def plan_discoveries(
 ) -> list[DiscoveryJob]:
     with transaction(rt.factory) as session:
         discovery.adopt(session, now, workspace_id)
-        candidates = discovery.due(session, now, workspace_id=workspace_id)
+        candidates = discovery.due(session, rt.clients, now, workspace_id=workspace_id)
         return discovery.claim(session, candidates, now=now, lease_until=now + rt.policy.lease)
 
 
@@ -137,7 +137,7 @@ def sweep(
         session = rt.factory()
         try:
             discovery.adopt(session, now, workspace_id)
-            candidates = discovery.due(session, now, workspace_id=workspace_id)
+            candidates = discovery.due(session, rt.clients, now, workspace_id=workspace_id)
             result = planner.plan(
                 session, rt.settings, rt.policy, rt.clients, now, workspace_id=workspace_id
             )

@@ -26,6 +26,7 @@ from openpost.refresh.models import DiscoveryState, PlatformState
 from openpost.refresh.planner import Batch
 from openpost.refresh.policy import CollectionPolicy
 
+ENDPOINTS = (ratestate.METRICS, ratestate.DISCOVERY)
 ERROR_OUTCOMES = (
     Outcome.failed.value,
     Outcome.rate_limited.value,
@@ -82,34 +83,41 @@ def request_refresh(
     return planner.claim(session, result, lease_until=now + policy.lease, force=True)
 
 
-def _window(row: PlatformState | None) -> dict[str, Any] | None:
-    if row is None or (row.rate_limit is None and row.rate_remaining is None):
-        return None
-    return {
-        "limit": row.rate_limit,
-        "remaining": row.rate_remaining,
-        "reset_at": format_time(row.rate_reset_at),
-    }
+def _windows(rows: dict[str, PlatformState], scopes: list[str]) -> list[dict[str, Any]]:
+    found = []
+    for scope in scopes:
+        for endpoint in ENDPOINTS:
+            row = rows.get(ratestate.endpoint_key(scope, endpoint))
+            if row is None or (row.rate_limit is None and row.rate_remaining is None):
+                continue
+            found.append(
+                {
+                    "scope": scope,
+                    "endpoint": endpoint,
+                    "limit": row.rate_limit,
+                    "remaining": row.rate_remaining,
+                    "reset_at": format_time(row.rate_reset_at),
+                }
+            )
+    return found
 
 
 def _platform_status(
-    settings: Settings, platform: str, rows: dict[str, PlatformState], now: datetime
+    settings: Settings,
+    platform: str,
+    scopes: list[str],
+    rows: dict[str, PlatformState],
+    now: datetime,
 ) -> dict[str, Any]:
     base = rows.get(platform)
-    endpoints = {
-        endpoint: rows.get(ratestate.endpoint_key(platform, endpoint))
-        for endpoint in (ratestate.METRICS, ratestate.DISCOVERY)
-    }
-    pauses = [
-        p
-        for p in (ratestate.pause_of(row, now) for row in (base, *endpoints.values()))
-        if p is not None
+    candidates = [base] + [
+        rows.get(ratestate.endpoint_key(scope, endpoint))
+        for scope in scopes
+        for endpoint in ENDPOINTS
     ]
+    pauses = [p for p in (ratestate.pause_of(row, now) for row in candidates) if p is not None]
     budget = planner.daily_budget(settings, platform, synthetic=False)
-    left = ratestate.reads_left(base, budget, now)
-    used_today = (
-        base.reads_today if base is not None and base.budget_day == now.date().isoformat() else 0
-    )
+    today = now.date().isoformat()
     return {
         "platform": platform,
         "synthetic": False,
@@ -118,10 +126,10 @@ def _platform_status(
         "pause_reason": pauses[0].reason if pauses else None,
         "pause_message": pauses[0].message if pauses else None,
         "probing": ratestate.needs_probe(base, now),
-        "rate_limits": {name: _window(row) for name, row in endpoints.items()},
-        "reads_today": used_today,
+        "rate_limits": _windows(rows, scopes),
+        "reads_today": base.reads_today if base is not None and base.budget_day == today else 0,
         "daily_read_budget": budget or None,
-        "reads_left_today": left,
+        "reads_left_today": ratestate.reads_left(base, budget, now),
     }
 
 
@@ -206,18 +214,25 @@ def collection_status(
                 "discovery": _discovery_out(found),
             }
         )
-    live = sorted({i.platform for i in integrations if not i.synthetic})
+    scopes: dict[str, set[str]] = defaultdict(set)
+    for i in integrations:
+        if not i.synthetic:
+            key = Clients.credential_key(
+                i.platform, False, i.id, i.credentials_encrypted is not None, i.username
+            )
+            scopes[i.platform].add(key)
     keys = [
         key
-        for p in live
+        for platform, found in scopes.items()
         for key in (
-            p,
-            ratestate.endpoint_key(p, ratestate.METRICS),
-            ratestate.endpoint_key(p, ratestate.DISCOVERY),
+            platform,
+            *(ratestate.endpoint_key(s, e) for s in found for e in ENDPOINTS),
         )
     ]
     rows = ratestate.states(session, keys)
-    platforms = [_platform_status(settings, p, rows, now) for p in live]
+    platforms = [
+        _platform_status(settings, p, sorted(scopes[p]), rows, now) for p in sorted(scopes)
+    ]
     platforms += [
         {"platform": p, "synthetic": True, "paused": False}
         for p in sorted({i.platform for i in integrations if i.synthetic})

@@ -25,7 +25,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table(
         "platform_states",
-        sa.Column("key", sa.String(length=64), nullable=False),
+        sa.Column("key", sa.String(length=255), nullable=False),
         sa.Column("rate_limit", sa.Integer(), nullable=True),
         sa.Column("rate_remaining", sa.Integer(), nullable=True),
         sa.Column("rate_reset_at", UTCDateTime(), nullable=True),
