@@ -17,8 +17,10 @@ from openpost.platforms.youtube_quota import (
 )
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -80,9 +82,9 @@ def test_every_call_costs_one_unit_whatever_it_carries() -> None:
     assert units_for(60, batch_size=20) == 3
     assert discovery_units(50) == 2  # one playlist page, one videos.list
     assert discovery_units(120) == 6
-    for bad in (lambda: quota_cost(-1), lambda: units_for(-1), lambda: discovery_units(-1)):
+    for function in (quota_cost, units_for, discovery_units):
         with pytest.raises(ValueError, match="cannot be negative"):
-            bad()
+            function(-1)
     with pytest.raises(ValueError, match="1 to 50"):
         units_for(10, batch_size=51)
 
