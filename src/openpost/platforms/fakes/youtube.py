@@ -331,8 +331,8 @@ class FakeYouTube:
         self._roll()
         if self._quota_used >= self.daily_quota:
             return wire.quota_exceeded(), 0
-        if endpoint is None:
-            return wire.error(404, "notFound", "Not Found"), 1
+        if endpoint is None:  # not a YouTube method: Google's front end answers, for free
+            return wire.error(404, "notFound", "Not Found"), 0
         params = {k: v for k, v in request.query_params.items() if k != "key"}
         if endpoint == "channels.list":
             answer = self._channels(params)
