@@ -11,7 +11,8 @@ For each case the service function is called once in-process to capture its SQL
 (``bench.bare``); then, after warm-up, each sample times one bare replay of that SQL and
 one HTTP request (keep-alive ``httpx`` client, body fully read), interleaved so both see
 the same machine load. Each case first checks that the API and the bare SQL return the
-same rows.
+same rows. Several databases (sizes) can be measured in one run, interleaved sample by
+sample, so that their ratio is not an artefact of the load drifting between runs.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -133,46 +135,100 @@ def cases(db: BenchDatabase, meta: Meta) -> list[Case]:
     ]
 
 
-def _measure(
-    client: httpx.Client,
-    connection: Any,
-    case: Case,
-    statements: list[Statement],
-    *,
-    samples: int,
-    warmup: int,
-) -> dict[str, Any]:
+@dataclass
+class _Prepared:
+    case: Case
+    statements: list[Statement]
+    url: str
+    rows: int
+    response_bytes: int
+
+
+@dataclass
+class _Target:
+    """One database under test: its server, client, bare connection and cases."""
+
+    db: BenchDatabase
+    server: Server
+    client: httpx.Client
+    connection: Any
+    prepared: list[_Prepared]
+
+
+def _prepare(client: httpx.Client, connection: Any, db: BenchDatabase, case: Case) -> _Prepared:
+    """Capture the case's SQL and check that the API and the bare SQL agree."""
+    statements, _ = capture(db.url, case.call)
     first = client.get(case.url)
     if first.status_code != 200:
         raise RuntimeError(f"{case.name}: HTTP {first.status_code} {first.text[:200]}")
-    compared = case.check(orjson.loads(first.content), replay(connection, statements))
-    for _ in range(warmup):
-        replay(connection, statements)
-        client.get(case.url)
-    bare_ns: list[int] = []
-    api_ns: list[int] = []
-    for _ in range(samples):
-        started = time.perf_counter_ns()
-        replay(connection, statements)
-        middle = time.perf_counter_ns()
-        response = client.get(case.url)
-        ended = time.perf_counter_ns()
-        if response.status_code != 200:
-            raise RuntimeError(f"{case.name}: HTTP {response.status_code}")
-        bare_ns.append(middle - started)
-        api_ns.append(ended - middle)
-    bare = summary_ms(bare_ns)
-    api = summary_ms(api_ns)
-    return {
-        "url": case.url,
-        "rows": compared,
-        "response_bytes": len(first.content),
-        "statements": [s.sql for s in statements],
-        "bare": bare,
-        "api": api,
-        "ratio_median": ratio(api["median_ms"], bare["median_ms"]),
-        "ratio_p95": ratio(api["p95_ms"], bare["p95_ms"]),
-    }
+    rows = case.check(orjson.loads(first.content), replay(connection, statements))
+    return _Prepared(case, statements, case.url, rows, len(first.content))
+
+
+def _time_once(target: _Target, prepared: _Prepared) -> tuple[int, int]:
+    started = time.perf_counter_ns()
+    replay(target.connection, prepared.statements)
+    middle = time.perf_counter_ns()
+    response = target.client.get(prepared.url)
+    ended = time.perf_counter_ns()
+    if response.status_code != 200:
+        raise RuntimeError(f"{prepared.case.name}: HTTP {response.status_code}")
+    return middle - started, ended - middle
+
+
+def run_many(
+    databases: list[tuple[BenchDatabase, Meta]],
+    *,
+    samples: int,
+    warmup: int,
+    log_dir: Path,
+    say: Callable[[str], None] = print,
+) -> list[dict[str, Any]]:
+    """Measure every case on every database, interleaving databases sample by sample so
+    that comparisons across sizes see the same machine load (a shared machine drifts)."""
+    with ExitStack() as stack:
+        targets = []
+        for db, meta in databases:
+            server = stack.enter_context(Server(db.url, log_dir / f"server-{db.name}-api.log"))
+            headers = {"Authorization": f"Bearer {meta.api_key}"}
+            client = stack.enter_context(
+                httpx.Client(base_url=server.base_url, headers=headers, timeout=120)
+            )
+            connection = db.connect()
+            stack.callback(connection.close)
+            prepared = [_prepare(client, connection, db, case) for case in cases(db, meta)]
+            targets.append(_Target(db, server, client, connection, prepared))
+
+        results: list[dict[str, Any]] = [{} for _ in targets]
+        for index, case in enumerate(targets[0].prepared):
+            say(f"  {case.case.name}: {samples} samples x {len(targets)} database(s)")
+            timings: list[tuple[list[int], list[int]]] = [([], []) for _ in targets]
+            for sample in range(-warmup, samples):
+                order = list(enumerate(targets))
+                if sample % 2:
+                    order.reverse()
+                for t, target in order:
+                    bare_ns, api_ns = _time_once(target, target.prepared[index])
+                    if sample >= 0:
+                        timings[t][0].append(bare_ns)
+                        timings[t][1].append(api_ns)
+            for t, target in enumerate(targets):
+                done = target.prepared[index]
+                bare, api = summary_ms(timings[t][0]), summary_ms(timings[t][1])
+                results[t][done.case.name] = {
+                    "url": done.url,
+                    "rows": done.rows,
+                    "response_bytes": done.response_bytes,
+                    "statements": [s.sql for s in done.statements],
+                    "bare": bare,
+                    "api": api,
+                    "ratio_median": ratio(api["median_ms"], bare["median_ms"]),
+                    "ratio_p95": ratio(api["p95_ms"], bare["p95_ms"]),
+                }
+        for t, target in enumerate(targets):
+            results[t]["server_memory_kib"] = target.server.memory_kib()
+            results[t]["interleaved_with"] = [db.snapshots for db, _ in databases]
+    return results
 
 
 def run(
@@ -184,19 +240,4 @@ def run(
     log_dir: Path,
     say: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    results: dict[str, Any] = {}
-    with Server(db.url, log_dir / f"server-{db.name}-api.log") as server:
-        headers = {"Authorization": f"Bearer {meta.api_key}"}
-        connection = db.connect()
-        try:
-            with httpx.Client(base_url=server.base_url, headers=headers, timeout=120) as client:
-                for case in cases(db, meta):
-                    statements, _ = capture(db.url, case.call)
-                    say(f"  {case.name}: {len(statements)} statement(s), {samples} samples")
-                    results[case.name] = _measure(
-                        client, connection, case, statements, samples=samples, warmup=warmup
-                    )
-        finally:
-            connection.close()
-        results["server_memory_kib"] = server.memory_kib()
-    return results
+    return run_many([(db, meta)], samples=samples, warmup=warmup, log_dir=log_dir, say=say)[0]

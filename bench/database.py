@@ -42,6 +42,7 @@ class Meta:
     integration_id: str
     post_id: str
     other_keys: list[str] = field(default_factory=list)
+    schema_revision: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -144,8 +145,12 @@ def locate(
     work_dir: Path = DEFAULT_WORK_DIR,
     pg_server_url: str = DEFAULT_PG_SERVER,
     name: str | None = None,
+    prefix: str | None = None,
 ) -> BenchDatabase:
+    """The database for ``snapshots``: named ``name``, or ``prefix`` + the size (default
+    prefixes ``sqlite-`` and ``openpost_bench_``)."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {', '.join(ENGINES)}")
-    default_name = f"sqlite-{snapshots}" if engine == "sqlite" else f"openpost_bench_{snapshots}"
-    return BenchDatabase(engine, snapshots, work_dir, pg_server_url, name or default_name)
+    if prefix is None:
+        prefix = "sqlite-" if engine == "sqlite" else "openpost_bench_"
+    return BenchDatabase(engine, snapshots, work_dir, pg_server_url, name or f"{prefix}{snapshots}")

@@ -12,6 +12,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+REPO = Path(__file__).resolve().parent.parent
+SNAPSHOT_ENV = "OPENPOST_BENCH_COMMIT"
 PACKAGES = ("fastapi", "starlette", "uvicorn", "h11", "sqlalchemy", "psycopg", "httpx", "orjson")
 
 
@@ -45,15 +47,25 @@ def sqlite_cli_version() -> str | None:
     return done.stdout.split()[0] if done.stdout else None
 
 
-def git_commit() -> str | None:
-    done = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - git from PATH
+def git(*args: str) -> str:
+    done = subprocess.run(  # noqa: S603 - git with our own arguments
+        ["git", *args],  # noqa: S607 - git from PATH
         capture_output=True,
         text=True,
         check=False,
-        cwd=Path(__file__).resolve().parent,
+        cwd=REPO,
     )
-    return done.stdout.strip() or None
+    return done.stdout
+
+
+def code_measured() -> str:
+    """Which code the figures belong to: a commit (``--commit``), or the working tree."""
+    exported = os.environ.get(SNAPSHOT_ENV)
+    if exported:
+        return exported[:12]
+    head = git("rev-parse", "--short=12", "HEAD").strip() or "unknown"
+    dirty = git("status", "--porcelain", "--", "src").strip()
+    return f"{head} + uncommitted changes in src/" if dirty else head
 
 
 def load_average() -> list[float]:
@@ -78,5 +90,5 @@ def facts(postgres_version: str | None = None) -> dict[str, Any]:
         "sqlite_cli": sqlite_cli_version(),
         "postgresql": postgres_version,
         "packages": packages,
-        "commit": git_commit(),
+        "commit": code_measured(),
     }

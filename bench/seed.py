@@ -34,7 +34,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, insert, text
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, insert, text
 
 from bench.database import BenchDatabase, Meta
 from openpost.analytics.models import RefreshState
@@ -42,7 +43,7 @@ from openpost.auth.keys import hash_key
 from openpost.auth.models import ApiKey
 from openpost.config import Settings
 from openpost.core.db import make_engine
-from openpost.core.migrate import upgrade
+from openpost.core.migrate import alembic_config, upgrade
 from openpost.integrations.models import Integration
 from openpost.posts.models import Post, PostTarget
 from openpost.refresh.tiers import capture_schedule
@@ -498,6 +499,44 @@ def _write_snapshots_postgresql(db: BenchDatabase, plan: Plan, rng: random.Rando
     return written
 
 
+def schema_head() -> str:
+    """The newest migration of the code being measured (a mismatch means: seed again)."""
+    engine = make_engine("sqlite://")
+    try:
+        script = ScriptDirectory.from_config(alembic_config(engine))
+        return ",".join(sorted(script.get_heads()))
+    finally:
+        engine.dispose()
+
+
+def bring_schema_up_to_date(db: BenchDatabase, meta: Meta, say: Callable[[str], None]) -> Meta:
+    """Migrate a database seeded by older code to this code's schema, as an operator would
+    (``upgrade`` then ``ANALYZE``), rather than seeding it again."""
+    head = schema_head()
+    if meta.schema_revision == head:
+        return meta
+    started = time.perf_counter()
+    engine = make_engine(db.url)
+    try:
+        upgrade(engine)
+        _analyze(engine)
+    finally:
+        engine.dispose()
+    say(f"  migrated {db.name} to {head} in {time.perf_counter() - started:.1f} s")
+    meta.schema_revision = head
+    db.write_meta(meta)
+    return meta
+
+
+def _analyze(engine: Engine) -> None:
+    if engine.dialect.name == "sqlite":
+        with engine.begin() as conn:
+            conn.execute(text("ANALYZE"))
+    else:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("VACUUM ANALYZE"))
+
+
 def seed(db: BenchDatabase, *, say: Callable[[str], None] = print, now: int | None = None) -> Meta:
     """Create ``db`` afresh and fill it with about ``db.snapshots`` snapshots."""
     started = time.perf_counter()
@@ -523,12 +562,7 @@ def seed(db: BenchDatabase, *, say: Callable[[str], None] = print, now: int | No
     try:
         with engine.begin() as conn:
             _insert_refresh_states(conn, plan)
-        if db.engine == "sqlite":
-            with engine.begin() as conn:
-                conn.execute(text("ANALYZE"))
-        else:
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text("VACUUM ANALYZE"))
+        _analyze(engine)
     finally:
         engine.dispose()
 
@@ -552,6 +586,7 @@ def seed(db: BenchDatabase, *, say: Callable[[str], None] = print, now: int | No
         integration_id=_filtered_integration(plan),
         post_id=str(_uuid(plan.drill_down_post)),
         other_keys=[bench_key(i) for i in range(1, len(plan.workspaces))],
+        schema_revision=schema_head(),
     )
     db.write_meta(meta)
     return meta

@@ -123,30 +123,36 @@ def test_seeded_database_has_the_real_schema_and_statistics(
 
 def test_cli_runs_the_benchmarks_saves_and_reports(tmp_path: Path) -> None:
     """One end-to-end run (each benchmark starts a server, which is the slow part)."""
-    name = f"openpost_bench_test_cli_{uuid.uuid4().hex[:8]}"
-    common = ["--engine", ENGINE, "--work-dir", str(tmp_path), "--db-name", name]
+    prefix = f"openpost_bench_test_cli_{uuid.uuid4().hex[:8]}_"
+    common = ["--engine", ENGINE, "--work-dir", str(tmp_path), "--db-prefix", prefix]
     if PG_URL:
         common += ["--pg-url", PG_URL]
     out = tmp_path / "results"
-    argv = ["run", *common, "--snapshots", str(SIZE), "--samples", "3", "--warmup", "1"]
-    argv += ["--repeats", "1", "--results-dir", str(out), "--drop"]
+    sizes = [SIZE, SIZE + 500]  # two sizes: the API cases run interleaved across both
+    argv = ["run", *common, "--snapshots", f"{sizes[0]},{sizes[1]}", "--samples", "3"]
+    argv += ["--warmup", "1", "--repeats", "1", "--results-dir", str(out), "--drop"]
     assert main(argv) == 0
-    assert not (tmp_path / f"{name}.json").exists(), "--drop should remove the database"
+    assert not list(tmp_path.glob(f"{prefix}*.json")), "--drop should remove the databases"
 
-    saved = {record["kind"]: record for record in results.load_all(out)}
-    expected_kinds = {"api", "export"} if export.available() else {"api"}
-    assert set(saved) == expected_kinds
-    record = saved["api"]
-    assert (record["engine"], record["snapshots_requested"]) == (ENGINE, SIZE)
-    assert record["command"].startswith(".venv/bin/python -m bench run --engine")
-    figures = record["results"]
-    for case in ("list", "list_integration", "list_deep_cursor", "post"):
-        assert figures[case]["rows"] > 0
-        assert figures[case]["statements"]
-        assert figures[case]["api"]["samples"] == figures[case]["bare"]["samples"] == 3
-        assert figures[case]["api"]["median_ms"] > 0 < figures[case]["bare"]["median_ms"]
-    assert figures["list_deep_cursor"]["rows"] == api.PAGE
-    assert figures["server_memory_kib"]["VmHWM"] > 0
+    saved = results.load_all(out)
+    kinds = ["api", "export"] if export.available() else ["api"]
+    assert sorted((r["snapshots_requested"], r["kind"]) for r in saved) == [
+        (size, kind) for size in sizes for kind in kinds
+    ]
+    for record in saved:
+        assert record["engine"] == ENGINE
+        assert record["command"].startswith(".venv/bin/python -m bench run --engine")
+        if record["kind"] != "api":
+            continue
+        figures = record["results"]
+        assert figures["interleaved_with"] == sizes
+        for case in ("list", "list_integration", "list_deep_cursor", "post"):
+            assert figures[case]["rows"] > 0
+            assert figures[case]["statements"]
+            assert figures[case]["api"]["samples"] == figures[case]["bare"]["samples"] == 3
+            assert figures[case]["api"]["median_ms"] > 0 < figures[case]["bare"]["median_ms"]
+        assert figures["list_deep_cursor"]["rows"] == api.PAGE
+        assert figures["server_memory_kib"]["VmHWM"] > 0
 
     document = tmp_path / "RESULTS.md"
     document.write_text(f"# Results\n\nAnalysis.\n\n{report.BEGIN}\nold\n{report.END}\n\nAfter.\n")
@@ -156,6 +162,8 @@ def test_cli_runs_the_benchmarks_saves_and_reports(tmp_path: Path) -> None:
     assert written.startswith("# Results\n\nAnalysis.\n\n")
     assert written.endswith("\n\nAfter.\n")
     assert "| list_deep_cursor" in written
+    assert "| sqlite " in written or "| postgresql " in written
+    assert "### API latency as the data grows" in written
 
 
 def test_report_appends_a_section_when_there_is_none() -> None:
