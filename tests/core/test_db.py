@@ -64,7 +64,8 @@ def test_stored_value_is_utc_whatever_the_session_timezone(
 
     with engine.connect() as conn:
         if engine.dialect.name == "postgresql":
-            conn.execute(text("SET TIME ZONE 'America/Los_Angeles'"))
+            # LOCAL: the pooled connection goes back to other tests unchanged.
+            conn.execute(text("SET LOCAL TIME ZONE 'America/Los_Angeles'"))
             raw = conn.execute(
                 text(
                     "SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') "
