@@ -151,6 +151,13 @@ def test_lookup_by_channel_id_and_of_a_channel_without_handle(
     assert [r.params.get("id") for r in fake.requests] == [channel.id, channel.id]
 
 
+def test_lookup_of_a_handle_in_another_script(client: YouTubeClient, fake: FakeYouTube) -> None:
+    channel = fake.add_channel("テスト", title="Test JP")
+    for typed in ("@テスト", "https://www.youtube.com/@%E3%83%86%E3%82%B9%E3%83%88"):
+        assert client.lookup_account(typed) == Account(channel.id, "テスト", "Test JP")
+    assert [r.params["forHandle"] for r in fake.requests] == ["@テスト", "@テスト"]
+
+
 @pytest.mark.parametrize(
     "typed",
     [

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeGuard
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import httpx
 
@@ -128,7 +128,7 @@ def _from_url(text: str) -> str:
         return ""
     if parts.scheme not in ("http", "https") or (parts.hostname or "") not in _HOSTS:
         return ""
-    segments = [s for s in parts.path.split("/") if s]
+    segments = [unquote(s) for s in parts.path.split("/") if s]
     if not segments:
         return ""
     first = segments[0]
