@@ -39,5 +39,10 @@ def configure_logging(level: str = "INFO") -> None:
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
-    # The request log below replaces uvicorn's access log (which would print query strings).
+    # The request log replaces uvicorn's access log (which would print query strings), and
+    # httpx's own INFO line carries full URLs, query strings included: some platforms take
+    # their key there (YouTube `key=`, Meta `access_token=`). Platform clients log through
+    # platforms.http.send instead, which writes host and path only.
     logging.getLogger("uvicorn.access").disabled = True
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
