@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
-from starlette.responses import Response
+from fastapi import APIRouter, Depends, Path, Query
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.responses import Response, StreamingResponse
 
-from openpost.analytics import service
+from openpost.analytics import export, service
 from openpost.analytics.schemas import PostMetricsEnvelope, SnapshotPageOut
 from openpost.core import clock
 from openpost.core.ids import parse_uuid
 from openpost.core.schemas import error_responses
 from openpost.core.web import data
-from openpost.deps import CurrentCaller, DbSession
+from openpost.deps import CurrentCaller, DbSession, get_sessionmaker
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 
@@ -66,3 +67,54 @@ def post_metrics(
         session, caller.workspace_id, parse_uuid(post_id, "post_id"), now=clock.now(), days=days
     )
     return data(result)
+
+
+@router.get(
+    "/export",
+    summary="CSV export: every snapshot in range, or each target's latest metrics",
+    description=export.OPENAPI_DESCRIPTION,
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The CSV file, streamed (`Content-Disposition: attachment`)",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        },
+        **error_responses(400, 404),
+    },
+)
+def export_csv(
+    caller: CurrentCaller,
+    session: DbSession,
+    factory: Annotated[sessionmaker[Session], Depends(get_sessionmaker)],
+    days: Annotated[
+        int | None,
+        Query(ge=1, le=365, description="How many days back (default 30); not with since/until"),
+    ] = None,
+    since: Annotated[
+        str | None, Query(max_length=64, description="RFC 3339 start, inclusive, any offset")
+    ] = None,
+    until: Annotated[
+        str | None, Query(max_length=64, description="RFC 3339 end, exclusive (needs since)")
+    ] = None,
+    integration_id: Annotated[
+        str | None, Query(max_length=64, description="Only this integration (UUID)")
+    ] = None,
+    post_id: Annotated[
+        str | None, Query(max_length=64, description="Only this post (UUID)")
+    ] = None,
+    view: Annotated[
+        export.View, Query(description="`snapshots`: every snapshot; `latest`: one row a target")
+    ] = export.View.snapshots,
+) -> Response:
+    now = clock.now()
+    request = export.parse_request(
+        now=now,
+        days=days,
+        since=since,
+        until=until,
+        integration_id=integration_id,
+        post_id=post_id,
+        view=view,
+    )
+    csv = export.open_export(session, factory, caller.workspace_id, request, now=now)
+    return StreamingResponse(csv.chunks, media_type=export.MEDIA_TYPE, headers=csv.headers)
