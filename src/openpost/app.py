@@ -14,6 +14,7 @@ from openpost.config import Settings
 from openpost.core.db import make_engine, make_sessionmaker
 from openpost.core.metrics import MetricsMiddleware, RequestMetrics
 from openpost.core.web import GuardMiddleware, install_error_handlers
+from openpost.dashboard.mount import install as install_dashboard
 from openpost.integrations.routes import router as integrations_router
 from openpost.posts.routes import router as posts_router
 from openpost.refresh.routes import router as refresh_router
@@ -53,6 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(posts_router)
     app.include_router(integrations_router)
     app.include_router(refresh_router)
+    install_dashboard(app, settings)
     app.openapi = lambda: _openapi_without_422(app)  # type: ignore[method-assign]
 
     @app.get("/healthz", include_in_schema=False)

@@ -3,6 +3,7 @@
 from openpost.analytics.models import RefreshState, Snapshot
 from openpost.auth.models import ApiKey, IdempotencyRecord
 from openpost.core.db import Base
+from openpost.dashboard.models import DashboardSession
 from openpost.integrations.models import Integration
 from openpost.posts.models import Post, PostTarget
 from openpost.refresh.models import DiscoveryState, PlatformState, SchedulerLease
@@ -11,6 +12,7 @@ from openpost.workspaces.models import Member, User, Workspace
 __all__ = [
     "ApiKey",
     "Base",
+    "DashboardSession",
     "DiscoveryState",
     "IdempotencyRecord",
     "Integration",

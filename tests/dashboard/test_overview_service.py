@@ -8,7 +8,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from openpost.analytics import overview
-from openpost.analytics.models import RefreshState
 from tests.builders import add_snapshot, make_integration, make_key, make_post, make_workspace
 
 
@@ -145,37 +144,3 @@ def test_posts_page_sorts_filters_and_pages(session: Session) -> None:
     assert page.total == 1
     assert page.rows[0].totals["impressions"] is None
     assert overview.posts_page(session, scope, per_page=3).pages == 2
-
-
-def test_collection_health_counts_outcomes(session: Session) -> None:
-    ws = make_workspace(session)
-    x = make_integration(session, ws, platform="twitter")
-    now = datetime.now(UTC).replace(microsecond=0)
-    _, targets = make_post(session, ws, [x, x])
-    _, more = make_post(session, ws, [x])
-    add_snapshot(session, targets[0], now - timedelta(hours=1))
-    session.flush()
-    ok = session.get(RefreshState, targets[0].id)
-    assert ok is not None
-    ok.outcome, ok.last_success_at, ok.next_due_at = "ok", now - timedelta(hours=1), now
-    session.add(
-        RefreshState(
-            post_target_id=targets[1].id,
-            workspace_id=ws.id,
-            outcome="rate_limited",
-            last_attempt_at=now - timedelta(minutes=5),
-            next_due_at=now + timedelta(minutes=30),
-            error_code="rate_limited",
-            error_message="X rate limit reached; retrying after reset",
-            consecutive_failures=3,
-        )
-    )
-    session.flush()
-    health = overview.collection_health(session, ws.id)[x.id]
-    assert health.tracked == 3
-    assert health.outcomes == {"ok": 1, "rate_limited": 1, "pending": 1}
-    assert health.last_success_at == now - timedelta(hours=1)
-    assert health.next_due_at == now
-    assert health.last_error_code == "rate_limited"
-    assert health.max_consecutive_failures == 3
-    del more

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
@@ -287,31 +287,35 @@ def daily_series(
         select(PostTarget.id.label("target_id"), Integration.platform).select_from(PostTarget),
         scope,
     ).subquery("cohort")
+    # Each reading beside the one before it (same target), in one window.
     order = (Snapshot.captured_at, Snapshot.id)
-    previous_id = func.lag(Snapshot.id).over(partition_by=Snapshot.post_target_id, order_by=order)
-    changes = [
-        case(
-            (previous_id.is_(None), getattr(Snapshot, m)),
-            else_=getattr(Snapshot, m)
-            - func.lag(getattr(Snapshot, m)).over(
-                partition_by=Snapshot.post_target_id, order_by=order
-            ),
-        ).label(m)
-        for m in METRICS
-    ]
-    readings = (
-        select(Snapshot.captured_at, cohort.c.platform, *changes)
+
+    def before(column: Any) -> Any:
+        return func.lag(column).over(partition_by=Snapshot.post_target_id, order_by=order)
+
+    paired = (
+        select(
+            Snapshot.captured_at,
+            cohort.c.platform,
+            before(Snapshot.id).label("previous_id"),
+            *(getattr(Snapshot, m) for m in METRICS),
+            *(before(getattr(Snapshot, m)).label(f"p_{m}") for m in METRICS),
+        )
         .join(cohort, cohort.c.target_id == Snapshot.post_target_id)
         .where(Snapshot.workspace_id == scope.workspace_id, Snapshot.captured_at < last)
-        .subquery("readings")
+        .subquery("paired")
     )
+    first_reading = paired.c.previous_id.is_(None)
     bucketed = (
         select(
-            _bucket(readings.c.captured_at, day_starts).label("day"),
-            readings.c.platform,
-            *(readings.c[m] for m in METRICS),
+            _bucket(paired.c.captured_at, day_starts).label("day"),
+            paired.c.platform,
+            *(
+                case((first_reading, paired.c[m]), else_=paired.c[m] - paired.c[f"p_{m}"]).label(m)
+                for m in METRICS
+            ),
         )
-        .where(readings.c.captured_at >= first, readings.c.captured_at < last)
+        .where(paired.c.captured_at >= first)
         .subquery("bucketed")
     )
     rows = session.execute(
@@ -457,106 +461,6 @@ def top_posts(session: Session, scope: Scope, metric: str, limit: int = 5) -> li
     targets in scope). API: rank the posts by ``totals[metric]`` of their per-post
     responses."""
     return posts_page(session, scope, sort=metric, per_page=limit).rows
-
-
-# -- collection health -------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class IntegrationHealth:
-    integration_id: uuid.UUID
-    tracked: int
-    outcomes: dict[str, int]
-    last_success_at: datetime | None
-    next_due_at: datetime | None
-    last_error_code: str | None
-    last_error_message: str | None
-    last_error_at: datetime | None
-    max_consecutive_failures: int
-
-    @property
-    def frozen(self) -> int:
-        return self.outcomes.get(Outcome.frozen.value, 0)
-
-
-_NOT_SCHEDULED = (Outcome.frozen.value, Outcome.not_found.value)
-
-
-def collection_health(
-    session: Session, workspace_id: uuid.UUID
-) -> dict[uuid.UUID, IntegrationHealth]:
-    """Per integration: targets tracked, refresh outcomes counted, the newest success, the
-    next due refresh (of targets still being refreshed), the most recent error and the
-    longest failure streak — all from ``RefreshState``. Targets without a refresh state
-    yet count as ``pending``.
-
-    API: ``GET /v1/analytics/status`` reports the same collection health per integration.
-    """
-    counts = session.execute(
-        select(
-            PostTarget.integration_id,
-            func.coalesce(RefreshState.outcome, Outcome.pending.value).label("outcome"),
-            func.count().label("n"),
-            func.max(RefreshState.last_success_at).label("last_success_at"),
-            func.min(
-                case(
-                    (RefreshState.outcome.in_(_NOT_SCHEDULED), None), else_=RefreshState.next_due_at
-                )
-            ).label("next_due_at"),
-            func.max(RefreshState.consecutive_failures).label("failures"),
-        )
-        .select_from(PostTarget)
-        .outerjoin(RefreshState, RefreshState.post_target_id == PostTarget.id)
-        .where(PostTarget.workspace_id == workspace_id)
-        .group_by(PostTarget.integration_id, "outcome")
-    ).all()
-    errors = session.execute(
-        select(
-            PostTarget.integration_id,
-            RefreshState.error_code,
-            RefreshState.error_message,
-            RefreshState.last_attempt_at,
-        )
-        .join(PostTarget, PostTarget.id == RefreshState.post_target_id)
-        .where(
-            RefreshState.workspace_id == workspace_id,
-            PostTarget.workspace_id == workspace_id,
-            RefreshState.error_code.is_not(None),
-        )
-        .order_by(RefreshState.last_attempt_at.desc().nulls_last())
-    ).all()
-    latest_error: dict[uuid.UUID, Any] = {}
-    for row in errors:
-        latest_error.setdefault(row.integration_id, row)
-
-    grouped: dict[uuid.UUID, list[Any]] = defaultdict(list)
-    for row in counts:
-        grouped[row.integration_id].append(row)
-    result = {}
-    for integration_id, rows in grouped.items():
-        error = latest_error.get(integration_id)
-        result[integration_id] = IntegrationHealth(
-            integration_id=integration_id,
-            tracked=sum(r.n for r in rows),
-            outcomes={r.outcome: r.n for r in rows},
-            last_success_at=_max(r.last_success_at for r in rows),
-            next_due_at=_min(r.next_due_at for r in rows),
-            last_error_code=error.error_code if error else None,
-            last_error_message=error.error_message if error else None,
-            last_error_at=error.last_attempt_at if error else None,
-            max_consecutive_failures=max((r.failures or 0) for r in rows),
-        )
-    return result
-
-
-def _max(values: Iterable[datetime | None]) -> datetime | None:
-    present = [v for v in values if v is not None]
-    return max(present) if present else None
-
-
-def _min(values: Iterable[datetime | None]) -> datetime | None:
-    present = [v for v in values if v is not None]
-    return min(present) if present else None
 
 
 # -- one post's refresh states -----------------------------------------------------------

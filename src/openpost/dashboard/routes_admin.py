@@ -1,0 +1,131 @@
+"""Forms that change things: refresh requests, integrations, API keys, members.
+
+Each POST needs a session and its CSRF token (``CheckedForm``), and the server checks the
+member's role itself: a hidden button is a courtesy, the 403 here is the rule.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from openpost.core import clock
+from openpost.core.ids import parse_uuid
+from openpost.dashboard import actions, keys, members, views
+from openpost.dashboard.deps import CheckedForm, CurrentViewer, require_editor, require_manager
+from openpost.dashboard.web import DashboardRoute, redirect, render
+from openpost.deps import DbSession
+from openpost.integrations import service as integrations
+
+router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
+
+
+def _back(path: str, **params: str | int) -> Response:
+    return redirect(f"{path}?{urlencode(params)}" if params else path)
+
+
+@router.post("/posts/{post_id}/refresh")
+def refresh_post(
+    session: DbSession, viewer: CurrentViewer, _form: CheckedForm, post_id: str
+) -> Response:
+    require_editor(viewer)
+    target = parse_uuid(post_id, "post_id")
+    result = actions.request_refresh(session, viewer.workspace_id, target, now=clock.now())
+    return _back(f"/posts/{target}", queued=result.queued, skipped=result.skipped)
+
+
+@router.post("/integrations/connect")
+def connect_integration(session: DbSession, viewer: CurrentViewer, form: CheckedForm) -> Response:
+    require_manager(viewer)
+    result = integrations.connect_by_handle(
+        session,
+        viewer.workspace_id,
+        mode=viewer.mode,
+        platform=form.get("platform", ""),
+        username=form.get("username", ""),
+        now=clock.now(),
+    )
+    return _back("/integrations", notice="connected" if result.created else "reconnected")
+
+
+@router.post("/integrations/{integration_id}/disconnect")
+def disconnect_integration(
+    session: DbSession, viewer: CurrentViewer, _form: CheckedForm, integration_id: str
+) -> Response:
+    require_manager(viewer)
+    integrations.disconnect(
+        session, viewer.workspace_id, parse_uuid(integration_id, "integration_id")
+    )
+    return _back("/integrations", notice="disconnected")
+
+
+@router.get("/settings")
+def settings(request: Request, session: DbSession, viewer: CurrentViewer) -> Response:
+    require_manager(viewer)
+    context = views.settings_page(session, viewer)
+    notice = request.query_params.get("notice")
+    return render(request, "settings.html", {**context, "notice": notice, "active": "settings"})
+
+
+@router.post("/settings/keys")
+def create_key(
+    request: Request, session: DbSession, viewer: CurrentViewer, form: CheckedForm
+) -> Response:
+    key, plaintext = keys.create(session, viewer, form.get("name", ""))
+    # Rendered, not redirected: the key must not travel in a URL or be shown twice.
+    context = views.settings_page(session, viewer)
+    return render(
+        request,
+        "settings.html",
+        {**context, "active": "settings", "new_key": plaintext, "new_key_name": key.name},
+    )
+
+
+@router.post("/settings/keys/{key_id}/revoke")
+def revoke_key(
+    session: DbSession, viewer: CurrentViewer, _form: CheckedForm, key_id: str
+) -> Response:
+    keys.revoke(session, viewer, parse_uuid(key_id, "key_id"))
+    return _back("/settings", notice="key-revoked")
+
+
+@router.post("/settings/members")
+def add_member(
+    request: Request, session: DbSession, viewer: CurrentViewer, form: CheckedForm
+) -> Response:
+    row, generated = members.add(
+        session,
+        viewer,
+        email=form.get("email", ""),
+        role=form.get("role", ""),
+        password=form.get("password", ""),
+    )
+    context = views.settings_page(session, viewer)
+    return render(
+        request,
+        "settings.html",
+        {
+            **context,
+            "active": "settings",
+            "added_member": row,
+            "generated_password": generated,
+        },
+    )
+
+
+@router.post("/settings/members/{member_id}/role")
+def change_role(
+    session: DbSession, viewer: CurrentViewer, form: CheckedForm, member_id: str
+) -> Response:
+    members.change_role(session, viewer, parse_uuid(member_id, "member_id"), form.get("role", ""))
+    return _back("/settings", notice="role-changed")
+
+
+@router.post("/settings/members/{member_id}/remove")
+def remove_member(
+    session: DbSession, viewer: CurrentViewer, _form: CheckedForm, member_id: str
+) -> Response:
+    members.remove(session, viewer, parse_uuid(member_id, "member_id"))
+    return _back("/settings", notice="member-removed")

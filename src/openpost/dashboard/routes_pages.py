@@ -1,0 +1,98 @@
+"""The dashboard's pages (GET). Thin: parse the query, call one view, render it."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response, StreamingResponse
+
+from openpost.analytics.export import MEDIA_TYPE
+from openpost.core import clock
+from openpost.core.errors import BadRequest
+from openpost.core.ids import parse_uuid
+from openpost.dashboard import views
+from openpost.dashboard.deps import CurrentViewer
+from openpost.dashboard.filters import parse_filters
+from openpost.dashboard.web import DashboardRoute, render
+from openpost.deps import DbSession, get_sessionmaker, get_settings
+
+router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
+
+
+def _int(request: Request, name: str, default: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise BadRequest(f"{name} must be a whole number") from None
+
+
+@router.get("/")
+def overview(request: Request, session: DbSession, viewer: CurrentViewer) -> Response:
+    context = views.overview_page(
+        session,
+        viewer,
+        parse_filters(request.query_params),
+        now=clock.now(),
+        top_metric=request.query_params.get("top", "impressions"),
+    )
+    return render(request, "overview.html", {**context, "active": "overview"})
+
+
+@router.get("/posts")
+def posts(request: Request, session: DbSession, viewer: CurrentViewer) -> Response:
+    direction = request.query_params.get("dir", "desc")
+    if direction not in ("asc", "desc"):
+        raise BadRequest("dir must be asc or desc")
+    context = views.posts_page(
+        session,
+        viewer,
+        parse_filters(request.query_params),
+        now=clock.now(),
+        sort=request.query_params.get("sort", "published"),
+        descending=direction == "desc",
+        page=_int(request, "page", 1),
+        search=request.query_params.get("q", "").strip()[:200],
+    )
+    return render(request, "posts.html", {**context, "active": "posts"})
+
+
+@router.get("/posts/{post_id}")
+def post(request: Request, session: DbSession, viewer: CurrentViewer, post_id: str) -> Response:
+    context = views.post_page(
+        session,
+        viewer,
+        parse_uuid(post_id, "post_id"),
+        now=clock.now(),
+        days=_int(request, "days", views.DEFAULT_POST_DAYS),
+    )
+    notice = {}
+    if "queued" in request.query_params:  # back from a refresh request
+        notice = {
+            "request_queued": _int(request, "queued", 0),
+            "request_skipped": _int(request, "skipped", 0),
+        }
+    return render(request, "post.html", {**context, **notice, "active": "posts"})
+
+
+@router.get("/integrations")
+def integrations(request: Request, session: DbSession, viewer: CurrentViewer) -> Response:
+    context = views.integrations_page(session, get_settings(request), viewer, now=clock.now())
+    notice = request.query_params.get("notice")
+    return render(
+        request, "integrations.html", {**context, "notice": notice, "active": "integrations"}
+    )
+
+
+@router.get("/export.csv")
+def export_csv(request: Request, session: DbSession, viewer: CurrentViewer) -> Response:
+    """The API's CSV export (``GET /v1/analytics/export``) for this page's filters."""
+    csv = views.export(
+        session,
+        get_sessionmaker(request),
+        viewer,
+        request.query_params,
+        now=clock.now(),
+    )
+    return StreamingResponse(csv.chunks, media_type=MEDIA_TYPE, headers=csv.headers)

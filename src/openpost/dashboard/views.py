@@ -1,0 +1,255 @@
+"""What each dashboard page shows, assembled from the packages' read services.
+
+One function per page; routes call exactly one of these and render its result. Every
+figure comes from a service the API also uses (``analytics.service``,
+``analytics.overview``, ``integrations.service``, ``posts.service``), never from SQL here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from openpost.analytics import overview, service
+from openpost.analytics.arithmetic import delta
+from openpost.analytics.export import CsvExport, open_export, parse_request
+from openpost.analytics.models import METRICS
+from openpost.auth.service import list_keys
+from openpost.config import Settings
+from openpost.core.errors import BadRequest
+from openpost.core.timefmt import format_time
+from openpost.dashboard.filters import Filters, Period, parse_filters
+from openpost.dashboard.members import ROLES, list_members
+from openpost.dashboard.sessions import Viewer, memberships
+from openpost.integrations.models import Platform
+from openpost.integrations.service import find_integration, list_integrations
+from openpost.posts.service import get_post
+from openpost.refresh.service import collection_status
+
+PER_PAGE = 25
+POST_DAYS = (7, 30, 90, 365)
+DEFAULT_POST_DAYS = 90
+
+
+def _scope(session: Session, viewer: Viewer, filters: Filters, period: Period) -> overview.Scope:
+    if filters.integration_id is not None:
+        find_integration(session, viewer.workspace_id, filters.integration_id)  # 404 if foreign
+    return overview.Scope(
+        workspace_id=viewer.workspace_id,
+        start=period.start,
+        end=period.end,
+        integration_id=filters.integration_id,
+        platform=filters.platform,
+    )
+
+
+def chrome(session: Session, viewer: Viewer) -> dict[str, Any]:
+    """What every page's frame needs: the workspaces the member can switch to."""
+    return {"workspaces": memberships(session, viewer.user_id)}
+
+
+def filter_options(session: Session, viewer: Viewer) -> dict[str, Any]:
+    return {
+        "integrations": list_integrations(session, viewer.workspace_id),
+        "platforms": [p.value for p in Platform],
+    }
+
+
+def overview_page(
+    session: Session, viewer: Viewer, filters: Filters, *, now: datetime, top_metric: str
+) -> dict[str, Any]:
+    if top_metric not in METRICS:
+        raise BadRequest(f"top must be one of {', '.join(METRICS)}")
+    period = filters.period(viewer.timezone, now)
+    scope = _scope(session, viewer, filters, period)
+    totals = overview.range_totals(session, scope, period.previous_start, period.previous_end)
+    series = overview.daily_series(session, scope, period.days, viewer.timezone)
+    return {
+        **chrome(session, viewer),
+        **filter_options(session, viewer),
+        "filters": filters,
+        "period": period,
+        "totals": totals,
+        "series": series,
+        "chart": {
+            "days": series.days,
+            "platforms": series.platforms,
+            "values": series.values,
+            "totals": series.totals,
+            "metrics": list(METRICS),
+        },
+        "top_metric": top_metric,
+        "top_posts": overview.top_posts(session, scope, top_metric),
+    }
+
+
+def posts_page(
+    session: Session,
+    viewer: Viewer,
+    filters: Filters,
+    *,
+    now: datetime,
+    sort: str,
+    descending: bool,
+    page: int,
+    search: str,
+) -> dict[str, Any]:
+    if sort not in overview.SORT_KEYS:
+        raise BadRequest(f"sort must be one of {', '.join(overview.SORT_KEYS)}")
+    if page < 1:
+        raise BadRequest("page must be 1 or more")
+    period = filters.period(viewer.timezone, now)
+    scope = _scope(session, viewer, filters, period)
+    result = overview.posts_page(
+        session,
+        scope,
+        sort=sort,
+        descending=descending,
+        page=page,
+        per_page=PER_PAGE,
+        search=search or None,
+    )
+    return {
+        **chrome(session, viewer),
+        **filter_options(session, viewer),
+        "filters": filters,
+        "period": period,
+        "result": result,
+        "sort": sort,
+        "descending": descending,
+        "search": search,
+    }
+
+
+def _intervals(snapshots_newest_first: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Oldest first: each reading with its change from the reading before it (within the
+    history shown; the oldest one shown has no change)."""
+    ordered = list(reversed(snapshots_newest_first))
+    rows = []
+    for i, snap in enumerate(ordered):
+        change = delta(snap, ordered[i - 1]) if i > 0 else dict.fromkeys(METRICS)
+        rows.append({**snap, "change": change})
+    return rows
+
+
+def post_page(
+    session: Session, viewer: Viewer, post_id: uuid.UUID, *, now: datetime, days: int
+) -> dict[str, Any]:
+    if days not in POST_DAYS:
+        raise BadRequest(f"days must be one of {', '.join(map(str, POST_DAYS))}")
+    post = get_post(session, viewer.workspace_id, post_id)
+    metrics = service.post_metrics(session, viewer.workspace_id, post_id, now=now, days=days)
+    refresh = overview.refresh_details(session, viewer.workspace_id, post_id)
+    targets = []
+    for target in metrics["targets"]:
+        history = _intervals(target["snapshots"])
+        targets.append(
+            {
+                **target,
+                "history": history,
+                "refresh_details": refresh.get(target["target_id"], {}),
+                "chart": {
+                    "id": target["target_id"],
+                    "times": [snap["captured_at"] for snap in history],
+                    "values": {m: [snap[m] for snap in history] for m in METRICS},
+                    "changes": {m: [snap["change"][m] for snap in history] for m in METRICS},
+                    "metrics": list(METRICS),
+                },
+            }
+        )
+    return {
+        **chrome(session, viewer),
+        "post": post,
+        "metrics": metrics,
+        "targets": targets,
+        "days": days,
+        "day_options": POST_DAYS,
+    }
+
+
+def integrations_page(
+    session: Session, settings: Settings, viewer: Viewer, *, now: datetime
+) -> dict[str, Any]:
+    """Integrations with their collection health and the platforms' budgets: exactly
+    ``GET /v1/integrations`` beside ``GET /v1/analytics/status``."""
+    status = collection_status(session, settings, viewer.workspace_id, now=now)
+    health = {item["integration_id"]: item for item in status["integrations"]}
+    rows = [
+        {**integration, "health": health.get(integration["id"])}
+        for integration in list_integrations(session, viewer.workspace_id)
+    ]
+    return {
+        **chrome(session, viewer),
+        "integrations": rows,
+        "budgets": status["platforms"],
+        "platforms": [p.value for p in Platform],
+    }
+
+
+def settings_page(session: Session, viewer: Viewer) -> dict[str, Any]:
+    return {
+        **chrome(session, viewer),
+        "keys": list_keys(session, viewer.workspace_id),
+        "members": list_members(session, viewer.workspace_id),
+        "roles": ROLES,
+    }
+
+
+def export_params(filters: Filters, period: Period, view: str) -> dict[str, str | None]:
+    """The ``GET /v1/analytics/export`` parameters equal to the dashboard's filters: the
+    period's bounds as ``since``/``until`` and the integration. (The export has no platform
+    parameter: it covers every platform.)"""
+    return {
+        "since": format_time(period.start),
+        "until": format_time(period.end),
+        "integration_id": str(filters.integration_id) if filters.integration_id else None,
+        "view": view,
+    }
+
+
+def export(
+    session: Session,
+    factory: sessionmaker[Session],
+    viewer: Viewer,
+    query: Mapping[str, str],
+    *,
+    now: datetime,
+) -> CsvExport:
+    """The CSV a page's "Export CSV" link asks for, from the API's export service.
+
+    ``?post=<id>&days=N`` (post detail): that post's snapshots of the last N days, exactly
+    ``/v1/analytics/export?post_id=<id>&days=N``. Otherwise the page's filters (range,
+    integration) and ``view`` (``snapshots`` or ``latest``) become ``since``/``until``/
+    ``integration_id``/``view`` (see ``export_params``).
+    """
+    view = query.get("view") or "snapshots"
+    if query.get("post"):
+        request = parse_request(
+            now=now,
+            days=_days(query.get("days")),
+            post_id=query["post"],
+            integration_id=None,
+            view=view,
+        )
+    else:
+        filters = parse_filters(query)
+        params = export_params(filters, filters.period(viewer.timezone, now), view)
+        request = parse_request(
+            now=now,
+            since=params["since"],
+            until=params["until"],
+            integration_id=params["integration_id"],
+            view=params["view"],
+        )
+    return open_export(session, factory, viewer.workspace_id, request, now=now)
+
+
+def _days(raw: str | None) -> int:
+    try:
+        return int(raw or DEFAULT_POST_DAYS)
+    except ValueError:
+        raise BadRequest("days must be a whole number") from None

@@ -1,0 +1,231 @@
+"""What the forms do: keys shown once, member rules, connect/disconnect, refresh requests."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import timedelta
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from openpost.analytics.models import RefreshState
+from openpost.config import Settings
+from openpost.core import clock
+from openpost.platforms.registry import Clients
+from openpost.refresh import planner
+from openpost.refresh.policy import CollectionPolicy
+from openpost.workspaces.models import Member, User
+from tests.builders import World, add_snapshot, make_integration, make_post
+from tests.dashboard.conftest import Members, page_csrf, sign_in
+
+
+def _member_id(session: Session, email: str) -> str:
+    return str(
+        session.scalar(
+            select(Member.id).join(User, User.id == Member.user_id).where(User.email == email)
+        )
+    )
+
+
+def test_a_new_key_is_shown_once_and_works(
+    client: TestClient, session: Session, world: World, members: Members
+) -> None:
+    sign_in(client, session, members.a["admin"])
+    response = client.post(
+        "/settings/keys", data={"name": "report <bot>", "csrf_token": page_csrf(client)}
+    )
+    assert response.status_code == 200
+    key = re.search(r'<code id="new-key">(op_live_[A-Za-z0-9_-]{32})</code>', response.text)
+    assert key is not None
+    assert "report &lt;bot&gt;" in response.text
+    api = client.get("/v1/analytics", headers={"Authorization": f"Bearer {key.group(1)}"})
+    assert api.status_code == 200
+    assert key.group(1) not in client.get("/settings").text  # never shown again
+    assert (
+        client.post(
+            "/settings/keys", data={"name": "  ", "csrf_token": page_csrf(client)}
+        ).status_code
+        == 400
+    )
+
+
+def test_revoking_a_key_stops_it_at_once(
+    client: TestClient, session: Session, world: World, members: Members
+) -> None:
+    sign_in(client, session, members.a["owner"])
+    html = client.get("/settings").text
+    key_id = re.search(r'action="/settings/keys/([0-9a-f-]{36})/revoke"', html)
+    assert key_id is not None
+    response = client.post(
+        f"/settings/keys/{key_id.group(1)}/revoke",
+        data={"csrf_token": page_csrf(client)},
+        follow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert client.get("/v1/analytics", headers=world.a.headers).status_code == 401
+    assert "Key revoked" in client.get(response.headers["location"]).text
+
+
+def test_member_rules(client: TestClient, session: Session, members: Members) -> None:
+    sign_in(client, session, members.a["admin"])
+    token = page_csrf(client)
+    owner = _member_id(session, members.a["owner"])
+    # An admin can neither touch an owner nor make one.
+    assert (
+        client.post(
+            f"/settings/members/{owner}/role", data={"role": "viewer", "csrf_token": token}
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(f"/settings/members/{owner}/remove", data={"csrf_token": token}).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            "/settings/members",
+            data={"email": "boss@a.example", "role": "owner", "csrf_token": token},
+        ).status_code
+        == 403
+    )
+    # Adding someone new without a password generates one, shown once.
+    added = client.post(
+        "/settings/members",
+        data={"email": "New.Person@A.example", "role": "editor", "csrf_token": token},
+    )
+    assert added.status_code == 200
+    assert "new.person@a.example is now editor" in added.text
+    assert re.search(r'<code id="new-password">[A-Za-z0-9_-]{16}</code>', added.text)
+    again = client.post(
+        "/settings/members",
+        data={"email": "new.person@a.example", "role": "viewer", "csrf_token": token},
+    )
+    assert again.status_code == 400
+    assert "already a member" in again.text
+    bad = client.post(
+        "/settings/members", data={"email": "x@a.example", "role": "boss", "csrf_token": token}
+    )
+    assert bad.status_code == 400
+
+
+def test_the_last_owner_stays(client: TestClient, session: Session, members: Members) -> None:
+    sign_in(client, session, members.a["owner"])
+    token = page_csrf(client)
+    owner = _member_id(session, members.a["owner"])
+    demote = client.post(
+        f"/settings/members/{owner}/role", data={"role": "admin", "csrf_token": token}
+    )
+    assert demote.status_code == 400
+    assert "last owner" in demote.text
+    assert (
+        client.post(f"/settings/members/{owner}/remove", data={"csrf_token": token}).status_code
+        == 400
+    )
+    # With a second owner, the first may step down.
+    admin = _member_id(session, members.a["admin"])
+    assert (
+        client.post(
+            f"/settings/members/{admin}/role",
+            data={"role": "owner", "csrf_token": token},
+            follow_redirects=False,
+        ).status_code
+        == 303
+    )
+    assert (
+        client.post(
+            f"/settings/members/{owner}/role",
+            data={"role": "viewer", "csrf_token": token},
+            follow_redirects=False,
+        ).status_code
+        == 303
+    )
+    session.expire_all()
+    assert session.scalar(select(Member.role).where(Member.id == uuid.UUID(owner))) == "viewer"
+    # The change applies at once: the former owner no longer reaches settings.
+    assert client.get("/settings").status_code == 403
+
+
+def test_connect_needs_a_test_workspace_and_disconnect_keeps_history(
+    client: TestClient, session: Session, world: World, members: Members
+) -> None:
+    sign_in(client, session, members.a["admin"])
+    token = page_csrf(client)
+    refused = client.post(
+        "/integrations/connect",
+        data={"platform": "bluesky", "username": "someone", "csrf_token": token},
+    )
+    assert refused.status_code == 400  # live workspaces connect real accounts elsewhere
+    gone = client.post(
+        f"/integrations/{world.a.integration.id}/disconnect",
+        data={"csrf_token": token},
+        follow_redirects=False,
+    )
+    assert gone.status_code == 303
+    page = client.get(gone.headers["location"]).text
+    assert "Disconnected" in page
+    assert "disconnected" in page
+    body = client.get(f"/posts/{world.a.post.id}").text  # history stays
+    assert "150" in body
+
+
+def test_refresh_now_makes_collected_targets_due(
+    client: TestClient, session: Session, world: World, members: Members
+) -> None:
+    x = world.a.integration
+    gone = make_integration(session, world.a.workspace, platform="bluesky")
+    gone.status = "disconnected"
+    post, (soon, frozen, elsewhere) = make_post(session, world.a.workspace, [x, x, gone])
+    for target in (soon, frozen, elsewhere):
+        add_snapshot(session, target, clock.now() - timedelta(hours=1))
+    later = clock.now() + timedelta(hours=5)
+    for target, due in ((soon, later), (frozen, None), (elsewhere, later)):
+        state = session.get(RefreshState, target.id)
+        assert state is not None
+        state.next_due_at = due
+    session.commit()
+    sign_in(client, session, members.a["editor"])
+    response = client.post(
+        f"/posts/{post.id}/refresh", data={"csrf_token": page_csrf(client)}, follow_redirects=False
+    )
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/posts/{post.id}?queued=1&skipped=2"
+    assert "Refresh requested for 1 account" in client.get(response.headers["location"]).text
+    session.expire_all()
+    due = {t.id: session.get(RefreshState, t.id).next_due_at for t in (soon, frozen, elsewhere)}  # type: ignore[union-attr]
+    assert due[soon.id] is not None
+    assert due[soon.id] <= clock.now()
+    assert due[frozen.id] is None
+    assert due[elsewhere.id] == later
+
+
+def test_a_refresh_request_is_what_the_collection_planner_reads_next(
+    client: TestClient, session: Session, world: World, members: Members, settings: Settings
+) -> None:
+    world.a.workspace.mode = "test"
+    account = make_integration(session, world.a.workspace, platform="bluesky", synthetic=True)
+    post, (target,) = make_post(session, world.a.workspace, [account])
+    add_snapshot(session, target, clock.now() - timedelta(minutes=10))
+    state = session.get(RefreshState, target.id)
+    assert state is not None
+    state.last_attempt_at = clock.now() - timedelta(minutes=10)
+    state.next_due_at = clock.now() + timedelta(minutes=20)
+    session.commit()
+
+    def planned() -> set[uuid.UUID]:
+        plan = planner.plan(
+            session,
+            settings,
+            CollectionPolicy.from_settings(settings),
+            Clients(settings),
+            clock.now(),
+            workspace_id=world.a.workspace.id,
+        )
+        return {t.target_id for targets in plan.chosen.values() for t in targets}
+
+    assert target.id not in planned()
+    sign_in(client, session, members.a["editor"])
+    client.post(f"/posts/{post.id}/refresh", data={"csrf_token": page_csrf(client)})
+    session.expire_all()
+    assert target.id in planned()
