@@ -197,22 +197,27 @@ def render(record: dict[str, Any], machine: dict[str, Any]) -> str:
                 ("✓" if case["ratio_median"] <= 2 else "✗") if api else "—",
             ]
         )
-    return table(
-        [
-            "case",
-            "page",
-            "page median ms",
-            "page p95 ms",
-            "API calls",
-            "API median ms",
-            "page ÷ API",
-            "at most 2x",
-        ],
-        rows,
-    ) + (
-        f"\n\n{record['engine']}, {record['snapshots']:,} snapshots; "
-        f"{machine['cpu']}, load average {machine['load']}; code {machine['commit']}; "
-        f"measured {machine['at']}; {record['samples']} samples per case, medians."
+    title = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}[record["engine"]]
+    return (
+        f"### {title}, {record['snapshots']:,} snapshots\n\n"
+        + table(
+            [
+                "case",
+                "page",
+                "page median ms",
+                "page p95 ms",
+                "API calls",
+                "API median ms",
+                "page ÷ API",
+                "at most 2x",
+            ],
+            rows,
+        )
+        + (
+            f"\n\n{record['engine']}, {record['snapshots']:,} snapshots; "
+            f"{machine['cpu']}, load average {machine['load']}; code {machine['commit']}; "
+            f"measured {machine['at']}; {record['samples']} samples per case, medians."
+        )
     )
 
 
@@ -225,7 +230,7 @@ def append(records: list[str]) -> None:
         "(`bench/dashboard.py`; docs/dashboard.md explains the cases).\n\n"
         f"{body}\n{END}\n"
     )
-    text = RESULTS_MD.read_text() if RESULTS_MD.exists() else ""
+    text = RESULTS_MD.read_text() if RESULTS_MD.exists() else "# Benchmark results\n"
     if START in text and END in text:
         before = text[: text.index(START)]
         before = before[: before.rindex(HEADING)] if HEADING in before else before
@@ -244,12 +249,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
     parser.add_argument("--pg-url", default=DEFAULT_PG_SERVER)
+    parser.add_argument(
+        "--pg-db",
+        help="PostgreSQL database (default openpost_dashbench_<snapshots>, apart from the one "
+        "`python -m bench` seeds and drops)",
+    )
     parser.add_argument("--only", action="append", help="run only these cases")
     parser.add_argument("--append", action="store_true", help="write the figures to RESULTS.md")
     args = parser.parse_args(argv)
     rendered = []
     for engine in args.engine or ["sqlite"]:
-        db = locate(engine, args.snapshots, work_dir=args.work_dir, pg_server_url=args.pg_url)
+        db = locate(
+            engine,
+            args.snapshots,
+            work_dir=args.work_dir,
+            pg_server_url=args.pg_url,
+            name=(args.pg_db or f"openpost_dashbench_{args.snapshots}")
+            if engine == "postgresql"
+            else None,
+        )
         record = run(db, samples=args.samples, warmup=args.warmup, only=args.only)
         summary = {
             "cpu": f"{cpu_model()}",
