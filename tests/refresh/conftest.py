@@ -57,10 +57,23 @@ def collect_settings(settings: Settings) -> Settings:
     )
 
 
+_made: list[Runtime] = []
+
+
 def make_runtime(settings: Settings, engine: Engine, fake: FakeX) -> Runtime:
-    return Runtime.from_settings(
+    """A runtime reading the fake X in-process (closed when the test ends)."""
+    made = Runtime.from_settings(
         settings, factory=make_sessionmaker(engine), transports={"twitter": fake.transport()}
     )
+    _made.append(made)
+    return made
+
+
+@pytest.fixture(autouse=True)
+def _close_runtimes() -> Iterator[None]:
+    yield
+    while _made:
+        _made.pop().close()
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from openpost.posts.models import PostTarget
 from openpost.refresh import runner
 from openpost.refresh.capture import CaptureResult, capture_batch
 from openpost.refresh.models import PlatformState
-from openpost.refresh.planner import Batch
+from openpost.refresh.planner import Batch, BatchItem
 from openpost.refresh.runner import Runtime
 from tests import builders
 from tests.refresh.conftest import NOW, Clock, make_runtime, track, x_integration
@@ -385,7 +385,7 @@ def test_stale_batch_payload_of_an_unknown_target_is_ignored(rt: Runtime, now: C
         key="twitter",
         platform="twitter",
         synthetic=False,
-        targets=((uuid.uuid4(), uuid.uuid4()),),
+        targets=(BatchItem(uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), "1", NOW),),
         claim=NOW,
     )
     result = capture_batch(rt.factory, rt.clients, rt.policy, batch)

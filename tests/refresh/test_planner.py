@@ -149,7 +149,7 @@ def test_batches_span_workspaces(session: Session, rt: Runtime, now: Clock, coun
     assert len(batches) == math.ceil(count / 100)
     assert sum(len(b.targets) for b in batches) == count
     assert all(len(b.targets) <= 100 for b in batches)
-    workspaces = {w for b in batches for w, _ in b.targets}
+    workspaces = {t.workspace_id for b in batches for t in b.targets}
     assert len(workspaces) == min(count, 3)
 
 
@@ -276,7 +276,7 @@ def test_claim_takes_each_target_once(session: Session, rt: Runtime, now: Clock)
     ]
     first, second = _plan(session, rt), _plan(session, rt)
     claimed = planner.claim(session, first, lease_until=NOW + H)
-    assert {t for b in claimed for _, t in b.targets} == set(ids)
+    assert {t.target_id for b in claimed for t in b.targets} == set(ids)
     assert planner.claim(session, second, lease_until=NOW + 2 * H) == []  # already taken
     due = session.scalars(
         select(RefreshState.next_due_at).where(RefreshState.post_target_id.in_(ids))

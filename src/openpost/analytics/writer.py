@@ -7,17 +7,20 @@ It does not commit: the caller's transaction writes snapshots and refresh state 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from openpost.analytics.models import RefreshState, Snapshot
 from openpost.core.ids import new_id
+
+_CHUNK = 500  # targets per IN (...) list
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,52 +47,159 @@ def _insert(session: Session) -> Any:
     )
 
 
-def append_snapshots(session: Session, readings: Sequence[Reading]) -> int:
+def append_snapshots(
+    session: Session,
+    readings: Sequence[Reading],
+    *,
+    state_values: Mapping[uuid.UUID, Mapping[str, Any]] | None = None,
+) -> int:
     """Store ``readings``; a reading whose (target, capture key) exists is skipped.
 
     Returns how many snapshots were written. Each touched target's refresh state then
-    points at its two newest snapshots.
+    points at its two newest snapshots. ``state_values`` are further refresh-state columns
+    to set for some targets (a capture's outcome and schedule): they are written in the
+    same UPDATE as the target's pointers, or on their own for targets that got no new row.
     """
-    if not readings:
-        return 0
-    values = [
-        {
-            "id": new_id(),
-            "workspace_id": r.workspace_id,
-            "integration_id": r.integration_id,
-            "post_target_id": r.post_target_id,
-            # Recorded to the second: the order clients see (captured_at desc, id desc) and
-            # the keyset cursor both rely on it.
-            "captured_at": r.captured_at.replace(microsecond=0),
-            "capture_key": r.capture_key,
-            "impressions": r.impressions,
-            "likes": r.likes,
-            "comments": r.comments,
-            "shares": r.shares,
-            "platform_data": r.platform_data,
-        }
-        for r in readings
-    ]
-    written = session.execute(_insert(session).returning(Snapshot.id), values).all()
+    extra = dict(state_values or {})
+    written: Sequence[Any] = []
+    if readings:
+        values = [
+            {
+                "id": new_id(),
+                "workspace_id": r.workspace_id,
+                "integration_id": r.integration_id,
+                "post_target_id": r.post_target_id,
+                # Recorded to the second: the order clients see (captured_at desc, id desc)
+                # and the keyset cursor both rely on it.
+                "captured_at": r.captured_at.replace(microsecond=0),
+                "capture_key": r.capture_key,
+                "impressions": r.impressions,
+                "likes": r.likes,
+                "comments": r.comments,
+                "shares": r.shares,
+                "platform_data": r.platform_data,
+            }
+            for r in readings
+        ]
+        written = session.execute(
+            _insert(session).returning(Snapshot.id, Snapshot.post_target_id, Snapshot.captured_at),
+            values,
+        ).all()
     if written:
-        targets = {r.post_target_id: r.workspace_id for r in readings}
-        refresh_latest_pointers(session, targets)
+        workspaces = {r.post_target_id: r.workspace_id for r in readings}
+        _advance_pointers(session, written, workspaces, extra)
+    if extra:
+        session.execute(
+            update(RefreshState), [{"post_target_id": t, **v} for t, v in extra.items()]
+        )
     return len(written)
 
 
+def _advance_pointers(
+    session: Session,
+    written: Sequence[Any],
+    workspaces: dict[uuid.UUID, uuid.UUID],
+    extra: dict[uuid.UUID, Mapping[str, Any]],
+) -> None:
+    """Point each target that got rows at its two newest snapshots without reading its
+    history: those two are among its current pointers and the rows just written, since the
+    pointers always name the two newest. Targets with fewer than two pointers (a first
+    reading, or rows removed by retention) are recomputed from their history. ``extra``
+    values of the targets moved here are written with their pointers (and removed)."""
+    fresh: dict[uuid.UUID, list[tuple[datetime, uuid.UUID]]] = defaultdict(list)
+    for snapshot_id, target_id, captured_at in written:
+        fresh[target_id].append((captured_at, snapshot_id))
+    latest, previous = aliased(Snapshot), aliased(Snapshot)
+    current = session.execute(
+        select(
+            RefreshState.post_target_id,
+            latest.id,
+            latest.captured_at,
+            previous.id,
+            previous.captured_at,
+        )
+        .outerjoin(latest, latest.id == RefreshState.latest_snapshot_id)
+        .outerjoin(previous, previous.id == RefreshState.previous_snapshot_id)
+        .where(RefreshState.post_target_id.in_(list(fresh)))
+    ).all()
+    known = {row[0]: row for row in current}
+    moves: list[dict[str, Any]] = []
+    recompute: dict[uuid.UUID, uuid.UUID] = {}
+    for target_id, rows in fresh.items():
+        row = known.get(target_id)
+        if row is None or row[1] is None or row[3] is None:
+            recompute[target_id] = workspaces[target_id]
+            continue
+        newest = sorted([*rows, (row[2], row[1]), (row[4], row[3])], reverse=True)
+        moves.append(
+            {
+                "post_target_id": target_id,
+                "latest_snapshot_id": newest[0][1],
+                "previous_snapshot_id": newest[1][1],
+                **extra.pop(target_id, {}),
+            }
+        )
+    if moves:
+        session.execute(update(RefreshState), moves)
+    if recompute:
+        refresh_latest_pointers(session, recompute)
+
+
 def refresh_latest_pointers(session: Session, targets: dict[uuid.UUID, uuid.UUID]) -> None:
-    """Point each target's refresh state at its two newest snapshots (creating the state)."""
-    for target_id, workspace_id in targets.items():
-        newest = session.scalars(
-            select(Snapshot.id)
-            .where(Snapshot.post_target_id == target_id)
-            .order_by(Snapshot.captured_at.desc(), Snapshot.id.desc())
-            .limit(2)
-        ).all()
-        state = session.get(RefreshState, target_id)
-        if state is None:
-            state = RefreshState(post_target_id=target_id, workspace_id=workspace_id)
-            session.add(state)
-        state.latest_snapshot_id = newest[0] if newest else None
-        state.previous_snapshot_id = newest[1] if len(newest) > 1 else None
+    """Point each target's refresh state at its two newest snapshots (creating the state).
+
+    Set-based: one ranking query and one bulk update per chunk of targets."""
+    ids = list(targets)
+    for start in range(0, len(ids), _CHUNK):
+        chunk = ids[start : start + _CHUNK]
+        ranked = (
+            select(
+                Snapshot.post_target_id,
+                Snapshot.id,
+                func.row_number()
+                .over(
+                    partition_by=Snapshot.post_target_id,
+                    order_by=(Snapshot.captured_at.desc(), Snapshot.id.desc()),
+                )
+                .label("rank"),
+            )
+            .where(Snapshot.post_target_id.in_(chunk))
+            .subquery()
+        )
+        newest: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)
+        for target_id, snapshot_id in session.execute(
+            select(ranked.c.post_target_id, ranked.c.id)
+            .where(ranked.c.rank <= 2)
+            .order_by(ranked.c.post_target_id, ranked.c.rank)
+        ):
+            newest[target_id].append(snapshot_id)
+        existing = set(
+            session.scalars(
+                select(RefreshState.post_target_id).where(RefreshState.post_target_id.in_(chunk))
+            )
+        )
+        moves = []
+        for target_id in chunk:
+            found = newest.get(target_id, [])
+            latest_id = found[0] if found else None
+            previous_id = found[1] if len(found) > 1 else None
+            if target_id in existing:
+                moves.append(
+                    {
+                        "post_target_id": target_id,
+                        "latest_snapshot_id": latest_id,
+                        "previous_snapshot_id": previous_id,
+                    }
+                )
+            else:
+                session.add(
+                    RefreshState(
+                        post_target_id=target_id,
+                        workspace_id=targets[target_id],
+                        latest_snapshot_id=latest_id,
+                        previous_snapshot_id=previous_id,
+                    )
+                )
+        if moves:
+            session.execute(update(RefreshState), moves)
     session.flush()

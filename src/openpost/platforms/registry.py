@@ -16,6 +16,7 @@ for a platform (a fake's in-process transport in tests).
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -46,6 +47,9 @@ class Clients:
     ) -> None:
         self.settings = settings
         self._transports = dict(transports or {})
+        self._local = threading.local()
+        self._opened: list[PlatformClient] = []
+        self._lock = threading.Lock()
 
     def supported(self, platform: str, synthetic: bool) -> bool:
         return synthetic or platform in LIVE_PLATFORMS
@@ -110,11 +114,25 @@ class Clients:
 
     @contextmanager
     def open(self, platform: str, synthetic: bool) -> Iterator[PlatformClient | None]:
-        """A client for one job, closed afterwards."""
-        client = self.build(platform, synthetic)
-        try:
-            yield client
-        finally:
+        """This thread's client for the platform: reused from job to job (its connections
+        stay open), never shared between threads (a client remembers its last response's
+        rate window)."""
+        cache: dict[tuple[str, bool], PlatformClient | None] = self._local.__dict__.setdefault(
+            "clients", {}
+        )
+        if (platform, synthetic) not in cache:
+            client = cache[(platform, synthetic)] = self.build(platform, synthetic)
+            if client is not None:
+                with self._lock:
+                    self._opened.append(client)
+        yield cache[(platform, synthetic)]
+
+    def close(self) -> None:
+        """Close every client this object opened, in every thread."""
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for client in opened:
             close = getattr(client, "close", None)
             if callable(close):
                 close()
+        self._local = threading.local()

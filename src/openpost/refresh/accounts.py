@@ -45,7 +45,18 @@ def resolve_account(
     clients: Clients | None = None,
 ) -> Account:
     """The platform's account for ``username`` (live workspaces)."""
+    owned = clients is None
     clients = clients or Clients(settings)
+    try:
+        return _resolve(session, clients, platform, username, now)
+    finally:
+        if owned:
+            clients.close()
+
+
+def _resolve(
+    session: Session, clients: Clients, platform: str, username: str, now: datetime
+) -> Account:
     if not clients.supported(platform, synthetic=False):
         raise BadRequest(f"connecting a live {platform} account by handle is not available yet")
     pause = ratestate.active_pause(session, platform, platform, ACCOUNTS, now)

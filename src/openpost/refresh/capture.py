@@ -54,7 +54,7 @@ from openpost.platforms.base import (
 from openpost.platforms.registry import Clients
 from openpost.posts.models import PostTarget, TargetStatus
 from openpost.refresh import ratestate
-from openpost.refresh.planner import Batch
+from openpost.refresh.planner import Batch, BatchItem
 from openpost.refresh.policy import PERMISSION_PROBE, UNSUPPORTED_RECHECK, CollectionPolicy
 
 log = logging.getLogger("openpost.refresh.capture")
@@ -76,15 +76,6 @@ class CaptureResult:
 
 
 @dataclass(frozen=True, slots=True)
-class _Target:
-    id: uuid.UUID
-    workspace_id: uuid.UUID
-    integration_id: uuid.UUID
-    platform_post_id: str
-    published_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
 class _Fetched:
     result: BatchResult | None
     error: PlatformError | None
@@ -92,38 +83,36 @@ class _Fetched:
     called: bool
 
 
-def _target_rows(session: Session, batch: Batch) -> tuple[list[_Target], str | None, str]:
-    """The batch's targets still carrying its claim, the sealed user credentials if any,
-    and the account's username (one credential key: one account, or one shared token)."""
-    ids = [t for _, t in batch.targets]
-    workspaces = {w for w, _ in batch.targets}
-    rows = session.execute(
-        select(
-            PostTarget.id,
-            PostTarget.workspace_id,
-            PostTarget.integration_id,
-            PostTarget.platform_post_id,
-            PostTarget.published_at,
-            Integration.credentials_encrypted,
-            Integration.username,
-            RefreshState.next_due_at,
+def _still_claimed(session: Session, batch: Batch) -> list[BatchItem]:
+    """The batch's targets whose state still carries its claim (one indexed read)."""
+    claimed = set(
+        session.scalars(
+            select(RefreshState.post_target_id).where(
+                RefreshState.post_target_id.in_([t.target_id for t in batch.targets]),
+                RefreshState.workspace_id.in_({t.workspace_id for t in batch.targets}),
+                RefreshState.next_due_at == batch.claim,
+            )
         )
-        .join(RefreshState, RefreshState.post_target_id == PostTarget.id)
-        .join(Integration, Integration.id == PostTarget.integration_id)
-        .where(PostTarget.id.in_(ids), PostTarget.workspace_id.in_(workspaces))
-        .order_by(PostTarget.id)
-    ).all()
-    targets = [
-        _Target(r.id, r.workspace_id, r.integration_id, r.platform_post_id, r.published_at)
-        for r in rows
-        if r.next_due_at == batch.claim and r.platform_post_id is not None
-    ]
-    sealed = rows[0].credentials_encrypted if rows and ":user:" in batch.key else None
-    return targets, sealed, rows[0].username if rows else ""
+    )
+    return [t for t in batch.targets if t.target_id in claimed]
+
+
+def _account(session: Session, batch: Batch, target: BatchItem) -> tuple[str | None, str]:
+    """Sealed owner credentials and username, for keys that read with the account's own
+    (``<platform>:user:<id>``, ``mastodon:<instance>``): one account per such batch."""
+    if ":" not in batch.key or batch.synthetic:
+        return None, ""
+    row = session.execute(
+        select(Integration.credentials_encrypted, Integration.username).where(
+            Integration.id == target.integration_id,
+            Integration.workspace_id == target.workspace_id,
+        )
+    ).one()
+    return (row.credentials_encrypted if ":user:" in batch.key else None), row.username
 
 
 def _fetch(
-    clients: Clients, batch: Batch, targets: list[_Target], credentials: dict[str, Any] | None
+    clients: Clients, batch: Batch, targets: list[BatchItem], credentials: dict[str, Any] | None
 ) -> _Fetched:
     with clients.open(batch.platform, batch.synthetic) as client:
         if client is None:
@@ -151,15 +140,21 @@ def capture_batch(
     """Read ``batch`` and store what came back; see the module docs."""
     summary = CaptureResult()
     with transaction(factory) as session:
-        targets, sealed, username = _target_rows(session, batch)
+        targets = _still_claimed(session, batch)
         summary.stale = len(batch.targets) - len(targets)
         if not targets:
             return summary
-        pause = None
-        if not batch.synthetic and not batch.probe:
-            pause = ratestate.active_pause(
-                session, batch.platform, batch.key, ratestate.METRICS, clock.now()
-            )
+        sealed, username = _account(session, batch, targets[0])
+        pause, flagged = None, False
+        if not batch.synthetic:
+            endpoint = ratestate.endpoint_key(batch.key, ratestate.METRICS)
+            rows = ratestate.states(session, [batch.platform, endpoint])
+            flagged = ratestate.has_pause(rows.get(batch.platform))
+            if not batch.probe:
+                now = clock.now()
+                pause = ratestate.pause_of(rows.get(batch.platform), now) or ratestate.pause_of(
+                    rows.get(endpoint), now
+                )
     credentials: dict[str, Any] | None = None
     fetched: _Fetched
     if pause is not None:
@@ -181,7 +176,7 @@ def capture_batch(
     summary.requests = 1 if fetched.called else 0
 
     with transaction(factory) as session:
-        _write(session, policy, batch, targets, fetched, summary)
+        _write(session, policy, batch, targets, fetched, summary, clear_platform_pause=flagged)
     log.info(
         "capture",
         extra={
@@ -195,40 +190,71 @@ def capture_batch(
     return summary
 
 
-def _lock_states(
-    session: Session, batch: Batch, targets: list[_Target]
-) -> dict[uuid.UUID, RefreshState]:
-    states = session.scalars(
-        select(RefreshState)
+@dataclass(slots=True)
+class _State:
+    """The refresh-state columns a capture writes (one bulk update per batch)."""
+
+    post_target_id: uuid.UUID
+    last_attempt_at: datetime | None
+    last_success_at: datetime | None
+    consecutive_failures: int
+    next_due_at: datetime | None = None
+    outcome: str = Outcome.pending.value
+    error_code: str | None = None
+    error_message: str | None = None
+
+    def values(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__ if name != "post_target_id"}
+
+
+def _take(session: Session, batch: Batch, targets: list[BatchItem]) -> dict[uuid.UUID, _State]:
+    """Lock the targets whose state still carries the batch's claim (a no-op update: it
+    takes the row locks and filters stale targets in one statement)."""
+    rows = session.execute(
+        update(RefreshState)
         .where(
-            RefreshState.post_target_id.in_([t.id for t in targets]),
+            RefreshState.post_target_id.in_(sorted(t.target_id for t in targets)),
             RefreshState.workspace_id.in_({t.workspace_id for t in targets}),
+            RefreshState.next_due_at == batch.claim,
         )
-        .order_by(RefreshState.post_target_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        .values(consecutive_failures=RefreshState.consecutive_failures)
+        .returning(
+            RefreshState.post_target_id,
+            RefreshState.last_attempt_at,
+            RefreshState.last_success_at,
+            RefreshState.consecutive_failures,
+        )
+        .execution_options(synchronize_session=False)
     ).all()
-    return {s.post_target_id: s for s in states if s.next_due_at == batch.claim}
+    return {row[0]: _State(*row) for row in rows}
 
 
 def _write(
     session: Session,
     policy: CollectionPolicy,
     batch: Batch,
-    targets: list[_Target],
+    targets: list[BatchItem],
     fetched: _Fetched,
     summary: CaptureResult,
+    *,
+    clear_platform_pause: bool,
 ) -> None:
-    states = _lock_states(session, batch, targets)
+    states = _take(session, batch, targets)
     summary.stale += len(targets) - len(states)
-    live = [t for t in targets if t.id in states]
+    live = [t for t in targets if t.target_id in states]
     now = clock.now()
     shared = ":user:" not in batch.key and not batch.synthetic
     pause = None
     if not batch.synthetic and fetched.called:
         if fetched.error is None:
             ratestate.record_success(
-                session, batch.platform, batch.key, ratestate.METRICS, fetched.window, now
+                session,
+                batch.platform,
+                batch.key,
+                ratestate.METRICS,
+                fetched.window,
+                now,
+                clear_platform_pause=clear_platform_pause,
             )
         else:
             pause = ratestate.record_failure(
@@ -249,7 +275,7 @@ def _write(
     deleted: list[uuid.UUID] = []
     needs_refresh: set[uuid.UUID] = set()
     for target in live:
-        state = states[target.id]
+        state = states[target.target_id]
         error = fetched.error
         if fetched.result is not None:
             result = fetched.result
@@ -259,7 +285,7 @@ def _write(
                     Reading(
                         workspace_id=target.workspace_id,
                         integration_id=target.integration_id,
-                        post_target_id=target.id,
+                        post_target_id=target.target_id,
                         captured_at=now,
                         capture_key=capture_key(batch.claim),
                         impressions=reading.impressions,
@@ -274,7 +300,7 @@ def _write(
                 continue
             if target.platform_post_id in result.deleted:
                 _stopped(state, now, Outcome.not_found, "deleted", DELETED_MESSAGE)
-                deleted.append(target.id)
+                deleted.append(target.target_id)
                 summary.outcomes[state.outcome] += 1
                 continue
             error = result.errors.get(target.platform_post_id) or TransientError(
@@ -288,7 +314,9 @@ def _write(
             needs_refresh.add(target.integration_id)
         summary.outcomes[state.outcome] += 1
 
-    summary.written = append_snapshots(session, readings)
+    summary.written = append_snapshots(
+        session, readings, state_values={t.target_id: states[t.target_id].values() for t in live}
+    )
     if deleted:
         session.execute(
             update(PostTarget)
@@ -313,7 +341,7 @@ def _write(
 
 
 def _succeeded(
-    state: RefreshState,
+    state: _State,
     policy: CollectionPolicy,
     platform: str,
     published_at: datetime,
@@ -326,7 +354,7 @@ def _succeeded(
     state.consecutive_failures = 0
 
 
-def _stopped(state: RefreshState, now: datetime, outcome: Outcome, code: str, message: str) -> None:
+def _stopped(state: _State, now: datetime, outcome: Outcome, code: str, message: str) -> None:
     state.last_attempt_at = now
     state.next_due_at = None
     state.outcome = outcome.value
@@ -335,10 +363,10 @@ def _stopped(state: RefreshState, now: datetime, outcome: Outcome, code: str, me
 
 
 def _failed(
-    state: RefreshState,
+    state: _State,
     policy: CollectionPolicy,
     batch: Batch,
-    target: _Target,
+    target: BatchItem,
     error: PlatformError,
     pause: ratestate.Pause | None,
     now: datetime,

@@ -28,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Row, and_, func, select, update
 from sqlalchemy.orm import Session
@@ -52,9 +52,20 @@ class DueTarget:
     platform: str
     synthetic: bool
     key: str
+    platform_post_id: str
     published_at: datetime
     last_attempt_at: datetime | None
     last_success_at: datetime | None
+
+
+class BatchItem(NamedTuple):
+    """What a capture needs of one target, carried by the job (no read before the call)."""
+
+    workspace_id: uuid.UUID
+    target_id: uuid.UUID
+    integration_id: uuid.UUID
+    platform_post_id: str
+    published_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +75,7 @@ class Batch:
     key: str
     platform: str
     synthetic: bool
-    targets: tuple[tuple[uuid.UUID, uuid.UUID], ...]  # (workspace_id, target_id)
+    targets: tuple[BatchItem, ...]
     claim: datetime
     probe: bool = False
 
@@ -73,7 +84,16 @@ class Batch:
             "key": self.key,
             "platform": self.platform,
             "synthetic": self.synthetic,
-            "targets": [[str(w), str(t)] for w, t in self.targets],
+            "targets": [
+                [
+                    str(t.workspace_id),
+                    str(t.target_id),
+                    str(t.integration_id),
+                    t.platform_post_id,
+                    t.published_at.isoformat(),
+                ]
+                for t in self.targets
+            ],
             "claim": self.claim.isoformat(),
             "probe": self.probe,
         }
@@ -84,7 +104,12 @@ class Batch:
             key=payload["key"],
             platform=payload["platform"],
             synthetic=bool(payload["synthetic"]),
-            targets=tuple((uuid.UUID(w), uuid.UUID(t)) for w, t in payload["targets"]),
+            targets=tuple(
+                BatchItem(
+                    uuid.UUID(w), uuid.UUID(t), uuid.UUID(i), post, datetime.fromisoformat(at)
+                )
+                for w, t, i, post, at in payload["targets"]
+            ),
             claim=datetime.fromisoformat(payload["claim"]),
             probe=bool(payload.get("probe", False)),
         )
@@ -126,7 +151,16 @@ class Plan:
                         key=key,
                         platform=first.platform,
                         synthetic=first.synthetic,
-                        targets=tuple((t.workspace_id, t.target_id) for t in chunk),
+                        targets=tuple(
+                            BatchItem(
+                                t.workspace_id,
+                                t.target_id,
+                                t.integration_id,
+                                t.platform_post_id,
+                                t.published_at,
+                            )
+                            for t in chunk
+                        ),
                         claim=claim,
                         probe=key in self.probes,
                     )
@@ -156,6 +190,7 @@ def _due_query(
             Integration.synthetic,
             Integration.credentials_encrypted.is_not(None).label("has_user_token"),
             Integration.username,
+            PostTarget.platform_post_id,
             PostTarget.published_at,
             RefreshState.last_attempt_at,
             RefreshState.last_success_at,
@@ -227,6 +262,7 @@ def select_due(
             key=clients.credential_key(
                 row.platform, row.synthetic, row.integration_id, row.has_user_token, row.username
             ),
+            platform_post_id=row.platform_post_id,
             published_at=row.published_at or now,
             last_attempt_at=row.last_attempt_at,
             last_success_at=row.last_success_at,

@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from openpost.auth.idempotency import insert_ignoring_conflicts
@@ -35,6 +36,7 @@ from openpost.refresh.models import PlatformState
 METRICS = "metrics"
 DISCOVERY = "discovery"
 RATE_WINDOW_SPENT = "rate_window_spent"
+SPENT_MESSAGE = "the platform's rate window is spent until its reset"
 # Refusals of the app's own credential (not of one account): only the operator can fix them.
 APP_CREDENTIAL_CODES = frozenset({"x_unauthorized", "x_not_configured", "x_forbidden"})
 
@@ -88,6 +90,11 @@ def pause_of(row: PlatformState | None, now: datetime) -> Pause | None:
     return Pause(row.key, row.paused_until, row.pause_reason or "paused", row.pause_message)
 
 
+def has_pause(row: PlatformState | None) -> bool:
+    """A platform-wide pause is recorded (in force, or ended and awaiting its probe)."""
+    return row is not None and row.pause_reason is not None
+
+
 def needs_probe(row: PlatformState | None, now: datetime) -> bool:
     """A platform-wide pause has ended but no call has succeeded since: probe first."""
     return (
@@ -122,18 +129,58 @@ def record_success(
     endpoint: str,
     window: RateWindow | None,
     now: datetime,
+    *,
+    clear_platform_pause: bool = True,
 ) -> None:
-    """A call went through: remember its window, pause on a spent one, end a probe."""
-    row = _locked(session, endpoint_key(scope, endpoint))
-    _apply_window(row, window, now)
-    platform_row = session.get(PlatformState, platform)
-    if platform_row is not None and platform_row.pause_reason is not None:
-        platform_row = _locked(session, platform)
-        platform_row.pause_reason = None
-        platform_row.pause_message = None
-        platform_row.paused_until = None
-        platform_row.updated_at = now
-    session.flush()
+    """A call went through: remember its window, pause on a spent one, end a platform-wide
+    pause (a successful probe). Callers that read the platform row just before may say
+    there was no pause to end (``clear_platform_pause=False``).
+
+    Written with UPDATE statements and no read: this runs once per batch."""
+    values: dict[Any, Any] = {PlatformState.updated_at: now}
+    if window is not None:
+        values |= {
+            PlatformState.rate_limit: window.limit,
+            PlatformState.rate_remaining: window.remaining,
+            PlatformState.rate_reset_at: window.reset_at,
+        }
+        if window.remaining == 0 and window.reset_at is not None and window.reset_at > now:
+            values |= {
+                PlatformState.paused_until: window.reset_at,
+                PlatformState.pause_reason: RATE_WINDOW_SPENT,
+                PlatformState.pause_message: SPENT_MESSAGE,
+            }
+        else:
+            spent = PlatformState.pause_reason == RATE_WINDOW_SPENT
+            for column in (
+                PlatformState.paused_until,
+                PlatformState.pause_reason,
+                PlatformState.pause_message,
+            ):
+                values[column] = case((spent, None), else_=column)
+    key = endpoint_key(scope, endpoint)
+    done = session.execute(
+        update(PlatformState)
+        .where(PlatformState.key == key)
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(done, "rowcount", 0):
+        _locked(session, key)  # create it, then write the window
+        session.execute(
+            update(PlatformState)
+            .where(PlatformState.key == key)
+            .values(values)
+            .execution_options(synchronize_session=False)
+        )
+    if not clear_platform_pause:
+        return
+    session.execute(
+        update(PlatformState)
+        .where(PlatformState.key == platform, PlatformState.pause_reason.is_not(None))
+        .values(pause_reason=None, pause_message=None, paused_until=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _apply_window(row: PlatformState, window: RateWindow | None, now: datetime) -> None:
@@ -146,7 +193,7 @@ def _apply_window(row: PlatformState, window: RateWindow | None, now: datetime) 
     if window.remaining == 0 and window.reset_at is not None and window.reset_at > now:
         row.paused_until = window.reset_at
         row.pause_reason = RATE_WINDOW_SPENT
-        row.pause_message = "the platform's rate window is spent until its reset"
+        row.pause_message = SPENT_MESSAGE
     elif row.pause_reason == RATE_WINDOW_SPENT:
         row.paused_until = row.pause_reason = row.pause_message = None
 

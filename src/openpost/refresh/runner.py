@@ -57,6 +57,7 @@ class Runtime:
         )
 
     def close(self) -> None:
+        self.clients.close()
         if self.engine is not None:
             self.engine.dispose()
 
