@@ -1,14 +1,17 @@
 """CSV export throughput over real HTTP, beside the database's own CSV dump.
 
-``GET /v1/analytics/export?view=snapshots&days=365`` streams every snapshot of the seeded
-workspace's last year. The baseline runs the export's own SELECT (captured from
-``openpost.analytics.export`` as it executes, parameters inlined) through the database's
-CSV dumper: ``sqlite3 -csv`` (the command-line shell), or PostgreSQL
-``COPY (SELECT …) TO STDOUT (FORMAT csv)`` via ``psql``. Both outputs are read through a
-pipe in 64 KiB chunks by this process, so both pay the same client-side cost.
+``GET /v1/analytics/export?view=snapshots&since=…`` streams every snapshot of the seeded
+workspace's last 365 days (a fixed ``since``, so every repeat exports the same rows). The
+baseline has the database write the same rows and columns as CSV itself: a hand-written
+SELECT equivalent to the export (the export builds its rows from two statements, snapshots
+plus a cached per-target lookup, so there is no single statement of its own to replay),
+with ids and times formatted in SQL as the export writes them, run by ``sqlite3 -csv``
+(the command-line shell) or by PostgreSQL ``COPY (SELECT …) TO STDOUT (FORMAT csv)`` via
+``psql``. Both outputs are read through a pipe in 64 KiB chunks by this process, so both
+pay the same client-side cost; the row counts must agree.
 
 Memory: a fresh server process per run; its resident high-water mark (``VmHWM``) is reset
-just before each export (``/proc/<pid>/clear_refs``), and read after it.
+just before each export (``/proc/<pid>/clear_refs``) and read after it.
 """
 
 from __future__ import annotations
@@ -19,26 +22,48 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
-import psycopg
 
-from bench.bare import Statement
 from bench.database import BenchDatabase, Meta
 from bench.server import Server
 from bench.stats import ratio
 from openpost.core import clock
-from openpost.core.db import make_engine, make_sessionmaker
 
 DAYS = 365
 CHUNK = 64 * 1024
 
+SQLITE_DUMP = """
+SELECT {uuid_s_id} AS snapshot_id, strftime('%Y-%m-%dT%H:%M:%SZ', s.captured_at) AS captured_at,
+       {uuid_t_post_id} AS post_id, {uuid_s_post_target_id} AS post_target_id,
+       {uuid_s_integration_id} AS integration_id, i.platform, i.username, t.post_url,
+       s.impressions, s.likes, s.comments, s.shares, s.platform_data
+FROM snapshots s
+JOIN post_targets t ON t.id = s.post_target_id
+JOIN integrations i ON i.id = s.integration_id
+WHERE s.workspace_id = '{workspace}' AND s.captured_at >= '{since}'
+ORDER BY s.captured_at DESC, s.id DESC
+"""
+
+POSTGRESQL_DUMP = """
+SELECT s.id AS snapshot_id,
+       to_char(s.captured_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS captured_at,
+       t.post_id, s.post_target_id, s.integration_id, i.platform, i.username, t.post_url,
+       s.impressions, s.likes, s.comments, s.shares, s.platform_data
+FROM snapshots s
+JOIN post_targets t ON t.id = s.post_target_id
+JOIN integrations i ON i.id = s.integration_id
+WHERE s.workspace_id = '{workspace}' AND s.captured_at >= '{since}'
+ORDER BY s.captured_at DESC, s.id DESC
+"""
+
 
 def available() -> bool:
-    """Whether the export endpoint exists in this checkout."""
+    """Whether the export endpoint exists in the code being measured."""
     import tempfile
 
     from openpost.app import create_app
@@ -48,93 +73,70 @@ def available() -> bool:
         settings = Settings(env="development", database_url="sqlite://", data_dir=Path(scratch))
         app = create_app(settings)
         try:
-            return any(getattr(r, "path", "") == "/v1/analytics/export" for r in app.routes)
+            return "/v1/analytics/export" in app.openapi().get("paths", {})
         finally:
             app.state.engine.dispose()
 
 
-def capture_statement(database_url: str, workspace_id: uuid.UUID, now: datetime) -> Statement:
-    """The SELECT the export runs for ``days=DAYS``, as sent to the driver."""
-    from sqlalchemy import event
-
-    from openpost.analytics import export
-
-    engine = make_engine(database_url)
-    seen: list[Statement] = []
-
-    def record(_c: Any, _cur: Any, sql: str, params: Any, _ctx: Any, _many: bool) -> None:
-        seen.append(Statement(sql, params))
-
-    event.listen(engine, "before_cursor_execute", record)
-    factory = make_sessionmaker(engine)
-    try:
-        with factory() as session:
-            request = export.parse_request(now=now, days=DAYS, view="snapshots")
-            stream = export.open_export(session, factory, workspace_id, request, now=now)
-            chunks = stream.chunks
-            next(chunks, None)  # runs the query; the first chunk is enough
-            close = getattr(chunks, "close", None)
-            if close is not None:
-                close()
-    finally:
-        engine.dispose()
-    selects = [s for s in seen if "snapshots" in s.sql and s.sql.lstrip().startswith("SELECT")]
-    return selects[-1]
+def _sqlite_uuid(column: str) -> str:
+    """A 32-hex-digit UUID column (SQLAlchemy's SQLite storage) as canonical text."""
+    parts = ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
+    return " || '-' || ".join(f"substr({column}, {start}, {length})" for start, length in parts)
 
 
-def _sqlite_literal(value: Any) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return str(int(value))
-    if isinstance(value, int | float):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
+def dump_sql(engine: str, workspace_id: uuid.UUID, since: datetime) -> str:
+    """The export's rows and columns as one SELECT (ids, values: our own constants)."""
+    if engine == "sqlite":
+        return SQLITE_DUMP.format(
+            uuid_s_id=_sqlite_uuid("s.id"),
+            uuid_t_post_id=_sqlite_uuid("t.post_id"),
+            uuid_s_post_target_id=_sqlite_uuid("s.post_target_id"),
+            uuid_s_integration_id=_sqlite_uuid("s.integration_id"),
+            workspace=workspace_id.hex,
+            since=since.strftime("%Y-%m-%d %H:%M:%S.000000"),  # SQLAlchemy's storage form
+        ).strip()
+    return POSTGRESQL_DUMP.format(
+        workspace=workspace_id, since=since.strftime("%Y-%m-%d %H:%M:%S+00")
+    ).strip()
 
 
-def inline_sqlite(statement: Statement) -> str:
-    """The statement with its ``?`` parameters written in as SQL literals."""
-    parts = statement.sql.split("?")
-    params = list(statement.params)
-    if len(parts) != len(params) + 1:
-        raise ValueError("cannot inline: placeholder count differs from parameter count")
-    out = [parts[0]]
-    for value, rest in zip(params, parts[1:], strict=True):
-        out += [_sqlite_literal(value), rest]
-    return "".join(out)
-
-
-def dump_command(db: BenchDatabase, statement: Statement) -> list[str]:
+def dump_command(db: BenchDatabase, sql: str) -> list[str]:
     if db.engine == "sqlite":
         binary = shutil.which("sqlite3")
         if binary is None:
             raise RuntimeError("the sqlite3 shell is missing: apt-get install sqlite3")
-        return [binary, "-csv", "-header", str(db.path), inline_sqlite(statement)]
+        return [binary, "-csv", "-header", str(db.path), sql]
     binary = shutil.which("psql")
     if binary is None:
         raise RuntimeError("psql is missing: apt-get install postgresql-client")
-    with psycopg.connect(db.conninfo) as conn:
-        select = psycopg.ClientCursor(conn).mogrify(statement.sql, statement.params)
-    return [binary, "-X", "-q", "-d", db.conninfo, "-c",
-            f"COPY ({select}) TO STDOUT (FORMAT csv, HEADER)"]  # fmt: skip
+    copy = f"COPY ({sql}) TO STDOUT (FORMAT csv, HEADER)"
+    return [binary, "-X", "-q", "-d", db.conninfo, "-c", copy]
 
 
-def _count_lines(chunks: Callable[[], bytes]) -> tuple[int, int]:
+def _count_lines(chunks: Callable[[], bytes]) -> tuple[int, int, str]:
+    """Lines and bytes of a CSV stream, and the first cell of its first data row."""
     lines = size = 0
+    head = b""
     while chunk := chunks():
         lines += chunk.count(b"\n")
         size += len(chunk)
-    return lines, size
+        if len(head) < 4096:
+            head += chunk[:4096]
+    rows = head.split(b"\n")
+    first = rows[1].split(b",")[0].decode() if len(rows) > 2 else ""
+    return lines, size, first
 
 
 def time_dump(command: list[str]) -> dict[str, Any]:
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE)  # noqa: S603 - our arguments
-    assert process.stdout is not None
-    lines, size = _count_lines(lambda: process.stdout.read(CHUNK))  # type: ignore[union-attr]
-    if process.wait() != 0:
+    with subprocess.Popen(command, stdout=subprocess.PIPE) as process:  # noqa: S603 - ours
+        out = process.stdout
+        assert out is not None
+        lines, size, first = _count_lines(lambda: out.read(CHUNK))
+    if process.returncode != 0:
         raise RuntimeError(f"{command[0]} failed with exit code {process.returncode}")
-    return {"seconds": time.perf_counter() - started, "rows": lines - 1, "bytes": size}
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "rows": lines - 1, "bytes": size, "first": first}
 
 
 def time_http(client: httpx.Client, url: str) -> dict[str, Any]:
@@ -144,12 +146,13 @@ def time_http(client: httpx.Client, url: str) -> dict[str, Any]:
             raise RuntimeError(f"export: HTTP {response.status_code} {response.read()[:200]!r}")
         content_type = response.headers.get("content-type", "")
         stream = response.iter_raw(CHUNK)
-        lines, size = _count_lines(lambda: next(stream, b""))
+        lines, size, first = _count_lines(lambda: next(stream, b""))
     return {
         "seconds": time.perf_counter() - started,
         "rows": lines - 1,
         "bytes": size,
         "content_type": content_type,
+        "first": first,
     }
 
 
@@ -161,11 +164,12 @@ def run(
     log_dir: Path,
     say: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    workspace = uuid.UUID(meta.workspace_id)
-    statement = capture_statement(db.url, workspace, clock.now())
-    command = dump_command(db, statement)
+    since = clock.now() - timedelta(days=DAYS)
+    sql = dump_sql(db.engine, uuid.UUID(meta.workspace_id), since)
+    command = dump_command(db, sql)
     tool = "sqlite3 -csv" if db.engine == "sqlite" else "psql COPY … TO STDOUT (FORMAT csv)"
-    url = f"/v1/analytics/export?view=snapshots&days={DAYS}"
+    stamp = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+    url = f"/v1/analytics/export?view=snapshots&since={quote(stamp)}"
     http_runs: list[dict[str, Any]] = []
     dump_runs: list[dict[str, Any]] = []
     peaks: list[int] = []
@@ -190,6 +194,9 @@ def run(
     rows = {r["rows"] for r in http_runs} | {r["rows"] for r in dump_runs}
     if len(rows) != 1:
         raise AssertionError(f"the export and the dump disagree on the row count: {rows}")
+    firsts = {r["first"] for r in http_runs} | {r["first"] for r in dump_runs}
+    if len(firsts) != 1:
+        raise AssertionError(f"the export and the dump start with different rows: {firsts}")
     exported = rows.pop()
     http_seconds = statistics.median(r["seconds"] for r in http_runs)
     dump_seconds = statistics.median(r["seconds"] for r in dump_runs)
@@ -207,7 +214,7 @@ def run(
             "seconds": [round(r["seconds"], 3) for r in dump_runs],
             "rows_per_s": round(exported / dump_seconds),
             "bytes": dump_runs[0]["bytes"],
-            "statement": statement.sql,
+            "statement": sql,
         },
         "ratio": ratio(dump_seconds, http_seconds),
         "memory": {
