@@ -147,16 +147,17 @@ def test_the_last_owner_stays(client: TestClient, session: Session, members: Mem
     assert client.get("/settings").status_code == 403
 
 
-def test_connect_needs_a_test_workspace_and_disconnect_keeps_history(
+def test_live_connect_needs_the_platform_and_disconnect_keeps_history(
     client: TestClient, session: Session, world: World, members: Members
 ) -> None:
     sign_in(client, session, members.a["admin"])
     token = page_csrf(client)
     refused = client.post(
         "/integrations/connect",
-        data={"platform": "bluesky", "username": "someone", "csrf_token": token},
+        data={"platform": "pinterest", "username": "someone", "csrf_token": token},
     )
-    assert refused.status_code == 400  # live workspaces connect real accounts elsewhere
+    assert refused.status_code == 400  # a live account needs the platform's client
+    assert "not available yet" in refused.text
     gone = client.post(
         f"/integrations/{world.a.integration.id}/disconnect",
         data={"csrf_token": token},

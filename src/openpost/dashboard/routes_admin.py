@@ -16,7 +16,7 @@ from openpost.core.ids import parse_uuid
 from openpost.dashboard import actions, keys, members, views
 from openpost.dashboard.deps import CheckedForm, CurrentViewer, require_editor, require_manager
 from openpost.dashboard.web import DashboardRoute, redirect, render
-from openpost.deps import DbSession
+from openpost.deps import DbSession, get_settings
 from openpost.integrations import service as integrations
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
@@ -37,7 +37,9 @@ def refresh_post(
 
 
 @router.post("/integrations/connect")
-def connect_integration(session: DbSession, viewer: CurrentViewer, form: CheckedForm) -> Response:
+def connect_integration(
+    request: Request, session: DbSession, viewer: CurrentViewer, form: CheckedForm
+) -> Response:
     require_manager(viewer)
     result = integrations.connect_by_handle(
         session,
@@ -46,6 +48,7 @@ def connect_integration(session: DbSession, viewer: CurrentViewer, form: Checked
         platform=form.get("platform", ""),
         username=form.get("username", ""),
         now=clock.now(),
+        settings=get_settings(request),
     )
     return _back("/integrations", notice="connected" if result.created else "reconnected")
 
