@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 from openpost.auth.models import ApiKey
 from openpost.dashboard.web import CONTENT_SECURITY_POLICY
 from openpost.workspaces.models import Member, User
-from tests.builders import World, add_snapshot, make_integration, make_post
+from openpost.workspaces.service import add_member
+from tests.builders import World, add_snapshot, make_integration, make_post, make_workspace
 from tests.dashboard.conftest import Members, page_csrf, sign_in
 
 SCRIPT = '<script>alert("x")</script> & <b>bold</b>'
@@ -113,3 +114,33 @@ def test_pages_carry_a_strict_content_security_policy(
         assert response.headers["cache-control"] == "no-store"
         assert not re.search(r"<[^>]*\son[a-z]+\s*=", response.text)  # no inline handlers
         assert "<script>" not in response.text  # every script is an external file
+
+
+def test_a_member_of_two_workspaces_sees_one_at_a_time(
+    client: TestClient, session: Session, world: World, members: Members
+) -> None:
+    world.a.post.content = "only in A"
+    world.b.post.content = "only in B"
+    add_member(session, world.b.workspace, email=members.a["viewer"], password="", role="admin")
+    session.commit()
+    sign_in(client, session, members.a["viewer"])  # lands in A, the older membership
+    assert "only in A" in client.get("/posts").text
+    assert "only in B" not in client.get("/posts").text
+    assert client.get("/settings").status_code == 403  # a viewer in A
+    token = page_csrf(client)
+    stranger = make_workspace(session)
+    session.commit()
+    refused = client.post(
+        "/workspace", data={"workspace_id": str(stranger.id), "csrf_token": token}
+    )
+    assert refused.status_code == 404
+    switched = client.post(
+        "/workspace",
+        data={"workspace_id": str(world.b.workspace.id), "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert switched.status_code == 303
+    assert "only in B" in client.get("/posts").text
+    assert "only in A" not in client.get("/posts").text
+    assert client.get("/settings").status_code == 200  # an admin in B
+    assert client.get(f"/posts/{world.a.post.id}").status_code == 404
