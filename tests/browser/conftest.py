@@ -2,7 +2,8 @@
 Playwright through Debian's Chromium.
 
 No browser is ever downloaded (``playwright install`` cannot run here): the tests launch
-``/usr/bin/chromium``. Without it they skip locally and FAIL under ``CI=true``.
+``/usr/bin/chromium`` (``OPENPOST_TEST_CHROMIUM`` overrides the path). Without it they skip
+locally and FAIL under ``CI=true``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from openpost.core.db import make_engine, make_sessionmaker, transaction
 from openpost.core.migrate import upgrade
 from openpost.workspaces.demo import DEMO_EMAIL, DEMO_PASSWORD, seed_demo
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("OPENPOST_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
