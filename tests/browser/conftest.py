@@ -31,7 +31,14 @@ from openpost.workspaces.demo import DEMO_EMAIL, DEMO_PASSWORD, seed_demo
 
 CHROMIUM = os.environ.get("OPENPOST_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Every run writes its screenshots to tests/artifacts/screenshots (ignored by git);
+# OPENPOST_UPDATE_SCREENSHOTS=1 writes them to docs/screenshots, the ones the README shows.
+_ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = (
+    _ROOT / "docs" / "screenshots"
+    if os.environ.get("OPENPOST_UPDATE_SCREENSHOTS") == "1"
+    else _ROOT / "tests" / "artifacts" / "screenshots"
+)
 
 
 @dataclass
