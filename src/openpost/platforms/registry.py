@@ -3,7 +3,8 @@
 - A synthetic integration (test workspaces) reads the deterministic simulator.
 - ``twitter`` reads X with the app bearer token shared by every workspace, or with the
   account owner's token when the integration carries one; ``bluesky`` reads the public
-  AppView; ``mastodon`` reads each account's own instance.
+  AppView; ``mastodon`` reads each account's own instance; ``youtube`` reads the Data API
+  with the operator's API key (one quota for every workspace).
 - A platform without a client here yet gives ``None``: collection records ``unsupported``.
 
 The *credential key* groups what may share a batch and a rate window: ``twitter`` (the app
@@ -30,8 +31,9 @@ from openpost.platforms.bluesky import BlueskyClient
 from openpost.platforms.mastodon import MastodonClient
 from openpost.platforms.synthetic import BATCH_SIZES, DEFAULT_BATCH_SIZE, SyntheticClient
 from openpost.platforms.x import XClient
+from openpost.platforms.youtube import YouTubeClient
 
-LIVE_PLATFORMS = frozenset({"twitter", "bluesky", "mastodon"})
+LIVE_PLATFORMS = frozenset({"twitter", "bluesky", "mastodon", "youtube"})
 
 
 def _instance(username: str) -> str | None:
@@ -63,6 +65,8 @@ class Clients:
                 return min(self.settings.bluesky_batch_size, BlueskyClient.batch_size)
             if platform == "mastodon":
                 return min(self.settings.mastodon_batch_size, MastodonClient.batch_size)
+            if platform == "youtube":
+                return min(self.settings.youtube_batch_size, YouTubeClient.batch_size)
         return BATCH_SIZES.get(platform, DEFAULT_BATCH_SIZE)
 
     def discovery_limit(self, platform: str, default: int) -> int:
@@ -71,6 +75,7 @@ class Clients:
             "twitter": self.settings.x_max_posts_per_integration,
             "bluesky": self.settings.bluesky_max_posts_per_integration,
             "mastodon": self.settings.mastodon_max_posts_per_integration,
+            "youtube": self.settings.youtube_max_posts_per_integration,
         }.get(platform, default)
 
     @staticmethod
@@ -110,6 +115,8 @@ class Clients:
             return BlueskyClient.from_settings(self.settings, transport=transport)
         if platform == "mastodon":
             return MastodonClient.from_settings(self.settings, transport=transport)
+        if platform == "youtube":
+            return YouTubeClient.from_settings(self.settings, transport=transport)
         return None
 
     @contextmanager

@@ -38,7 +38,20 @@ DISCOVERY = "discovery"
 RATE_WINDOW_SPENT = "rate_window_spent"
 SPENT_MESSAGE = "the platform's rate window is spent until its reset"
 # Refusals of the app's own credential (not of one account): only the operator can fix them.
-APP_CREDENTIAL_CODES = frozenset({"x_unauthorized", "x_not_configured", "x_forbidden"})
+APP_CREDENTIAL_CODES = frozenset(
+    {
+        "x_unauthorized",
+        "x_not_configured",
+        "x_forbidden",
+        # YouTube reads every channel with the operator's one API key.
+        "youtube_not_configured",
+        "youtube_key_invalid",
+        "youtube_key_restricted",
+        "youtube_access_not_configured",
+        "youtube_unauthorized",
+        "youtube_forbidden",
+    }
+)
 
 
 def endpoint_key(scope: str, endpoint: str) -> str:
