@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Row, and_, func, select, update
+from sqlalchemy import ColumnElement, Row, and_, func, literal_column, select, update
 from sqlalchemy.orm import Session
 
 from openpost.analytics.models import Outcome, RefreshState, Snapshot
@@ -176,6 +176,7 @@ def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
 def _due_query(
     now: datetime,
     *,
+    dialect: str,
     workspace_id: uuid.UUID | None,
     target_ids: Sequence[uuid.UUID] | None,
     force: bool,
@@ -221,8 +222,13 @@ def _due_query(
     if target_ids is not None:
         query = query.where(RefreshState.post_target_id.in_(list(target_ids)))
     if not force:
+        due: ColumnElement[bool] = RefreshState.next_due_at <= now
+        if dialect == "sqlite":
+            # SQLite cannot tell how selective the range is and would scan every integration's
+            # targets instead of the due index (6 s instead of 0.4 s at 10^6 targets).
+            due = func.likelihood(due, literal_column("0.01"))
         query = (
-            query.where(RefreshState.next_due_at <= now)
+            query.where(due)
             .order_by(RefreshState.next_due_at, RefreshState.post_target_id)
             .limit(limit)
         )
@@ -240,16 +246,27 @@ def select_due(
     limit: int = 20000,
 ) -> list[DueTarget]:
     """Targets due at ``now`` (or, with ``force``, every collectable one of ``target_ids``)."""
+    dialect = session.get_bind().dialect.name
     rows: list[Row[Any]] = []
     if target_ids is not None:
         for chunk in _chunks(list(target_ids)):
             query = _due_query(
-                now, workspace_id=workspace_id, target_ids=chunk, force=force, limit=limit
+                now,
+                dialect=dialect,
+                workspace_id=workspace_id,
+                target_ids=chunk,
+                force=force,
+                limit=limit,
             )
             rows.extend(session.execute(query).all())
     else:
         query = _due_query(
-            now, workspace_id=workspace_id, target_ids=None, force=force, limit=limit
+            now,
+            dialect=dialect,
+            workspace_id=workspace_id,
+            target_ids=None,
+            force=force,
+            limit=limit,
         )
         rows = list(session.execute(query).all())
     return [
