@@ -302,3 +302,57 @@ def test_open_platforms_end_to_end(
     for item in status["integrations"]:
         # five posts read fine, the deleted one is not found (and marked deleted)
         assert (item["outcomes"]["ok"], item["outcomes"]["not_found"]) == (POSTS - 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason", "until"),
+    [
+        # Midnight in Los Angeles (PDT in April) is 07:00 UTC.
+        ("quota", "youtube_quota_exceeded", "2026-04-17T07:00:00Z"),
+        ("key", "youtube_key_invalid", None),
+    ],
+)
+def test_youtube_pauses_as_a_whole(
+    api: TestClient,
+    rt: Runtime,
+    fakes: Fakes,
+    headers: dict[str, str],
+    now: Clock,
+    fault: str,
+    reason: str,
+    until: str | None,
+) -> None:
+    """A spent quota or a refused API key stops YouTube for every workspace; no channel is
+    blamed (the integration stays active), and the status says why and until when."""
+    response = api.post(
+        "/v1/integrations", headers=headers, json={"platform": "youtube", "username": "openpost"}
+    )
+    assert response.status_code == 201, response.text
+    integration_id = response.json()["data"]["id"]
+    assert runner.sweep(rt, now.at).discovered == POSTS
+    if fault == "quota":
+        fakes.youtube.exhaust_quota()
+    else:
+        fakes.youtube.api_keys = {"another-key"}
+
+    now.at = NOW + timedelta(minutes=31)
+    summary = runner.sweep(rt, now.at)
+    assert summary.written == 0
+    assert summary.requests == 1  # one call is refused; the rest of the batch waits
+    status = api.get("/v1/analytics/status", headers=headers).json()["data"]
+    (youtube,) = status["platforms"]
+    assert (youtube["platform"], youtube["paused"], youtube["pause_reason"]) == (
+        "youtube",
+        True,
+        reason,
+    )
+    if until is not None:
+        assert youtube["paused_until"] == until
+    integration = api.get(f"/v1/integrations/{integration_id}", headers=headers).json()["data"]
+    assert integration["status"] == "active"
+
+    # While paused, a sweep sends YouTube nothing.
+    calls = len(fakes.youtube.requests)
+    now.at = NOW + timedelta(minutes=62)
+    assert runner.sweep(rt, now.at).requests == 0
+    assert len(fakes.youtube.requests) == calls
