@@ -244,3 +244,19 @@ def test_status_is_per_workspace(
     body = client.get("/v1/analytics/status", headers=headers).json()["data"]
     assert [i["platform"] for i in body["integrations"]] == ["bluesky"]
     assert body["platforms"] == [{"platform": "bluesky", "synthetic": True, "paused": False}]
+
+
+def test_status_counts_targets_not_read_yet_as_pending(
+    client: TestClient, session: Session, now: Clock
+) -> None:
+    workspace = builders.make_workspace(session)
+    integration = builders.make_integration(session, workspace, platform="bluesky")
+    track(session, integration, "at://did:plc:x/app.bsky.feed.post/3k", published_at=NOW)
+    headers = {"Authorization": f"Bearer {builders.make_key(session, workspace)}"}
+    session.commit()
+    (item,) = client.get("/v1/analytics/status", headers=headers).json()["data"]["integrations"]
+    assert item["tracked"] == 1
+    assert item["outcomes"]["pending"] == 1
+    assert item["last_success_at"] is None
+    assert item["next_due_at"] == "2026-04-16T10:00:00Z"
+    assert item["discovery"] is None  # not looked at yet: the next scheduler pass will

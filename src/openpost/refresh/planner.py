@@ -245,8 +245,11 @@ def select_due(
     force: bool = False,
     limit: int = 20000,
 ) -> list[DueTarget]:
-    """Targets due at ``now`` (or, with ``force``, every collectable one of ``target_ids``)."""
-    dialect = session.get_bind().dialect.name
+    """Targets due at ``now`` (or, with ``force``, every collectable one of ``target_ids``).
+
+    Read through Core (no ORM result machinery: tens of thousands of rows per pass)."""
+    connection = session.connection()
+    dialect = connection.dialect.name
     rows: list[Row[Any]] = []
     if target_ids is not None:
         for chunk in _chunks(list(target_ids)):
@@ -258,7 +261,7 @@ def select_due(
                 force=force,
                 limit=limit,
             )
-            rows.extend(session.execute(query).all())
+            rows.extend(connection.execute(query).all())
     else:
         query = _due_query(
             now,
@@ -268,34 +271,46 @@ def select_due(
             force=force,
             limit=limit,
         )
-        rows = list(session.execute(query).all())
-    return [
-        DueTarget(
-            target_id=row.post_target_id,
-            workspace_id=row.workspace_id,
-            integration_id=row.integration_id,
-            platform=row.platform,
-            synthetic=row.synthetic,
-            key=clients.credential_key(
+        rows = list(connection.execute(query).all())
+    keys: dict[uuid.UUID, str] = {}  # one per integration: many targets share it
+    due = []
+    for row in rows:
+        key = keys.get(row.integration_id)
+        if key is None:
+            key = keys[row.integration_id] = clients.credential_key(
                 row.platform, row.synthetic, row.integration_id, row.has_user_token, row.username
-            ),
-            platform_post_id=row.platform_post_id,
-            published_at=row.published_at or now,
-            last_attempt_at=row.last_attempt_at,
-            last_success_at=row.last_success_at,
+            )
+        due.append(
+            DueTarget(
+                target_id=row.post_target_id,
+                workspace_id=row.workspace_id,
+                integration_id=row.integration_id,
+                platform=row.platform,
+                synthetic=row.synthetic,
+                key=key,
+                platform_post_id=row.platform_post_id,
+                published_at=row.published_at or now,
+                last_attempt_at=row.last_attempt_at,
+                last_success_at=row.last_success_at,
+            )
         )
-        for row in rows
-    ]
+    return due
 
 
 def newest_ranks(
-    session: Session, integrations: dict[uuid.UUID, uuid.UUID], depth: int
+    session: Session, targets: Sequence[DueTarget], depth: int
 ) -> dict[uuid.UUID, int]:
-    """Rank (1 = newest by ``published_at``) of the ``depth`` newest published targets of
-    each integration (``integration id -> workspace id``); targets deeper are absent."""
+    """The rank (1 = newest published by ``published_at``) of each of ``targets`` within
+    its integration, for those among the ``depth`` newest; deeper targets are absent."""
     ranks: dict[uuid.UUID, int] = {}
-    ids = sorted(integrations)
-    for chunk in _chunks(ids):
+    by_integration: dict[uuid.UUID, list[DueTarget]] = defaultdict(list)
+    for target in targets:
+        by_integration[target.integration_id].append(target)
+    integrations = sorted(by_integration)
+    step = 100  # integrations per query, so that the id lists stay short
+    for start in range(0, len(integrations), step):
+        chunk = integrations[start : start + step]
+        wanted = [t for i in chunk for t in by_integration[i]]
         ranked = (
             select(
                 PostTarget.id,
@@ -308,15 +323,18 @@ def newest_ranks(
             )
             .where(
                 PostTarget.integration_id.in_(chunk),
-                PostTarget.workspace_id.in_({integrations[i] for i in chunk}),
+                PostTarget.workspace_id.in_({t.workspace_id for t in wanted}),
                 PostTarget.status == TargetStatus.published.value,
             )
             .subquery()
         )
-        for target_id, rank in session.execute(
-            select(ranked.c.id, ranked.c.rank).where(ranked.c.rank <= depth)
-        ):
-            ranks[target_id] = rank
+        for part in _chunks([t.target_id for t in wanted]):
+            for target_id, rank in session.connection().execute(
+                select(ranked.c.id, ranked.c.rank).where(
+                    ranked.c.rank <= depth, ranked.c.id.in_(part)
+                )
+            ):
+                ranks[target_id] = rank
     return ranks
 
 
@@ -411,7 +429,7 @@ def _apply_caps(
     ranks: dict[uuid.UUID, int] = {}
     depth = max((cap.max_posts for cap in policy.caps.values()), default=0)
     if capped:
-        ranks = newest_ranks(session, {t.integration_id: t.workspace_id for t in capped}, depth)
+        ranks = newest_ranks(session, capped, depth)
     readable = []
     for target in due:
         if target.last_success_at is not None and not policy.refreshable(
