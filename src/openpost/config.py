@@ -213,7 +213,7 @@ class Settings(BaseSettings):
         default=4,
         ge=1,
         le=64,
-        description="Job threads per `openpost worker` (and in `openpost serve`'s embedded worker).",
+        description="Job threads per `openpost worker` (and in `openpost serve`'s own worker).",
     )
     plan_max_targets: int = Field(
         default=20000,
