@@ -196,20 +196,11 @@ def _due_query(
             RefreshState.last_attempt_at,
             RefreshState.last_success_at,
         )
-        .join(
-            PostTarget,
-            and_(
-                PostTarget.id == RefreshState.post_target_id,
-                PostTarget.workspace_id == RefreshState.workspace_id,
-            ),
-        )
-        .join(
-            Integration,
-            and_(
-                Integration.id == PostTarget.integration_id,
-                Integration.workspace_id == PostTarget.workspace_id,
-            ),
-        )
+        # Joined on the ids alone: adding the (equal) workspace ids to the join conditions
+        # makes PostgreSQL underestimate the join a thousandfold and pick a plan that reads
+        # every target (7 s instead of 1 s at 10^6).
+        .join(PostTarget, PostTarget.id == RefreshState.post_target_id)
+        .join(Integration, Integration.id == PostTarget.integration_id)
         .where(
             PostTarget.status == TargetStatus.published.value,
             PostTarget.platform_post_id.is_not(None),
