@@ -257,13 +257,10 @@ def _replay(db: BenchDatabase, statements: list[tuple[str, Any]]) -> int:
         conn.close()
 
 
-def _median_seconds(work: Callable[[], Any], runs: int) -> float:
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        work()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
+def _seconds(work: Callable[[], Any]) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
 
 
 def bench_planning(db: BenchDatabase, targets: int, runs: int) -> dict[str, Any]:
@@ -287,9 +284,12 @@ def bench_planning(db: BenchDatabase, targets: int, runs: int) -> dict[str, Any]
     result["batches"] = len(found.batches(NOW))
     result["statements"] = len(statements)
     _replay(db, statements)  # warm caches for both sides
-    result["plan_s"] = _median_seconds(plan, runs)
-    result["bare_due_s"] = _median_seconds(lambda: _replay(db, due_sql), runs)
-    result["bare_all_s"] = _median_seconds(lambda: _replay(db, statements), runs)
+    samples: dict[str, list[float]] = {"plan_s": [], "bare_due_s": [], "bare_all_s": []}
+    for _ in range(runs):  # interleaved, so that all three see the same machine load
+        samples["plan_s"].append(_seconds(plan))
+        samples["bare_due_s"].append(_seconds(lambda: _replay(db, due_sql)))
+        samples["bare_all_s"].append(_seconds(lambda: _replay(db, statements)))
+    result |= {name: statistics.median(values) for name, values in samples.items()}
     result["ratio"] = ratio(result["plan_s"], result["bare_due_s"])
     result["ratio_all"] = ratio(result["plan_s"], result["bare_all_s"])
     engine.dispose()
