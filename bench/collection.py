@@ -569,7 +569,11 @@ def append(records: list[str]) -> None:
     section = (
         f"{HEADING}\n\n{START}\n"
         "Planning and capture beside the bare SQL (`bench/collection.py`, whose docstring "
-        "describes the cases).\n\n"
+        "describes the cases). Per batch of 100, a capture makes one request to the fake X "
+        "(in-process) and, in two short transactions, checks the claims and the rate state, "
+        "takes the row locks, records the rate window, inserts the snapshots, reads and "
+        "moves the latest pointers and writes each target's state; the bare side inserts "
+        "the 100 rows and commits.\n\n"
         f"{body}\n{END}\n"
     )
     text_ = RESULTS_MD.read_text() if RESULTS_MD.exists() else ""

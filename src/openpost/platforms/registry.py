@@ -21,6 +21,7 @@ import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import lru_cache
 from typing import Any
 
 import httpx
@@ -36,7 +37,10 @@ from openpost.platforms.youtube import YouTubeClient
 LIVE_PLATFORMS = frozenset({"twitter", "bluesky", "mastodon", "youtube"})
 
 
+@lru_cache(maxsize=65536)
 def _instance(username: str) -> str | None:
+    """A Mastodon account's instance (cached: parsing a host name is not cheap, and the
+    planner asks once per integration with due posts on every pass)."""
     try:
         return MastodonClient.instance_of(username)
     except (PlatformError, ValueError):

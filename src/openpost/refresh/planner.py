@@ -444,8 +444,15 @@ def plan(
 def _apply_caps(
     session: Session, policy: CollectionPolicy, due: list[DueTarget], now: datetime, result: Plan
 ) -> list[DueTarget]:
-    # A target never read successfully still gets its first reading, whatever the cap.
-    capped = [t for t in due if t.platform in policy.caps and t.last_success_at is not None]
+    # A target never read successfully still gets its first reading, whatever the cap; and
+    # only targets inside their platform's window need their rank among the newest.
+    capped = [
+        t
+        for t in due
+        if t.last_success_at is not None
+        and policy.refreshable(t.platform, t.published_at, now, None)
+        and t.platform in policy.caps
+    ]
     ranks: dict[uuid.UUID, int] = {}
     depth = max((cap.max_posts for cap in policy.caps.values()), default=0)
     if capped:
