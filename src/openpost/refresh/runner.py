@@ -66,7 +66,6 @@ class Runtime:
 class Jobs:
     discoveries: list[DiscoveryJob] = field(default_factory=list)
     batches: list[Batch] = field(default_factory=list)
-    plan: Plan | None = None
 
 
 def plan_discoveries(
@@ -92,8 +91,8 @@ def plan_captures(
 def tick(rt: Runtime, now: datetime) -> Jobs:
     """One scheduler pass: claim due discoveries and due targets; the jobs to queue."""
     discoveries = plan_discoveries(rt, now)
-    result, batches = plan_captures(rt, now)
-    return Jobs(discoveries=discoveries, batches=batches, plan=result)
+    _, batches = plan_captures(rt, now)
+    return Jobs(discoveries=discoveries, batches=batches)
 
 
 @dataclass
