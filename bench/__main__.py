@@ -101,7 +101,11 @@ def run_benchmarks(args: argparse.Namespace, argv: list[str]) -> list[dict[str, 
         before = load_average()
         if kind == "api":
             figures = api.run_many(
-                databases, samples=args.samples, warmup=args.warmup, log_dir=args.work_dir
+                databases,
+                samples=args.samples,
+                warmup=args.warmup,
+                log_dir=args.work_dir,
+                profile_dir=args.work_dir / "profiles" if args.profile else None,
             )
         else:
             figures = [
@@ -122,7 +126,7 @@ def run_benchmarks(args: argparse.Namespace, argv: list[str]) -> list[dict[str, 
                 "results": result,
             }
             records.append(record)
-            if not args.no_save:
+            if not (args.no_save or args.profile):
                 print(f"saved {results.save(args.results_dir, record)}")
         print(report.render(records[-len(databases) :]))
     if args.drop:
@@ -190,6 +194,11 @@ def parser() -> argparse.ArgumentParser:
     p_run.add_argument("--reseed", action="store_true", help="seed again first")
     p_run.add_argument("--drop", action="store_true", help="drop the database afterwards")
     p_run.add_argument("--no-save", action="store_true", help="print only")
+    p_run.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the server with py-spy during each API case (implies --no-save)",
+    )
     p_run.add_argument("--results-dir", type=Path, default=results.RESULTS_DIR)
     p_run.add_argument(
         "--commit", help="measure this revision's src/ (e.g. HEAD) instead of the working tree"
@@ -204,7 +213,7 @@ def parser() -> argparse.ArgumentParser:
     return root
 
 
-def measure_commit(revision: str, work_dir: Path, argv: list[str]) -> None:
+def measure_commit(revision: str, work_dir: Path, argv: list[str], module: str = "bench") -> None:
     """Re-run this command against ``revision``'s ``src/`` (exported under ``work_dir``),
     so the figures belong to a commit rather than to a working tree in flux."""
     sha = git("rev-parse", "--verify", f"{revision}^{{commit}}").strip()
@@ -230,7 +239,7 @@ def measure_commit(revision: str, work_dir: Path, argv: list[str]) -> None:
         SNAPSHOT_ENV: sha,
     }
     print(f"using commit {sha[:12]} (src exported to {tree})")
-    os.execve(sys.executable, [sys.executable, "-m", "bench", *argv], env)  # noqa: S606
+    os.execve(sys.executable, [sys.executable, "-m", module, *argv], env)  # noqa: S606
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,6 +2,7 @@
 
 Cases (all in the seeded workspace that holds half the data):
 - ``list``: ``GET /v1/analytics?days=30&limit=500``, the newest 500-row page;
+- ``list_one_row``: the same with ``limit=1``: what a request costs beyond its rows;
 - ``list_integration``: the same, filtered on the workspace's smallest integration;
 - ``list_deep_cursor``: ``days=365`` with a cursor halfway through the workspace's rows;
 - ``post``: ``GET /v1/analytics/post/{id}?days=30`` for a three-target post about ten
@@ -34,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from bench.bare import Statement, capture, replay
 from bench.database import BenchDatabase, Meta
+from bench.profile import Recorder, describe, summarise
 from bench.server import Server
 from bench.stats import ratio, summary_ms
 from openpost.analytics import service
@@ -57,9 +59,9 @@ def _hex(value: Any) -> str:
     return uuid.UUID(str(value)).hex
 
 
-def _check_page(body: dict[str, Any], bare: list[list[Any]]) -> int:
+def _check_page(body: dict[str, Any], bare: list[list[Any]], limit: int = PAGE) -> int:
     api_ids = [_hex(row["id"]) for row in body["data"]]
-    bare_ids = [_hex(row[0]) for row in bare[-1]][:PAGE]
+    bare_ids = [_hex(row[0]) for row in bare[-1]][:limit]
     if api_ids != bare_ids:
         raise AssertionError("the API page and the bare query disagree")
     if not api_ids:
@@ -114,6 +116,12 @@ def cases(db: BenchDatabase, meta: Meta) -> list[Case]:
 
     return [
         Case("list", f"/v1/analytics?{query(days=30, limit=PAGE)}", listing(days=30), _check_page),
+        Case(
+            "list_one_row",
+            f"/v1/analytics?{query(days=30, limit=1)}",
+            listing(days=30, limit=1),
+            lambda body, bare: _check_page(body, bare, limit=1),
+        ),
         Case(
             "list_integration",
             f"/v1/analytics?{query(days=30, limit=PAGE, integration_id=integration)}",
@@ -183,9 +191,13 @@ def run_many(
     warmup: int,
     log_dir: Path,
     say: Callable[[str], None] = print,
+    profile_dir: Path | None = None,
 ) -> list[dict[str, Any]]:
     """Measure every case on every database, interleaving databases sample by sample so
-    that comparisons across sizes see the same machine load (a shared machine drifts)."""
+    that comparisons across sizes see the same machine load (a shared machine drifts).
+
+    With ``profile_dir``, each server is sampled by py-spy during each case's timed loop
+    (which slows it: figures from such a run are for reading profiles, not for goals)."""
     with ExitStack() as stack:
         targets = []
         for db, meta in databases:
@@ -203,13 +215,22 @@ def run_many(
         for index, case in enumerate(targets[0].prepared):
             say(f"  {case.case.name}: {samples} samples x {len(targets)} database(s)")
             timings: list[tuple[list[int], list[int]]] = [([], []) for _ in targets]
-            for sample in range(-warmup, samples):
-                order = list(enumerate(targets))
-                if sample % 2:
-                    order.reverse()
-                for t, target in order:
-                    bare_ns, api_ns = _time_once(target, target.prepared[index])
-                    if sample >= 0:
+            for _ in range(warmup):
+                for target in targets:
+                    _time_once(target, target.prepared[index])
+            with ExitStack() as recording:
+                profiles = []
+                if profile_dir is not None:
+                    for target in targets:
+                        path = profile_dir / f"{target.db.name}-{case.case.name}.txt"
+                        recording.enter_context(Recorder(target.server.pid, path))
+                        profiles.append(path)
+                for sample in range(samples):
+                    order = list(enumerate(targets))
+                    if sample % 2:
+                        order.reverse()
+                    for t, target in order:
+                        bare_ns, api_ns = _time_once(target, target.prepared[index])
                         timings[t][0].append(bare_ns)
                         timings[t][1].append(api_ns)
             for t, target in enumerate(targets):
@@ -225,6 +246,11 @@ def run_many(
                     "ratio_median": ratio(api["median_ms"], bare["median_ms"]),
                     "ratio_p95": ratio(api["p95_ms"], bare["p95_ms"]),
                 }
+                if profiles:
+                    summary = summarise(profiles[t])
+                    results[t][done.case.name]["profile"] = summary
+                    say(f"  {target.db.name} {done.case.name} profile ({profiles[t]}):")
+                    say(describe(summary))
         for t, target in enumerate(targets):
             results[t]["server_memory_kib"] = target.server.memory_kib()
             results[t]["interleaved_with"] = [db.snapshots for db, _ in databases]

@@ -17,7 +17,7 @@ END = "<!-- END generated -->"
 API_GOAL = 3.0
 SCALE_GOAL = 1.5
 EXPORT_GOAL = 0.5
-CASES = ("list", "list_integration", "list_deep_cursor", "post")
+CASES = ("list", "list_one_row", "list_integration", "list_deep_cursor", "post")
 
 
 def _size(n: int) -> str:
@@ -143,15 +143,24 @@ def _export_section(records: list[dict[str, Any]]) -> list[str]:
 
 
 def _runs_section(records: list[dict[str, Any]]) -> list[str]:
-    lines = ["### Runs", ""]
+    """One line per command: when, under what load, on which code, and the seeds used."""
+    runs: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for record in records:
-        machine = record["machine"]
+        runs[(record["command"], record["kind"])].append(record)
+    lines = ["### Runs", ""]
+    for (command, kind), group in sorted(
+        runs.items(), key=lambda item: item[1][0]["machine"]["date"]
+    ):
+        first = group[0]
+        seeds = "; ".join(
+            f"{_size(r['snapshots_requested'])}: {r['seed']['snapshots']:,} snapshots seeded "
+            f"{r['seed']['seeded_at']} in {r['seed']['seed_seconds']:.0f} s"
+            for r in group
+        )
         lines.append(
-            f"- `{record['command']}` — {record['kind']}, {machine['date']}, "
-            f"{record['seed']['snapshots']:,} snapshots seeded {record['seed']['seeded_at']} "
-            f"in {record['seed']['seed_seconds']:.0f} s; load average "
-            f"{record['load_before'][0]:.2f} before, {record['load_after'][0]:.2f} after; "
-            f"commit {machine['commit']}"
+            f"- `{command}` — {kind}, {first['machine']['date']}, load average "
+            f"{first['load_before'][0]:.2f} before, {first['load_after'][0]:.2f} after, "
+            f"code {first['machine']['commit']}. Seeds: {seeds}."
         )
     lines.append("")
     return lines

@@ -19,7 +19,7 @@ from bench.seed import SCHEDULES, seed
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from bench import api, export, report, results
+from bench import api, export, profile, report, results, rowpath
 from openpost.core.db import make_engine
 
 SIZE = 2_000
@@ -28,10 +28,10 @@ ENGINE = "postgresql" if PG_URL else "sqlite"
 
 
 def _locate(work_dir: Path, label: str) -> BenchDatabase:
-    name = f"openpost_bench_test_{label}_{uuid.uuid4().hex[:8]}"
+    prefix = f"openpost_bench_test_{label}_{uuid.uuid4().hex[:8]}_"
     if PG_URL:
-        return locate(ENGINE, SIZE, work_dir=work_dir, pg_server_url=PG_URL, name=name)
-    return locate(ENGINE, SIZE, work_dir=work_dir, name=name)
+        return locate(ENGINE, SIZE, work_dir=work_dir, pg_server_url=PG_URL, prefix=prefix)
+    return locate(ENGINE, SIZE, work_dir=work_dir, prefix=prefix)
 
 
 @pytest.fixture(scope="module")
@@ -164,6 +164,33 @@ def test_cli_runs_the_benchmarks_saves_and_reports(tmp_path: Path) -> None:
     assert "| list_deep_cursor" in written
     assert "| sqlite " in written or "| postgresql " in written
     assert "### API latency as the data grows" in written
+
+
+def test_rowpath_variants_match_the_service_and_are_timed(
+    seeded: tuple[BenchDatabase, Meta], capsys: pytest.CaptureFixture[str]
+) -> None:
+    db, _ = seeded
+    argv = ["--engine", db.engine, "--snapshots", str(SIZE), "--samples", "2"]
+    argv += ["--work-dir", str(db.work_dir), "--db-prefix", db.name.removesuffix(str(SIZE))]
+    if PG_URL:
+        argv += ["--pg-url", PG_URL]
+    assert rowpath.main(argv) == 0  # raises if a variant's JSON differs from the service's
+    printed = capsys.readouterr().out
+    for name in ("bare", "as_is", "core", "uuid", "orjson", "sql_text"):
+        assert f"  {name} " in printed
+
+
+def test_profile_summary_leaves_idle_threads_out(tmp_path: Path) -> None:
+    raw = tmp_path / "raw.txt"
+    raw.write_text(
+        "main (a.py:1);route (openpost/analytics/routes.py:9);row (openpost/x.py:3) 6\n"
+        "main (a.py:1);route (openpost/analytics/routes.py:9) 2\n"
+        "worker (t.py:1);Condition.wait (threading.py:320) 50\n"
+    )
+    summary = profile.summarise(raw)
+    assert (summary["busy_samples"], summary["idle_samples"]) == (8, 50)
+    assert summary["self"][0] == [0.75, "row (openpost/x.py)"]
+    assert summary["project_inclusive"][0] == [1.0, "route (openpost/analytics/routes.py)"]
 
 
 def test_report_appends_a_section_when_there_is_none() -> None:
