@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from openpost.core import clock
 from openpost.core.ids import parse_uuid
-from openpost.dashboard import actions, keys, members, views
+from openpost.dashboard import actions, connect, keys, members, views
 from openpost.dashboard.deps import CheckedForm, CurrentViewer, require_editor, require_manager
 from openpost.dashboard.web import DashboardRoute, redirect, render
 from openpost.deps import DbSession, get_settings
@@ -41,15 +41,22 @@ def connect_integration(
     request: Request, session: DbSession, viewer: CurrentViewer, form: CheckedForm
 ) -> Response:
     require_manager(viewer)
-    result = integrations.connect_by_handle(
-        session,
-        viewer.workspace_id,
-        mode=viewer.mode,
-        platform=form.get("platform", ""),
-        username=form.get("username", ""),
-        now=clock.now(),
-        settings=get_settings(request),
-    )
+    platform, username = form.get("platform", ""), form.get("username", "")
+    settings = get_settings(request)
+    try:
+        result = connect.connect(session, settings, viewer, platform=platform, username=username)
+    except connect.ConnectRefused as refused:
+        # The page again, the input kept and the reason above the form (not an error page).
+        context = views.integrations_page(session, settings, viewer, now=clock.now())
+        page = {"connect_error": refused.message, "connect_platform": platform}
+        response = render(
+            request,
+            "integrations.html",
+            {**context, **page, "connect_username": username, "active": "integrations"},
+            refused.status_code,
+        )
+        response.headers.update(refused.headers)
+        return response
     return _back("/integrations", notice="connected" if result.created else "reconnected")
 
 

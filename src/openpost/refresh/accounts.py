@@ -26,13 +26,20 @@ ACCOUNTS = "accounts"
 class PlatformUnavailable(AppError):
     status_code = 503
     message = "the platform cannot be reached now; retry later"
+    # The platform's reason (``x_credits_depleted``, ``youtube_not_configured``, …), so a
+    # caller can tell "retry later" from "only the operator can fix this".
+    code: str | None = None
 
 
-def _unavailable(message: str, until: datetime | None, now: datetime) -> PlatformUnavailable:
+def _unavailable(
+    message: str, until: datetime | None, now: datetime, code: str | None = None
+) -> PlatformUnavailable:
     headers = {}
     if until is not None:
         headers["Retry-After"] = str(max(math.ceil((until - now).total_seconds()), 1))
-    return PlatformUnavailable(message, headers=headers)
+    error = PlatformUnavailable(message, headers=headers)
+    error.code = code
+    return error
 
 
 def resolve_account(
@@ -61,7 +68,7 @@ def _resolve(
         raise BadRequest(f"connecting a live {platform} account by handle is not available yet")
     pause = ratestate.active_pause(session, platform, platform, ACCOUNTS, now)
     if pause is not None:
-        raise _unavailable(pause.message or f"{platform} is paused", pause.until, now)
+        raise _unavailable(pause.message or f"{platform} is paused", pause.until, now, pause.reason)
     with clients.open(platform, synthetic=False) as client:
         assert client is not None
         try:
@@ -78,4 +85,4 @@ def _resolve(
             )
             return account
     # Not recorded as a shared pause: the request's transaction is about to roll back.
-    raise _unavailable(failure.message, failure.retry_at, now)
+    raise _unavailable(failure.message, failure.retry_at, now, failure.code)
