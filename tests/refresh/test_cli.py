@@ -84,11 +84,11 @@ def test_sweeps_discover_then_refresh_only_what_is_due(
     )
     assert due == 6  # the posts under 24 h old (fresh: every 30 min)
     # read today already (by discovery): X bills a post once per UTC day
-    assert (plan["targets"], plan["requests"], plan["post_reads"]) == (6, 1, {"twitter": 0})
+    assert (plan["targets"], plan["requests"], plan["budget_spend"]) == (6, 1, {"twitter": 0})
     assert plan["estimated_cost_usd"] == 0.0
     tomorrow = (NOW + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     plan = json.loads(run(env, "--once", "--dry-run", "--now", tomorrow, "--json").output)
-    assert plan["post_reads"] == {"twitter": plan["targets"]}
+    assert plan["budget_spend"] == {"twitter": plan["targets"]}
     assert plan["estimated_cost_usd"] == round(0.005 * plan["targets"], 4)
 
     second = json.loads(run(env, "--once", "--now", later, "--json").output)

@@ -15,6 +15,7 @@ from openpost.integrations.models import Integration
 from openpost.platforms.fakes.x import FakeX
 from openpost.posts.models import PostTarget
 from openpost.refresh import planner, ratestate
+from openpost.refresh.budgets import DailyBudget
 from openpost.refresh.models import PlatformState
 from openpost.refresh.runner import Runtime
 from tests import builders
@@ -258,13 +259,14 @@ def test_budget_prefers_free_then_fresh_and_engaged(
     result = _plan(session, rt)
     assert _ids(result) == {free, fresh_big, fresh_small, recent_big}
     assert result.over_budget == {"twitter": 1}
-    assert result.reads == {"twitter": 3}
+    assert result.spend == {"twitter": 3}
     planner.claim(session, result, lease_until=NOW + H)
     row = session.get(PlatformState, "twitter", populate_existing=True)
     assert row is not None
     assert row.reads_today == 3
-    assert ratestate.reads_left(row, 3, NOW) == 0
-    assert ratestate.reads_left(row, 3, NOW + timedelta(days=1)) == 3  # a new UTC day
+    budget = DailyBudget("twitter", "posts", 3)
+    assert ratestate.reads_left(row, budget, NOW) == 0
+    assert ratestate.reads_left(row, budget, NOW + timedelta(days=1)) == 3  # a new UTC day
     assert recent_small not in _ids(result)
 
 

@@ -81,7 +81,7 @@ def refresh(
 
 
 def _payload(summary: SweepSummary) -> dict[str, Any]:
-    cost = sum(USD_PER_READ.get(p, 0.0) * n for p, n in summary.reads.items())
+    cost = sum(USD_PER_READ.get(p, 0.0) * n for p, n in summary.spend.items())
     return {
         "now": format_time(summary.now),
         "dry_run": summary.dry_run,
@@ -91,7 +91,8 @@ def _payload(summary: SweepSummary) -> dict[str, Any]:
         "batches": summary.batches,
         "batches_by_credential": dict(summary.batches_by_platform),
         "requests": summary.requests,
-        "post_reads": summary.reads,
+        "budget_spend": summary.spend,
+        "budget_units": summary.units,
         "estimated_cost_usd": round(cost, 4),
         "frozen": summary.frozen,
         "held_back_by_pause": summary.paused,
@@ -116,15 +117,18 @@ def _print(summary: SweepSummary, as_json: bool) -> None:
     ]
     for key, count in sorted(summary.batches_by_platform.items()):
         lines.append(f"  {key}: {count} batch(es)")
-    if summary.reads:
-        reads = ", ".join(f"{p} {n}" for p, n in sorted(summary.reads.items()))
-        lines.append(f"billable post reads: {reads} (~${payload['estimated_cost_usd']:.3f})")
+    if summary.spend:
+        spend = ", ".join(
+            f"{p} {n} {summary.units[p].replace('_', ' ')}"
+            for p, n in sorted(summary.spend.items())
+        )
+        lines.append(f"daily budget spent: {spend} (~${payload['estimated_cost_usd']:.3f})")
     if summary.frozen:
         lines.append(f"frozen by platform policy: {summary.frozen}")
     for key, count in sorted(summary.paused.items()):
         lines.append(f"held back, {key} paused: {count}")
     for platform, count in sorted(summary.over_budget.items()):
-        lines.append(f"over today's {platform} read budget: {count}")
+        lines.append(f"over today's {platform} budget: {count} post(s) wait")
     if not summary.dry_run:
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(summary.outcomes.items())) or "none"
         lines.append(f"snapshots written: {summary.written}; outcomes: {outcomes}")

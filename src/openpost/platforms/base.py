@@ -48,10 +48,14 @@ class DiscoveredPost:
 
 @dataclass(frozen=True, slots=True)
 class DiscoveryPage:
-    """The account's posts newer than the cursor given, newest first, and the new cursor."""
+    """The account's posts newer than the cursor given, newest first, and the new cursor.
+
+    ``calls`` counts the requests the read took: what a per-call quota (YouTube's) charges.
+    """
 
     posts: list[DiscoveredPost]
     newest_id: str | None
+    calls: int = 1
 
 
 @dataclass(frozen=True, slots=True)

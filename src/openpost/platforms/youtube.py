@@ -208,8 +208,9 @@ class YouTubeClient:
         if not is_channel_id(channel_id):
             raise NotFound("not a YouTube channel id (UC…)", code="youtube_invalid_account")
         if limit < 1:
-            return DiscoveryPage(posts=[], newest_id=since_id)
+            return DiscoveryPage(posts=[], newest_id=since_id, calls=0)
         self._require_key()
+        calls_before = sum(self.calls.values())
         playlist = uploads_playlist_of(channel_id)
         asked_channel = False
         posts: list[DiscoveredPost] = []
@@ -228,7 +229,8 @@ class YouTubeClient:
                 asked_channel = True
                 real = self._uploads_of(channel_id)
                 if real == playlist:  # the channel has never uploaded
-                    return DiscoveryPage(posts=[], newest_id=since_id)
+                    calls = sum(self.calls.values()) - calls_before
+                    return DiscoveryPage(posts=[], newest_id=since_id, calls=calls)
                 playlist = real
                 continue
             items = body.get("items", [])
@@ -257,7 +259,8 @@ class YouTubeClient:
             token = next_token
         # The playlist's own order is YouTube's newest first; its first video is the cursor.
         newest_id = posts[0].platform_post_id if posts else since_id
-        return DiscoveryPage(posts=posts, newest_id=newest_id)
+        calls = sum(self.calls.values()) - calls_before
+        return DiscoveryPage(posts=posts, newest_id=newest_id, calls=calls)
 
     def rate_window(self) -> RateWindow | None:
         """YouTube sends no rate-limit headers: its limit is the daily quota (``quota()``)."""

@@ -18,7 +18,7 @@ from openpost.config import Settings
 from openpost.core.errors import AppError, BadRequest
 from openpost.platforms.base import Account, NotFound, PermissionRequired, PlatformError
 from openpost.platforms.registry import Clients
-from openpost.refresh import ratestate
+from openpost.refresh import budgets, ratestate
 
 ACCOUNTS = "accounts"
 
@@ -83,6 +83,9 @@ def _resolve(
             ratestate.record_success(
                 session, platform, platform, ACCOUNTS, client.rate_window(), now
             )
+            budget = budgets.budget_for(clients.settings, platform)
+            if budget.per_call:  # the lookup spent a unit of YouTube's daily quota
+                ratestate.count_reads(session, budget, 1, now)
             return account
     # Not recorded as a shared pause: the request's transaction is about to roll back.
     raise _unavailable(failure.message, failure.retry_at, now, failure.code)

@@ -43,7 +43,7 @@ from openpost.platforms.base import (
 )
 from openpost.platforms.registry import Clients
 from openpost.posts.models import Post, PostSource, PostStatus, PostTarget, TargetStatus
-from openpost.refresh import ratestate
+from openpost.refresh import budgets, ratestate
 from openpost.refresh.models import DiscoveryState
 from openpost.refresh.policy import PERMISSION_PROBE, UNSUPPORTED_RECHECK, CollectionPolicy
 
@@ -183,7 +183,26 @@ def due(
         if ratestate.pause_of(states.get(platform), now)
         or ratestate.pause_of(states.get(ratestate.endpoint_key(key, ratestate.DISCOVERY)), now)
     }
-    return [j for j in jobs if j.synthetic or j.key not in paused]
+    left: dict[str, int | None] = {}
+    allowed = []
+    for job in jobs:
+        if job.synthetic:
+            allowed.append(job)
+            continue
+        if job.key in paused:
+            continue
+        # A spent daily budget holds discovery too: its reads are billed like any other.
+        budget = budgets.budget_for(clients.settings, job.platform)
+        if job.platform not in left:
+            left[job.platform] = ratestate.reads_left(states.get(job.platform), budget, now)
+        units = left[job.platform]
+        if units is not None:
+            reserve = budget.discovery_reserve(clients.discovery_limit(job.platform, 0))
+            if units < reserve:
+                continue
+            left[job.platform] = units - reserve
+        allowed.append(job)
+    return allowed
 
 
 def claim(
@@ -301,7 +320,9 @@ def run(
                 ratestate.record_success(
                     session, job.platform, job.key, ratestate.DISCOVERY, window, now
                 )
-                ratestate.count_reads(session, job.platform, len(page.posts), now)
+                budget = budgets.budget_for(clients.settings, job.platform)
+                cost = budget.discovery_cost(len(page.posts), page.calls)
+                ratestate.count_reads(session, budget, cost, now)
         else:
             assert error is not None
             pause = None
@@ -317,6 +338,11 @@ def run(
                     shared_credential=shared,
                     probe_pause_until=now + PERMISSION_PROBE,
                 )
+                budget = budgets.budget_for(clients.settings, job.platform)
+                if budget.per_call and pause is None:
+                    # A refused call still costs its unit, except a spent quota or a
+                    # refused key (those pause the platform instead).
+                    ratestate.count_reads(session, budget, 1, now)
             _failed(session, policy, job, state, error, pause, now)
         result.outcome = state.outcome
     log.info(

@@ -51,7 +51,8 @@ from openpost.config import Settings
 from openpost.integrations.models import Integration, IntegrationStatus
 from openpost.platforms.registry import Clients
 from openpost.posts.models import PostTarget, TargetStatus
-from openpost.refresh import ratestate
+from openpost.refresh import budgets, ratestate
+from openpost.refresh.budgets import DailyBudget
 from openpost.refresh.policy import CollectionPolicy
 
 CHUNK = 900  # ids per IN (...) list: well under SQLite's bound-parameter limit
@@ -136,20 +137,26 @@ class Plan:
     over_budget: dict[str, int] = field(default_factory=dict)  # platform -> left for later
     probes: set[str] = field(default_factory=set)  # credential keys sending one probe batch
     batch_sizes: dict[str, int] = field(default_factory=dict)
+    budgets: dict[str, DailyBudget] = field(default_factory=dict)  # live platform -> budget
 
     @property
     def targets(self) -> int:
         return sum(len(v) for v in self.chosen.values())
 
     @property
-    def reads(self) -> dict[str, int]:
-        """Billable post reads per live platform (a post already read today is free)."""
-        reads: dict[str, int] = {}
-        for targets in self.chosen.values():
-            if not targets[0].synthetic:
-                billable = sum(1 for t in targets if _billable(t, self.now))
-                reads[targets[0].platform] = reads.get(targets[0].platform, 0) + billable
-        return reads
+    def spend(self) -> dict[str, int]:
+        """What the chosen reads cost each live platform's daily budget, in its unit
+        (X: posts not yet read today; YouTube: calls)."""
+        spend: dict[str, int] = {}
+        for key, targets in self.chosen.items():
+            first = targets[0]
+            if first.synthetic:
+                continue
+            budget = self.budgets[first.platform]
+            billable = sum(1 for t in targets if budget.billable(t.last_success_at, self.now))
+            cost = budget.cost(billable, self.batch_sizes[key])
+            spend[first.platform] = spend.get(first.platform, 0) + cost
+        return spend
 
     def batches(self, claim: datetime) -> list[Batch]:
         out: list[Batch] = []
@@ -383,12 +390,6 @@ def _engagement(session: Session, targets: Sequence[DueTarget]) -> dict[uuid.UUI
     return found
 
 
-def daily_budget(settings: Settings, platform: str, synthetic: bool) -> int:
-    if platform == "twitter" and not synthetic:
-        return settings.x_daily_read_budget
-    return 0
-
-
 def plan(
     session: Session,
     settings: Settings,
@@ -417,6 +418,7 @@ def plan(
     for target in readable:
         by_key[target.key].append(target)
     live = {t.key: t.platform for t in readable if not t.synthetic}
+    result.budgets = {p: budgets.budget_for(settings, p) for p in set(live.values())}
     rows = ratestate.states(
         session,
         [*live.values(), *(ratestate.endpoint_key(k, ratestate.METRICS) for k in live)],
@@ -437,7 +439,7 @@ def plan(
         result.batch_sizes[key] = size
         result.chosen[key] = targets
 
-    _apply_budgets(session, settings, policy, result, rows)
+    _apply_budgets(session, policy, result, rows)
     return result
 
 
@@ -471,32 +473,31 @@ def _apply_caps(
     return readable
 
 
-def _billable(target: DueTarget, now: datetime) -> bool:
-    """X bills a post read once per UTC day: a post read today costs nothing more."""
-    last = target.last_success_at
-    return last is None or last.date() != now.date()
-
-
 def _apply_budgets(
     session: Session,
-    settings: Settings,
     policy: CollectionPolicy,
     result: Plan,
     rows: dict[str, Any],
 ) -> None:
+    """Keep each platform inside its daily budget: the reads that cost nothing go, then the
+    freshest tier, the most engaged and the newest posts, as many as the units left pay
+    for (X: one post per unit; YouTube: a batch of 50 per unit)."""
     now = result.now
     spent: dict[str, int] = defaultdict(int)
     for key in list(result.chosen):
         targets = result.chosen[key]
         platform, synthetic = targets[0].platform, targets[0].synthetic
-        left = ratestate.reads_left(
-            rows.get(platform), daily_budget(settings, platform, synthetic), now
-        )
+        if synthetic:
+            continue
+        budget = result.budgets[platform]
+        left = ratestate.reads_left(rows.get(platform), budget, now)
         if left is None:
             continue
         left = max(left - spent[platform], 0)
-        billable = [t for t in targets if _billable(t, now)]
-        if len(billable) > left:
+        size = result.batch_sizes[key]
+        billable = [t for t in targets if budget.billable(t.last_success_at, now)]
+        room = budget.capacity(left, size)
+        if len(billable) > room:
             engagement = _engagement(session, billable)
             billable.sort(
                 key=lambda t: (
@@ -506,15 +507,16 @@ def _apply_budgets(
                 )
             )
             result.over_budget[platform] = (
-                result.over_budget.get(platform, 0) + len(billable) - left
+                result.over_budget.get(platform, 0) + len(billable) - room
             )
-            billable = billable[:left]
-            targets = [t for t in targets if not _billable(t, now)] + billable
+            billable = billable[:room]
+            free = [t for t in targets if not budget.billable(t.last_success_at, now)]
+            targets = free + billable
             if not targets:
                 del result.chosen[key]
                 continue
             result.chosen[key] = targets
-        spent[platform] += len(billable)
+        spent[platform] += budget.cost(len(billable), size)
 
 
 def _claim_ids(
@@ -563,8 +565,8 @@ def claim(
             )
             .execution_options(synchronize_session=False)
         )
-    for platform, reads in result.reads.items():
-        ratestate.count_reads(session, platform, reads, now)
+    for platform, units in result.spend.items():
+        ratestate.count_reads(session, result.budgets[platform], units, now)
     for key in result.probes & set(result.chosen):
         ratestate.mark_probing(session, result.chosen[key][0].platform, lease_until, now)
     return result.batches(lease_until)

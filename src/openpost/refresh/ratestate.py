@@ -1,7 +1,9 @@
 """Platform rate windows, pauses and daily reads, shared by every worker through the database.
 
 Keys: ``<platform>`` holds pauses that stop every call to the platform (X 402
-credits-depleted, 429 usage-capped, a refused app token) and the daily read count;
+credits-depleted, 429 usage-capped, a refused app token) and the count against the
+platform's daily budget (``refresh.budgets``: posts per UTC day, YouTube's quota units per
+Pacific day);
 ``<scope>/metrics``, ``<scope>/discovery`` and ``<scope>/accounts`` hold each endpoint's rate
 window and the pause of a spent window, where the scope is the credential key
 (``platforms.registry``: ``twitter`` for X's app token, ``mastodon:<instance>``, …).
@@ -31,6 +33,7 @@ from openpost.platforms.base import (
     RateLimited,
     RateWindow,
 )
+from openpost.refresh.budgets import DailyBudget
 from openpost.refresh.models import PlatformState
 
 METRICS = "metrics"
@@ -256,26 +259,29 @@ def record_failure(
     return None
 
 
-def reads_left(row: PlatformState | None, budget: int, now: datetime) -> int | None:
-    """Reads still allowed today under ``budget`` (``None``: no budget)."""
-    if budget <= 0:
+def units_today(row: PlatformState | None, budget: DailyBudget, now: datetime) -> int:
+    """Units counted against ``budget`` on ``now``'s budget day."""
+    if row is None or row.budget_day != budget.day(now).isoformat():
+        return 0
+    return row.reads_today
+
+
+def reads_left(row: PlatformState | None, budget: DailyBudget, now: datetime) -> int | None:
+    """Units still allowed on ``now``'s budget day (``None``: the platform has no limit)."""
+    if not budget.limited:
         return None
-    used = row.reads_today if row is not None and row.budget_day == _day(now) else 0
-    return max(budget - used, 0)
+    return max(budget.limit - units_today(row, budget, now), 0)
 
 
-def count_reads(session: Session, platform: str, reads: int, now: datetime) -> None:
-    """Add ``reads`` billable post reads to today's count (a new UTC day starts at 0)."""
-    if reads <= 0:
+def count_reads(session: Session, budget: DailyBudget, units: int, now: datetime) -> None:
+    """Add ``units`` to the count of ``now``'s budget day (a new day starts at 0)."""
+    if units <= 0:
         return
-    row = _locked(session, platform)
-    if row.budget_day != _day(now):
-        row.budget_day = _day(now)
+    day = budget.day(now).isoformat()
+    row = _locked(session, budget.platform)
+    if row.budget_day != day:
+        row.budget_day = day
         row.reads_today = 0
-    row.reads_today += reads
+    row.reads_today += units
     row.updated_at = now
     session.flush()
-
-
-def _day(now: datetime) -> str:
-    return now.date().isoformat()

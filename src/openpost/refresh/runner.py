@@ -105,7 +105,8 @@ class SweepSummary:
     requests: int = 0
     targets: int = 0
     written: int = 0
-    reads: dict[str, int] = field(default_factory=dict)
+    spend: dict[str, int] = field(default_factory=dict)  # platform -> budget units spent
+    units: dict[str, str] = field(default_factory=dict)  # platform -> the budget's unit
     frozen: int = 0
     paused: dict[str, int] = field(default_factory=dict)
     over_budget: dict[str, int] = field(default_factory=dict)
@@ -116,7 +117,8 @@ class SweepSummary:
 def _describe(summary: SweepSummary, result: Plan, batches: list[Batch]) -> None:
     summary.batches = len(batches)
     summary.targets = sum(len(b.targets) for b in batches)
-    summary.reads = result.reads
+    summary.spend = result.spend
+    summary.units = {p: b.unit for p, b in result.budgets.items()}
     summary.frozen = len(result.frozen)
     summary.paused = dict(result.paused)
     summary.over_budget = dict(result.over_budget)

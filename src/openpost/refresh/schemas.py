@@ -29,10 +29,12 @@ class QueuedEnvelope(BaseModel):
 class StatusOut(BaseModel):
     integrations: list[dict[str, Any]] = Field(
         description="Per integration: tracked, frozen, outcome counts, last success, next "
-        "due, last error and discovery"
+        "due, last error, discovery and the pauses holding its reads back"
     )
     platforms: list[dict[str, Any]] = Field(
-        description="Per platform: pause, rate windows, reads today and the daily budget"
+        description="Per platform: whether it is paused as a whole, every pause in force "
+        "(per credential: a Mastodon instance, X's app token), rate windows and the daily "
+        "budget in its unit (X posts per UTC day, YouTube quota units per Pacific day)"
     )
 
 

@@ -21,7 +21,7 @@ from openpost.core.timefmt import format_time
 from openpost.integrations.models import Integration
 from openpost.platforms.registry import Clients
 from openpost.posts.models import Post, PostTarget, TargetStatus
-from openpost.refresh import planner, ratestate
+from openpost.refresh import budgets, planner, ratestate
 from openpost.refresh.models import DiscoveryState, PlatformState
 from openpost.refresh.planner import Batch
 from openpost.refresh.policy import CollectionPolicy
@@ -102,6 +102,33 @@ def _windows(rows: dict[str, PlatformState], scopes: list[str]) -> list[dict[str
     return found
 
 
+def _pause_out(pause: ratestate.Pause, scope: str, endpoint: str | None) -> dict[str, Any]:
+    return {
+        "scope": scope,
+        "endpoint": endpoint,
+        "until": format_time(pause.until),
+        "reason": pause.reason,
+        "message": pause.message,
+    }
+
+
+def _pauses(
+    platform: str, scopes: list[str], rows: dict[str, PlatformState], now: datetime
+) -> list[dict[str, Any]]:
+    """Every pause in force: the platform's own (``endpoint`` null), then each credential's
+    endpoints (``scope`` is the credential key: ``mastodon:<instance>``, …)."""
+    found = []
+    wide = ratestate.pause_of(rows.get(platform), now)
+    if wide is not None:
+        found.append(_pause_out(wide, platform, None))
+    for scope in scopes:
+        for endpoint in ENDPOINTS:
+            pause = ratestate.pause_of(rows.get(ratestate.endpoint_key(scope, endpoint)), now)
+            if pause is not None:
+                found.append(_pause_out(pause, scope, endpoint))
+    return found
+
+
 def _platform_status(
     settings: Settings,
     platform: str,
@@ -110,26 +137,37 @@ def _platform_status(
     now: datetime,
 ) -> dict[str, Any]:
     base = rows.get(platform)
-    candidates = [base] + [
-        rows.get(ratestate.endpoint_key(scope, endpoint))
-        for scope in scopes
-        for endpoint in ENDPOINTS
-    ]
-    pauses = [p for p in (ratestate.pause_of(row, now) for row in candidates) if p is not None]
-    budget = planner.daily_budget(settings, platform, synthetic=False)
-    today = now.date().isoformat()
+    pauses = _pauses(platform, scopes, rows, now)
+    # Paused as a whole: a platform-wide pause, or every credential's metrics paused (one
+    # Mastodon instance's spent window does not stop the others).
+    metrics = [p for p in pauses if p["endpoint"] == ratestate.METRICS]
+    whole = [p for p in pauses if p["endpoint"] is None] or (
+        metrics if scopes and len(metrics) == len(scopes) else []
+    )
+    budget = budgets.budget_for(settings, platform)
+    spent = ratestate.units_today(base, budget, now)
+    left = ratestate.reads_left(base, budget, now)
     return {
         "platform": platform,
         "synthetic": False,
-        "paused": bool(pauses),
-        "paused_until": format_time(max(p.until for p in pauses)) if pauses else None,
-        "pause_reason": pauses[0].reason if pauses else None,
-        "pause_message": pauses[0].message if pauses else None,
+        "paused": bool(whole),
+        "paused_until": max(p["until"] for p in whole) if whole else None,
+        "pause_reason": whole[0]["reason"] if whole else None,
+        "pause_message": whole[0]["message"] if whole else None,
+        "pauses": pauses,
         "probing": ratestate.needs_probe(base, now),
         "rate_limits": _windows(rows, scopes),
-        "reads_today": base.reads_today if base is not None and base.budget_day == today else 0,
-        "daily_read_budget": budget or None,
-        "reads_left_today": ratestate.reads_left(base, budget, now),
+        "reads_today": spent,
+        "daily_read_budget": budget.limit or None,
+        "reads_left_today": left,
+        "daily_budget": {
+            "unit": budget.unit,
+            "day": budget.day(now).isoformat(),
+            "limit": budget.limit or None,
+            "spent": spent,
+            "left": left,
+            "resets_at": format_time(budget.resets_at(now)),
+        },
     }
 
 
@@ -173,7 +211,7 @@ def collection_status(
             select(DiscoveryState).where(DiscoveryState.workspace_id == workspace_id)
         )
     }
-    items = []
+    items: list[dict[str, Any]] = []
     for integration in integrations:
         summary = times.get(integration.id)
         last_error = session.execute(
@@ -215,9 +253,10 @@ def collection_status(
             }
         )
     scopes: dict[str, set[str]] = defaultdict(set)
+    own: dict[str, str] = {}  # integration id -> its credential key
     for i in integrations:
         if not i.synthetic:
-            key = Clients.credential_key(
+            key = own[str(i.id)] = Clients.credential_key(
                 i.platform, False, i.id, i.credentials_encrypted is not None, i.username
             )
             scopes[i.platform].add(key)
@@ -230,6 +269,9 @@ def collection_status(
         )
     ]
     rows = ratestate.states(session, keys)
+    for item in items:  # what holds this account's reads back now
+        scope = own.get(item["integration_id"])
+        item["pauses"] = _pauses(item["platform"], [scope], rows, now) if scope else []
     platforms = [
         _platform_status(settings, p, sorted(scopes[p]), rows, now) for p in sorted(scopes)
     ]

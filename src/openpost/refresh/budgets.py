@@ -1,0 +1,95 @@
+"""Daily budgets: what each platform lets the service spend per day, in its own unit and day.
+
+Two platforms count differently (``reference/platform-apis.md`` §1, §8):
+
+- **X** bills each post read, once per UTC day per post: a post already read today costs
+  nothing more. The unit is *posts*, the day a UTC day, the limit
+  ``OPENPOST_X_DAILY_READ_BUDGET`` (0: no budget).
+- **YouTube** charges one quota unit per call, whatever the number of ids in it; every call
+  counts, including a re-read. The unit is *quota units*, the day a Pacific day (the quota
+  comes back at midnight America/Los_Angeles), the limit
+  ``OPENPOST_YOUTUBE_DAILY_QUOTA_UNITS``.
+
+Every other live platform is counted in posts per UTC day with no limit, so the status page
+can say how much was read. The count lives in the platform's ``platform_states`` row
+(``refresh.ratestate``), shared by every worker; the planner charges a batch when it claims
+it, discovery when it has read.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
+
+from openpost.config import Settings
+from openpost.platforms import youtube_quota
+
+Unit = Literal["posts", "quota_units"]
+
+
+@dataclass(frozen=True, slots=True)
+class DailyBudget:
+    """How one platform's day is counted and how much of it there is (``limit`` 0: none)."""
+
+    platform: str
+    unit: Unit
+    limit: int
+
+    @property
+    def per_call(self) -> bool:
+        """Calls are charged, not posts (YouTube's quota)."""
+        return self.unit == "quota_units"
+
+    @property
+    def limited(self) -> bool:
+        return self.limit > 0
+
+    def day(self, now: datetime) -> date:
+        """The budget day ``now`` spends: a Pacific day for YouTube's quota, else UTC."""
+        if self.per_call:
+            return youtube_quota.quota_day(now)
+        return now.astimezone(UTC).date()
+
+    def resets_at(self, now: datetime) -> datetime:
+        """When the budget of ``now``'s day comes back."""
+        if self.per_call:
+            return youtube_quota.next_quota_reset(now)
+        return datetime.combine(self.day(now) + timedelta(days=1), time(0), tzinfo=UTC)
+
+    def billable(self, last_success_at: datetime | None, now: datetime) -> bool:
+        """Whether reading a post now costs anything: X bills a post once per UTC day;
+        every YouTube call costs."""
+        if self.per_call or last_success_at is None:
+            return True
+        return self.day(last_success_at) != self.day(now)
+
+    def cost(self, billable_posts: int, batch_size: int) -> int:
+        """What reading ``billable_posts`` posts costs, in batches of ``batch_size``."""
+        if self.per_call:
+            return math.ceil(billable_posts / batch_size) if billable_posts > 0 else 0
+        return billable_posts
+
+    def capacity(self, left: int, batch_size: int) -> int:
+        """The most billable posts that ``left`` units pay for."""
+        return left * batch_size if self.per_call else left
+
+    def discovery_cost(self, posts: int, calls: int) -> int:
+        """What a discovery that read ``posts`` posts in ``calls`` calls cost."""
+        return calls if self.per_call else posts
+
+    def discovery_reserve(self, limit: int) -> int:
+        """Units a discovery must find left before it runs: its full cost on YouTube (a
+        playlist page and a statistics call per 50 videos), one post on X (a discovery
+        may overrun the budget by the rest of its page: X returns what it has)."""
+        return youtube_quota.discovery_units(limit) if self.per_call else 1
+
+
+def budget_for(settings: Settings, platform: str) -> DailyBudget:
+    """The daily budget of a live platform."""
+    if platform == "youtube":
+        return DailyBudget(platform, "quota_units", settings.youtube_daily_quota_units)
+    if platform == "twitter":
+        return DailyBudget(platform, "posts", settings.x_daily_read_budget)
+    return DailyBudget(platform, "posts", 0)
