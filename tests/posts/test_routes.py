@@ -597,3 +597,43 @@ def test_every_endpoint_needs_a_key(
                 response = client.request(method, path, headers=headers, json=body)
                 assert response.status_code == 401
                 assert response.json() == {"error": "Invalid API key"}
+
+
+def test_a_bluesky_post_registered_by_url_is_the_one_discovery_finds(
+    client: TestClient, session: Session, world: World
+) -> None:
+    did = "did:plc:ewvi7nxzyoun6zhxrhs64oiz"
+    bluesky = make_integration(
+        session,
+        world.a.workspace,
+        platform="bluesky",
+        username="alice.bsky.social",
+        external_account_id=did,
+    )
+    session.commit()
+    url = "https://bsky.app/profile/alice.bsky.social/post/3lq2xyzabc22k"
+    response = register(client, world.a.headers, targets=[target(bluesky.id, post_url=url)])
+    assert response.status_code == 201, response.text
+    (stored,) = response.json()["data"]["post_targets"]
+    assert stored["platform_post_id"] == f"at://{did}/app.bsky.feed.post/3lq2xyzabc22k"
+    assert stored["platform_post_url"] == url  # kept as given
+
+    # The same post by its DID form is the same post: refused as already tracked.
+    again = register(
+        client,
+        world.a.headers,
+        targets=[target(bluesky.id, platform_post_id=stored["platform_post_id"])],
+    )
+    assert again.status_code == 400
+    assert "already tracked" in again.json()["error"]
+
+    other = register(
+        client,
+        world.a.headers,
+        targets=[target(bluesky.id, post_url="https://bsky.app/profile/bob.bsky.social/post/3x")],
+    )
+    assert other.status_code == 400
+    assert other.json()["error"] == (
+        "targets.0.post_url is a post of @bob.bsky.social, not of this integration's "
+        "@alice.bsky.social (if the account changed its handle, connect it again)"
+    )

@@ -8,6 +8,7 @@ from openpost.integrations.models import Platform
 from openpost.posts.urls import (
     PostUrlError,
     check_post_id,
+    owned_post_id,
     platform_of_host,
     post_id_from_url,
     url_for_post,
@@ -295,3 +296,65 @@ def test_written_urls_read_back_to_the_same_id(platform: str, url: str, expected
 )
 def test_platform_of_host(host: str, platform: str | None) -> None:
     assert platform_of_host(host) == platform
+
+
+DID = "did:plc:ewvi7nxzyoun6zhxrhs64oiz"
+RKEY = "3lq2xyzabc22k"
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        f"at://alice.bsky.social/app.bsky.feed.post/{RKEY}",
+        f"at://Alice.Bsky.Social/app.bsky.feed.post/{RKEY}",  # handles are case-blind
+        f"at://{DID}/app.bsky.feed.post/{RKEY}",
+    ],
+)
+def test_a_bluesky_post_of_the_account_is_stored_in_its_did_form(given: str) -> None:
+    stored = owned_post_id("bluesky", given, username="alice.bsky.social", account_id=DID)
+    assert stored == f"at://{DID}/app.bsky.feed.post/{RKEY}"  # what discovery reports
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (f"at://bob.bsky.social/app.bsky.feed.post/{RKEY}", "is a post of @bob.bsky.social"),
+        (f"at://did:plc:someoneelse/app.bsky.feed.post/{RKEY}", "another Bluesky account"),
+    ],
+)
+def test_a_bluesky_post_of_another_account_is_refused(given: str, message: str) -> None:
+    with pytest.raises(PostUrlError, match=message):
+        owned_post_id("bluesky", given, username="@alice.bsky.social", account_id=DID)
+
+
+def test_simulated_accounts_keep_the_id_as_given() -> None:
+    given = f"at://anyone.example/app.bsky.feed.post/{RKEY}"
+    assert owned_post_id("bluesky", given, username="account3", account_id="1003") == given
+    assert owned_post_id("mastodon", "42", username="account3", account_id="1003", url=None) == "42"
+
+
+@pytest.mark.parametrize(
+    ("url", "refused"),
+    [
+        ("https://mastodon.social/@alice/113000000000000001", False),
+        ("https://Mastodon.Social/@alice/113000000000000001", False),
+        ("mastodon.social/users/alice/statuses/113000000000000001", False),
+        ("https://fosstodon.org/@alice/113000000000000001", True),
+        ("https://mastodon.social:8443/@alice/113000000000000001", True),
+    ],
+)
+def test_a_mastodon_url_must_be_on_the_accounts_instance(url: str, refused: bool) -> None:
+    def owned() -> str:
+        return owned_post_id(
+            "mastodon",
+            "113000000000000001",
+            username="alice@mastodon.social",
+            account_id="109000000000000042",
+            url=url,
+        )
+
+    if refused:
+        with pytest.raises(PostUrlError, match=r"lives on mastodon\.social"):
+            owned()
+    else:
+        assert owned() == "113000000000000001"

@@ -38,7 +38,13 @@ from openpost.integrations.models import Integration, IntegrationStatus
 from openpost.integrations.service import integrations_by_id
 from openpost.posts.models import Post, PostSource, PostStatus, PostTarget, TargetStatus
 from openpost.posts.schemas import PostCreate, TargetCreate
-from openpost.posts.urls import PostUrlError, check_post_id, post_id_from_url, url_for_post
+from openpost.posts.urls import (
+    PostUrlError,
+    check_post_id,
+    owned_post_id,
+    post_id_from_url,
+    url_for_post,
+)
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
@@ -241,6 +247,13 @@ def _new_target(
         else:
             platform_post_id = check_post_id(platform, target.platform_post_id or "")
             post_url = url_for_post(platform, platform_post_id, integration.username)
+        platform_post_id = owned_post_id(
+            platform,
+            platform_post_id,
+            username=integration.username,
+            account_id=integration.external_account_id,
+            url=target.post_url,
+        )
     except PostUrlError as error:
         name = "post_url" if target.post_url is not None else "platform_post_id"
         raise BadRequest(f"{field}.{name} {error}") from None

@@ -18,8 +18,9 @@ Per platform (URL forms → stored id; id → URL):
   ``/<user>/status/<digits>`` (also ``/i/web/status/<digits>``, trailing ``/photo/1`` etc.)
   → the digits. URL: ``https://x.com/<username>/status/<id>``.
 - ``bluesky``: bsky.app. ``/profile/<handle-or-did>/post/<rkey>`` →
-  ``at://<handle-or-did>/app.bsky.feed.post/<rkey>`` (a handle is resolved to its DID when
-  the post is read, not here). Given ids must be such AT-URIs. URL: the reverse mapping.
+  ``at://<handle-or-did>/app.bsky.feed.post/<rkey>``; for a connected account,
+  ``owned_post_id`` then stores the DID form, as discovery reports it. Given ids must be
+  such AT-URIs. URL: the reverse mapping.
 - ``mastodon``: any host not known for another platform. ``/@<user>/<digits>`` or
   ``/users/<user>/statuses/<digits>`` → the digits. ``/@<user>@<domain>/<digits>`` is
   another instance's local copy whose id means nothing on the author's home instance, so it
@@ -215,6 +216,56 @@ def url_for_post(platform: str, post_id: str, username: str) -> str | None:
     if platform == "pinterest":
         return f"https://www.pinterest.com/pin/{post_id}/"
     return None
+
+
+def owned_post_id(
+    platform: str, post_id: str, *, username: str, account_id: str, url: str | None = None
+) -> str:
+    """The id to store for a post of the integration's account, after checking that the post
+    is that account's where the id or URL tells (so a post cannot be tracked twice, or under
+    the wrong account):
+
+    - Bluesky: a post named by its author's handle is stored in the DID form that reads and
+      discovery use (``at://<did>/…``), so a post registered by URL and the same post found
+      by discovery are one; a handle or DID of another account is refused.
+    - Mastodon: a status id is local to its instance, so a URL on another host than the
+      account's instance is refused.
+
+    Checked only against a resolved account (a DID on Bluesky, ``user@instance`` on
+    Mastodon): simulated accounts in test workspaces have neither."""
+    if platform == "bluesky" and account_id.startswith("did:"):
+        match = _AT_URI.match(post_id)
+        if match is None:
+            return post_id
+        actor, rkey = match[1], match[2]
+        handle = username.strip().removeprefix("@").lower()
+        if actor.startswith("did:"):
+            if actor != account_id:
+                raise PostUrlError(
+                    f"is a post of another Bluesky account ({actor}), not of @{handle}"
+                )
+        elif actor.lower() != handle:
+            raise PostUrlError(
+                f"is a post of @{actor.lower()}, not of this integration's @{handle} (if the "
+                "account changed its handle, connect it again)"
+            )
+        return f"at://{account_id}/app.bsky.feed.post/{rkey}"
+    if platform == "mastodon" and url is not None:
+        user, at, instance = username.strip().removeprefix("@").rpartition("@")
+        if at and user and instance:
+            text = url.strip() if "://" in url else "https://" + url.strip()
+            try:
+                parts = urlsplit(text)
+                host = _normal_host(parts.hostname or "")
+                host = f"{host}:{parts.port}" if parts.port else host
+            except ValueError:
+                return post_id
+            if host != _normal_host(instance):
+                raise PostUrlError(
+                    f"is on {host}, but the integration's account lives on {instance.lower()} "
+                    "(a status id means something only on its home instance)"
+                )
+    return post_id
 
 
 _ID_HINTS = {
