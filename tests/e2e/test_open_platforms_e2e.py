@@ -299,6 +299,17 @@ def test_open_platforms_end_to_end(
     platforms = {p["platform"]: p for p in status["platforms"]}
     assert set(platforms) == {"bluesky", "mastodon", "youtube"}
     assert not any(p["paused"] for p in platforms.values())
+    # Every YouTube call the service made (connect, discovery, reads) is counted against the
+    # Pacific day's quota, and the count is what the API charged.
+    assert platforms["youtube"]["daily_budget"] == {
+        "unit": "quota_units",
+        "day": "2026-04-16",
+        "limit": 10_000,
+        "spent": fakes.youtube.quota_used,
+        "left": 10_000 - fakes.youtube.quota_used,
+        "resets_at": "2026-04-17T07:00:00Z",
+    }
+    assert fakes.youtube.quota_used == len(fakes.youtube.requests)
     for item in status["integrations"]:
         # five posts read fine, the deleted one is not found (and marked deleted)
         assert (item["outcomes"]["ok"], item["outcomes"]["not_found"]) == (POSTS - 1, 1)
