@@ -42,6 +42,7 @@ from openpost.platforms.fakes.mastodon import FakeMastodon
 from openpost.platforms.fakes.youtube import DEFAULT_API_KEY, FakeYouTube
 from openpost.refresh import runner
 from openpost.refresh.capture import capture_batch
+from openpost.refresh.models import PlatformState
 from openpost.refresh.runner import Runtime
 from openpost.workspaces.service import create_workspace
 
@@ -61,6 +62,8 @@ class Figure:
     due: int
     captured: int
     requests: int
+    units_counted: int | None = None  # YouTube: quota units the service counted today
+    units_charged: int | None = None  # ... and what the API charged (the fake's meter)
 
     @property
     def per_post(self) -> float:
@@ -187,6 +190,11 @@ def run(
                         requests=count() - before[name],
                     )
                 )
+            with transaction(factory) as session:
+                row = session.get(PlatformState, "youtube")
+                counted = row.reads_today if row is not None else 0
+            spent = next(f for f in figures if f.platform == "youtube")
+            spent.units_counted, spent.units_charged = counted, youtube.quota_used
         finally:
             rt.close()
     finally:
@@ -209,12 +217,20 @@ def render(engine_name: str, accounts: int, posts: int, figures: list[Figure]) -
         ]
         for f in figures
     ]
+    quota = [
+        f"YouTube quota units spent in this run (discovery and reads; the integrations were "
+        f"inserted directly, so no connect lookups): counted by the service against the "
+        f"day's budget {f.units_counted:,}, charged by the API {f.units_charged:,}."
+        for f in figures
+        if f.units_counted is not None and f.units_charged is not None
+    ]
     return (
         f"### {engine_name}: {accounts} accounts x {posts} due posts per platform\n\n"
         + table(
             ["platform", "metrics request", "captured / due", "requests", "per post", "expected"],
             rows,
         )
+        + "".join(f"\n\n{line}" for line in quota)
         + f"\n\ncode {code_measured()}."
     )
 
