@@ -6,6 +6,7 @@ Services take a ``Session`` and never commit; the request or job that opened it 
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import DateTime, Engine, MetaData, Uuid, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -69,16 +71,41 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def json_loads(text: str | bytes) -> Any:
+    """JSON columns in: orjson (several times faster than ``json``), ``json`` where it refuses.
+
+    orjson refuses ``NaN``/``Infinity`` and lone surrogates, which older SQLite rows written
+    by ``json.dumps`` may hold; those rows still read as they always did.
+    """
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+def json_dumps(value: Any) -> str:
+    """JSON columns out: compact orjson text (``NaN`` becomes ``null``, non-ASCII stays UTF-8).
+
+    ``json`` where orjson refuses (an integer beyond 64 bits). Text, not bytes: SQLite would
+    store bytes as a BLOB.
+    """
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
 def make_engine(url: str, *, echo: bool = False) -> Engine:
     """Create the engine for ``url``; SQLite gets WAL, foreign keys and a busy timeout."""
+    codec = {"json_serializer": json_dumps, "json_deserializer": json_loads}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False})
+        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False}, **codec)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20, **codec)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
