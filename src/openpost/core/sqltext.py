@@ -1,0 +1,110 @@
+"""Output values formatted by the database, for read paths that only pass them on.
+
+Building a ``uuid.UUID`` or a ``datetime`` per column, then turning it back into text, costs
+more than the query on the analytics pages; the database writes the same text in C.
+
+- ``uuid_text(col)``: canonical UUID text (``8-4-4-4-12``, lowercase), what ``str(UUID)`` writes.
+- ``time_text(col)``: a UTC column as ``YYYY-MM-DDTHH:MM:SSZ``, what ``timefmt.format_time``
+  writes (truncated to the second, never rounded).
+- ``json_text(col)``: a JSON column's stored text, unparsed. PostgreSQL's ``jsonb`` text is
+  always valid JSON; SQLite keeps whatever text was written (a bare number even as a
+  number: a ``JSON`` column has numeric affinity, hence the CAST there too), hence:
+- ``json_is_valid(col)``: true when ``json_text`` is RFC 8259 JSON (always on PostgreSQL;
+  SQLite's ``json_valid``, which refuses ``NaN`` and friends that Python's ``json`` writes).
+
+Each is a SQL function element: it compiles per dialect and caches like any column.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Integer, String
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
+
+Column = ColumnElement[Any] | QueryableAttribute[Any]
+
+
+class _TextOut(FunctionElement[str]):
+    type = String()
+    inherit_cache = True
+
+
+class _UuidText(_TextOut):
+    name = "uuid_text"
+    inherit_cache = True
+
+
+class _TimeText(_TextOut):
+    name = "time_text"
+    inherit_cache = True
+
+
+class _JsonText(_TextOut):
+    name = "json_text"
+    inherit_cache = True
+
+
+class _JsonIsValid(FunctionElement[int]):
+    type = Integer()  # 1/0 or True/False as the driver gives it: no per-row conversion
+    name = "json_is_valid"
+    inherit_cache = True
+
+
+def uuid_text(column: Column) -> ColumnElement[str]:
+    return _UuidText(column)
+
+
+def time_text(column: Column) -> ColumnElement[str]:
+    return _TimeText(column)
+
+
+def json_text(column: Column) -> ColumnElement[str]:
+    return _JsonText(column)
+
+
+def json_is_valid(column: Column) -> ColumnElement[int]:
+    return _JsonIsValid(column)
+
+
+def _arg(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(_UuidText)
+@compiles(_JsonText)
+def _cast_text(element: _TextOut, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"CAST({_arg(element, compiler, **kw)} AS TEXT)"
+
+
+@compiles(_UuidText, "sqlite")
+def _uuid_sqlite(element: _UuidText, compiler: SQLCompiler, **kw: Any) -> str:
+    column = _arg(element, compiler, **kw)  # stored as 32 lowercase hex digits
+    parts = ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
+    return " || '-' || ".join(f"substr({column}, {start}, {size})" for start, size in parts)
+
+
+@compiles(_TimeText)
+def _time_postgresql(element: _TimeText, compiler: SQLCompiler, **kw: Any) -> str:
+    column = _arg(element, compiler, **kw)
+    return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+
+@compiles(_TimeText, "sqlite")
+def _time_sqlite(element: _TimeText, compiler: SQLCompiler, **kw: Any) -> str:
+    column = _arg(element, compiler, **kw)  # stored as naive UTC: YYYY-MM-DD HH:MM:SS.ffffff
+    return f"substr({column}, 1, 10) || 'T' || substr({column}, 12, 8) || 'Z'"
+
+
+@compiles(_JsonIsValid)
+def _valid_postgresql(element: _JsonIsValid, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({_arg(element, compiler, **kw)} IS NOT NULL)"
+
+
+@compiles(_JsonIsValid, "sqlite")
+def _valid_sqlite(element: _JsonIsValid, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"json_valid({_arg(element, compiler, **kw)})"
