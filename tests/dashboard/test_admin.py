@@ -1,23 +1,16 @@
-"""What the forms do: keys shown once, member rules, connect/disconnect, refresh requests."""
+"""What the forms do: keys shown once, member rules, connect and disconnect."""
 
 from __future__ import annotations
 
 import re
 import uuid
-from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from openpost.analytics.models import RefreshState
-from openpost.config import Settings
-from openpost.core import clock
-from openpost.platforms.registry import Clients
-from openpost.refresh import planner
-from openpost.refresh.policy import CollectionPolicy
 from openpost.workspaces.models import Member, User
-from tests.builders import World, add_snapshot, make_integration, make_post
+from tests.builders import World
 from tests.dashboard.conftest import Members, page_csrf, sign_in
 
 
@@ -169,64 +162,3 @@ def test_live_connect_needs_the_platform_and_disconnect_keeps_history(
     assert "disconnected" in page
     body = client.get(f"/posts/{world.a.post.id}").text  # history stays
     assert "150" in body
-
-
-def test_refresh_now_makes_collected_targets_due(
-    client: TestClient, session: Session, world: World, members: Members
-) -> None:
-    x = world.a.integration
-    gone = make_integration(session, world.a.workspace, platform="bluesky")
-    gone.status = "disconnected"
-    post, (soon, frozen, elsewhere) = make_post(session, world.a.workspace, [x, x, gone])
-    for target in (soon, frozen, elsewhere):
-        add_snapshot(session, target, clock.now() - timedelta(hours=1))
-    later = clock.now() + timedelta(hours=5)
-    for target, due in ((soon, later), (frozen, None), (elsewhere, later)):
-        state = session.get(RefreshState, target.id)
-        assert state is not None
-        state.next_due_at = due
-    session.commit()
-    sign_in(client, session, members.a["editor"])
-    response = client.post(
-        f"/posts/{post.id}/refresh", data={"csrf_token": page_csrf(client)}, follow_redirects=False
-    )
-    assert response.status_code == 303
-    assert response.headers["location"] == f"/posts/{post.id}?queued=1&skipped=2"
-    assert "Refresh requested for 1 account" in client.get(response.headers["location"]).text
-    session.expire_all()
-    due = {t.id: session.get(RefreshState, t.id).next_due_at for t in (soon, frozen, elsewhere)}  # type: ignore[union-attr]
-    assert due[soon.id] is not None
-    assert due[soon.id] <= clock.now()
-    assert due[frozen.id] is None
-    assert due[elsewhere.id] == later
-
-
-def test_a_refresh_request_is_what_the_collection_planner_reads_next(
-    client: TestClient, session: Session, world: World, members: Members, settings: Settings
-) -> None:
-    world.a.workspace.mode = "test"
-    account = make_integration(session, world.a.workspace, platform="bluesky", synthetic=True)
-    post, (target,) = make_post(session, world.a.workspace, [account])
-    add_snapshot(session, target, clock.now() - timedelta(minutes=10))
-    state = session.get(RefreshState, target.id)
-    assert state is not None
-    state.last_attempt_at = clock.now() - timedelta(minutes=10)
-    state.next_due_at = clock.now() + timedelta(minutes=20)
-    session.commit()
-
-    def planned() -> set[uuid.UUID]:
-        plan = planner.plan(
-            session,
-            settings,
-            CollectionPolicy.from_settings(settings),
-            Clients(settings),
-            clock.now(),
-            workspace_id=world.a.workspace.id,
-        )
-        return {t.target_id for targets in plan.chosen.values() for t in targets}
-
-    assert target.id not in planned()
-    sign_in(client, session, members.a["editor"])
-    client.post(f"/posts/{post.id}/refresh", data={"csrf_token": page_csrf(client)})
-    session.expire_all()
-    assert target.id in planned()

@@ -9,15 +9,19 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
+from starlette.background import BackgroundTask
 from starlette.responses import Response
 
 from openpost.core import clock
+from openpost.core.errors import BadRequest
 from openpost.core.ids import parse_uuid
 from openpost.dashboard import actions, connect, keys, members, views
 from openpost.dashboard.deps import CheckedForm, CurrentViewer, require_editor, require_manager
 from openpost.dashboard.web import DashboardRoute, redirect, render
-from openpost.deps import DbSession, get_settings
+from openpost.deps import DbSession, get_sessionmaker, get_settings
 from openpost.integrations import service as integrations
+from openpost.refresh.runner import Jobs
+from openpost.refresh.tasks import JobQueue
 
 router = APIRouter(route_class=DashboardRoute, include_in_schema=False)
 
@@ -26,14 +30,49 @@ def _back(path: str, **params: str | int) -> Response:
     return redirect(f"{path}?{urlencode(params)}" if params else path)
 
 
+def _queue(request: Request) -> JobQueue:
+    """The process's job queue (``openpost serve`` sets the one its worker consumes), made
+    on first use otherwise: the same queue ``POST /v1/analytics/refresh`` writes to."""
+    queue: JobQueue | None = getattr(request.app.state, "job_queue", None)
+    if queue is None:
+        queue = JobQueue(get_settings(request))
+        request.app.state.job_queue = queue
+    return queue
+
+
 @router.post("/posts/{post_id}/refresh")
 def refresh_post(
-    session: DbSession, viewer: CurrentViewer, _form: CheckedForm, post_id: str
+    request: Request, session: DbSession, viewer: CurrentViewer, form: CheckedForm, post_id: str
 ) -> Response:
+    """Claim what policy allows now and queue it once this request commits (the API's
+    refresh); the post page says what was queued and why the rest was not. Rendered, not
+    redirected: the reasons (a pause's end, a spent budget) are those of this moment."""
     require_editor(viewer)
     target = parse_uuid(post_id, "post_id")
-    result = actions.request_refresh(session, viewer.workspace_id, target, now=clock.now())
-    return _back(f"/posts/{target}", queued=result.queued, skipped=result.skipped)
+    days = _days(form.get("days"))  # checked before anything is claimed
+    now = clock.now()
+    result = actions.request_refresh(
+        session,
+        get_settings(request),
+        get_sessionmaker(request),
+        viewer.workspace_id,
+        target,
+        now=now,
+    )
+    context = views.post_page(session, viewer, target, now=now, days=days)
+    response = render(request, "post.html", {**context, "refresh": result, "active": "posts"})
+    if result.batches:  # queued after the commit, as the API does
+        response.background = BackgroundTask(_queue(request).enqueue, Jobs(batches=result.batches))
+    return response
+
+
+def _days(raw: str | None) -> int:
+    """The post page's history window the form came from (its hidden ``days`` field)."""
+    if not raw:
+        return views.DEFAULT_POST_DAYS
+    if not raw.isdigit() or int(raw) not in views.POST_DAYS:
+        raise BadRequest(f"days must be one of {', '.join(map(str, views.POST_DAYS))}")
+    return int(raw)
 
 
 @router.post("/integrations/connect")

@@ -67,13 +67,7 @@ def post(request: Request, session: DbSession, viewer: CurrentViewer, post_id: s
         now=clock.now(),
         days=_int(request, "days", views.DEFAULT_POST_DAYS),
     )
-    notice = {}
-    if "queued" in request.query_params:  # back from a refresh request
-        notice = {
-            "request_queued": _int(request, "queued", 0),
-            "request_skipped": _int(request, "skipped", 0),
-        }
-    return render(request, "post.html", {**context, **notice, "active": "posts"})
+    return render(request, "post.html", {**context, "active": "posts"})
 
 
 @router.get("/integrations")
