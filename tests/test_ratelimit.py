@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +17,12 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from openpost.app import create_app
+from openpost.auth import ratelimit
 from openpost.auth.keys import hash_key
 from openpost.auth.models import ApiKey
+from openpost.auth.ratelimit import KeyRateLimiter, MemoryWindows
 from openpost.config import Settings
+from openpost.core.errors import TooManyRequests
 from tests import builders
 from tests.builders import World
 
@@ -182,3 +186,72 @@ def test_redis_counter_is_shared_by_two_app_instances(
         _flush_key_counters(redis_client, key_ids)
         first_app.state.engine.dispose()
         second_app.state.engine.dispose()
+
+
+# --- the in-memory window (one process) ---------------------------------------------------
+
+
+def test_memory_window_opens_at_the_first_hit_and_lasts_the_period() -> None:
+    windows = MemoryWindows(60.0)
+    assert windows.hit("k", 1000.0) == (1, 1060.0)
+    assert windows.hit("k", 1030.0) == (2, 1060.0)
+    assert windows.hit("other", 1030.0) == (1, 1090.0)
+    assert windows.hit("k", 1059.999) == (3, 1060.0)
+    assert windows.hit("k", 1060.0) == (1, 1120.0)  # the window ended: a fresh count
+
+
+def test_hits_past_the_limit_still_count_until_the_window_ends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    now = [5000.0]
+    monkeypatch.setattr(ratelimit.time, "time", lambda: now[0])
+    limiter = KeyRateLimiter("2/minute")
+    assert limiter.hit("k")["RateLimit-Remaining"] == "1"
+    assert limiter.hit("k") == {
+        "RateLimit-Limit": "2",
+        "RateLimit-Remaining": "0",
+        "RateLimit-Reset": "60",
+    }
+    now[0] = 5010.5
+    with pytest.raises(TooManyRequests) as refused:
+        limiter.hit("k")
+    assert refused.value.headers == {
+        "RateLimit-Limit": "2",
+        "RateLimit-Remaining": "0",
+        "RateLimit-Reset": "50",
+        "Retry-After": "50",
+    }
+    assert limiter.memory is not None
+    assert limiter.memory.windows["k"] == (5060.0, 3)
+    now[0] = 5060.0
+    assert limiter.hit("k")["RateLimit-Remaining"] == "1"
+
+
+def test_expired_windows_are_swept_once_many_keys_are_held(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ratelimit, "SWEEP_AT", 3)
+    windows = MemoryWindows(10.0)
+    for key in ("a", "b", "c"):
+        windows.hit(key, 0.0)
+    windows.hit("b", 5.0)
+    windows.hit("d", 20.0)  # a, b and c expired by now; d is the only window left
+    assert set(windows.windows) == {"d"}
+
+
+def test_concurrent_hits_are_all_counted_and_start_no_threads() -> None:
+    limiter = KeyRateLimiter("1000000/minute")
+    threads_before = threading.active_count()
+
+    def hammer() -> None:
+        for _ in range(500):
+            limiter.hit("shared")
+
+    workers = [threading.Thread(target=hammer) for _ in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert threading.active_count() == threads_before
+    assert limiter.memory is not None
+    assert limiter.memory.windows["shared"][1] == 4000
