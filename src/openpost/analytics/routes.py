@@ -1,4 +1,8 @@
-"""/v1/analytics: workspace snapshots and per-post metrics. Thin: parse, call, return."""
+"""/v1/analytics: workspace snapshots and per-post metrics. Thin: parse, call, return.
+
+The two JSON reads are ``async`` over ``CurrentReader``: one thread-pool hop for the key,
+one for the query and the JSON (``read_deps`` says why).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from openpost.core.ids import parse_uuid
 from openpost.core.schemas import error_responses
 from openpost.core.web import data
 from openpost.deps import CurrentCaller, DbSession, get_sessionmaker
+from openpost.read_deps import CurrentReader
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 
@@ -27,9 +32,8 @@ Days = Annotated[int, Query(ge=1, le=365, description="How many days back to inc
     response_model=SnapshotPageOut,
     responses=error_responses(400, 404),
 )
-def list_snapshots(
-    caller: CurrentCaller,
-    session: DbSession,
+async def list_snapshots(
+    reader: CurrentReader,
     days: Days = 30,
     integration_id: Annotated[
         str | None, Query(description="Only this integration's snapshots (UUID)")
@@ -39,16 +43,23 @@ def list_snapshots(
         str | None, Query(max_length=200, description="`next_cursor` of the previous page")
     ] = None,
 ) -> Response:
-    page = service.list_snapshots(
-        session,
-        caller.workspace_id,
-        now=clock.now(),
-        days=days,
-        integration_id=parse_uuid(integration_id, "integration_id") if integration_id else None,
-        limit=limit,
-        cursor=cursor,
-    )
-    return data(page.rows, next_cursor=page.next_cursor)
+    workspace_id = reader.caller.workspace_id
+    integration = parse_uuid(integration_id, "integration_id") if integration_id else None
+    now = clock.now()
+
+    def page(session: Session) -> Response:
+        found = service.list_snapshots(
+            session,
+            workspace_id,
+            now=now,
+            days=days,
+            integration_id=integration,
+            limit=limit,
+            cursor=cursor,
+        )
+        return data(found.rows, next_cursor=found.next_cursor)
+
+    return await reader.run(page)
 
 
 @router.get(
@@ -57,16 +68,19 @@ def list_snapshots(
     response_model=PostMetricsEnvelope,
     responses=error_responses(400, 404),
 )
-def post_metrics(
-    caller: CurrentCaller,
-    session: DbSession,
+async def post_metrics(
+    reader: CurrentReader,
     post_id: Annotated[str, Path(description="The post's UUID")],
     days: Days = 30,
 ) -> Response:
-    result = service.post_metrics(
-        session, caller.workspace_id, parse_uuid(post_id, "post_id"), now=clock.now(), days=days
-    )
-    return data(result)
+    workspace_id = reader.caller.workspace_id
+    post = parse_uuid(post_id, "post_id")
+    now = clock.now()
+
+    def metrics(session: Session) -> Response:
+        return data(service.post_metrics(session, workspace_id, post, now=now, days=days))
+
+    return await reader.run(metrics)
 
 
 @router.get(
