@@ -13,8 +13,10 @@ from openpost.auth.ratelimit import KeyRateLimiter
 from openpost.config import Settings
 from openpost.core.db import make_engine, make_sessionmaker
 from openpost.core.metrics import MetricsMiddleware, RequestMetrics
+from openpost.core.outage import StorageOutage, storage_url
 from openpost.core.web import GuardMiddleware, install_error_handlers
 from openpost.dashboard.mount import install as install_dashboard
+from openpost.deps import key_before_body
 from openpost.integrations.routes import router as integrations_router
 from openpost.posts.routes import router as posts_router
 from openpost.refresh.routes import router as refresh_router
@@ -41,13 +43,15 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
-    app.state.rate_limiter = KeyRateLimiter(
-        settings.api_rate_limit, settings.rate_limit_storage_url
-    )
-
-    install_error_handlers(app)
-    app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes)
     metrics = RequestMetrics()
+    limit_storage = storage_url(settings.rate_limit_storage_url)
+    app.state.rate_limiter = KeyRateLimiter(settings.api_rate_limit, limit_storage)
+    # While the shared storage is unreachable, each process limits on its own (ADR 0005).
+    app.state.local_rate_limiter = KeyRateLimiter(settings.api_rate_limit)
+    app.state.rate_limit_outage = StorageOutage(limit_storage, metrics.registry)
+
+    install_error_handlers(app, before_body_error=key_before_body)
+    app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_route("/metrics", metrics.endpoint, include_in_schema=False)
     app.include_router(analytics_router)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from openpost.core.errors import AppError, PayloadTooLarge
@@ -59,18 +60,61 @@ def _describe_validation_error(exc: RequestValidationError) -> str:
     return f"{field}: {message}"
 
 
-def install_error_handlers(app: FastAPI) -> None:
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at this path. (The 405 raised by routing names only
+    the first route whose path matched, so ``GET`` beside ``POST`` on one path went
+    unmentioned.) Asks each route, through the public ``matches``, whether it would take
+    the same path with each method; a clean scope, so no earlier match steers the answer."""
+    allowed = []
+    for method in METHODS:
+        probe = {
+            "type": "http",
+            "method": method,
+            "path": request.scope["path"],
+            "root_path": request.scope.get("root_path", ""),
+            "headers": [],
+            "query_string": b"",
+        }
+        if any(route.matches(probe)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
+# Called before a 400 about the request's body is sent: a response to send instead (the
+# application answers 401 to a caller without a valid key), or ``None``.
+BodyErrorCheck = Callable[[Request], Awaitable[Response | None]]
+
+
+def install_error_handlers(app: FastAPI, before_body_error: BodyErrorCheck | None = None) -> None:
+    async def _checked(request: Request, status_code: int, message: str) -> Response:
+        if before_body_error is not None:
+            instead = await before_body_error(request)
+            if instead is not None:
+                return instead
+        return error_response(status_code, message)
+
     @app.exception_handler(AppError)
     async def _app_error(_request: Request, exc: AppError) -> Response:
         return error_response(exc.status_code, exc.message, exc.headers)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_request: Request, exc: RequestValidationError) -> Response:
-        return error_response(400, _describe_validation_error(exc))
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        return await _checked(request, 400, _describe_validation_error(exc))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
-        message = {404: "not found", 405: "method not allowed"}.get(exc.status_code)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 405:
+            headers = dict(exc.headers or {})
+            methods = allowed_methods(request)
+            if methods:  # else (a mounted app's own 405) whatever it said
+                headers["Allow"] = ", ".join(methods)
+            return error_response(405, "method not allowed", headers)
+        if exc.status_code == 400:  # FastAPI's "There was an error parsing the body"
+            return await _checked(request, 400, str(exc.detail))
+        message = {404: "not found"}.get(exc.status_code)
         return error_response(exc.status_code, message or str(exc.detail), exc.headers)
 
     @app.exception_handler(Exception)

@@ -17,8 +17,10 @@ import math
 import secrets
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypeVar
 
 from limits import RateLimitItemPerMinute
 from limits.storage import storage_from_string
@@ -28,9 +30,12 @@ from sqlalchemy.orm import Session
 
 from openpost.core import clock
 from openpost.core.errors import BadRequest, TooManyRequests
+from openpost.core.outage import StorageOutage
 from openpost.dashboard.models import DashboardSession
 from openpost.workspaces.models import Member, Role, User, Workspace
 from openpost.workspaces.service import find_user, hash_password, verify_password
+
+T = TypeVar("T")
 
 # Verifying against this when the email is unknown makes a miss cost as much as a wrong
 # password, so response times do not tell which emails have an account.
@@ -197,29 +202,61 @@ def switch_workspace(session: Session, viewer: Viewer, workspace_id: uuid.UUID) 
 class LoginThrottle:
     """At most ``max_failures`` failed logins per (email, client address) in a moving
     window. Counters live where the API's rate limits do: this process's memory, or Redis
-    (``OPENPOST_RATE_LIMIT_STORAGE_URL``) to share them across processes."""
+    (``OPENPOST_RATE_LIMIT_STORAGE_URL``) to share them across processes. While Redis cannot
+    be reached (``outage``), this process's memory counts instead: logins keep working and
+    stay throttled per process (docs/decisions/0005)."""
 
-    def __init__(self, max_failures: int, window_minutes: int, storage_url: str = "") -> None:
+    def __init__(
+        self,
+        max_failures: int,
+        window_minutes: int,
+        storage_url: str = "",
+        outage: StorageOutage | None = None,
+    ) -> None:
         self.item = RateLimitItemPerMinute(max_failures, window_minutes)
         self.limiter = MovingWindowRateLimiter(storage_from_string(storage_url or "memory://"))
+        self.local = MovingWindowRateLimiter(storage_from_string("memory://"))
+        self.outage = outage if outage is not None else StorageOutage(storage_url)
 
     @staticmethod
     def _key(email: str, address: str) -> str:
         return hashlib.sha256(f"{email.strip().lower()}|{address}".encode()).hexdigest()
 
+    def _limiter(self) -> MovingWindowRateLimiter:
+        return self.limiter if self.outage.available() else self.local
+
+    def _call(self, operation: Callable[[MovingWindowRateLimiter], T]) -> T:
+        """``operation`` on the shared limiter, or on the local one while it is down."""
+        limiter = self._limiter()
+        if limiter is self.local or not self.outage.errors:
+            return operation(limiter)
+        try:
+            result = operation(limiter)
+        except self.outage.errors as exc:
+            self.outage.failed(exc)
+            return operation(self.local)
+        self.outage.recovered()
+        return result
+
     def retry_after(self, email: str, address: str) -> int | None:
         """Seconds until another attempt is allowed, or ``None`` if one is allowed now."""
         key = self._key(email, address)
-        if self.limiter.test(self.item, "login", key):
-            return None
-        reset_at, _ = self.limiter.get_window_stats(self.item, "login", key)
-        return max(1, math.ceil(reset_at - time.time()))
+
+        def check(limiter: MovingWindowRateLimiter) -> int | None:
+            if limiter.test(self.item, "login", key):
+                return None
+            reset_at, _ = limiter.get_window_stats(self.item, "login", key)
+            return max(1, math.ceil(reset_at - time.time()))
+
+        return self._call(check)
 
     def failed(self, email: str, address: str) -> None:
-        self.limiter.hit(self.item, "login", self._key(email, address))
+        key = self._key(email, address)
+        self._call(lambda limiter: limiter.hit(self.item, "login", key))
 
     def succeeded(self, email: str, address: str) -> None:
-        self.limiter.clear(self.item, "login", self._key(email, address))
+        key = self._key(email, address)
+        self._call(lambda limiter: limiter.clear(self.item, "login", key))
 
 
 class LoginFailed(BadRequest):
