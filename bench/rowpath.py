@@ -3,8 +3,9 @@
     .venv/bin/python -m bench.rowpath --engine sqlite --snapshots 1000000 [--commit REV]
 
 Times, interleaved and without HTTP, the bare SQL (``bench.bare``), the service's
-``list_snapshots`` + ``json_response`` as they are, and variants that each remove one
-per-row cost, cumulatively:
+``list_snapshots`` + ``json_response`` as they are (``as_is``; since commit 061adbd the
+service does what ``sql_text`` does), and variants of the page as the service read it up to
+commit 483c805 that each remove one per-row cost, cumulatively:
 
 1. ``core``: the same SELECT through ``Connection.execute`` (no ORM result layer);
 2. ``uuid``: + ids left as ``uuid.UUID`` for orjson to write (no ``str()`` per id);
@@ -63,6 +64,40 @@ def _page_query(workspace_id: uuid.UUID, columns: Sequence[Any]) -> Any:
         .order_by(Snapshot.captured_at.desc(), Snapshot.id.desc())
         .limit(PAGE + 1)
     )
+
+
+# The page's columns and row as the service read them before it formatted text in SQL
+# (commit 483c805 and earlier), so that the variants below measure from the same start
+# whichever revision's service ``as_is`` is.
+_ORM_COLUMNS = (
+    Snapshot.id,
+    Snapshot.post_target_id,
+    Snapshot.integration_id,
+    PostTarget.post_id,
+    Integration.platform,
+    Snapshot.impressions,
+    Snapshot.likes,
+    Snapshot.comments,
+    Snapshot.shares,
+    Snapshot.platform_data,
+    Snapshot.captured_at,
+)
+
+
+def _orm_row(row: Any) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "post_target_id": str(row.post_target_id),
+        "integration_id": str(row.integration_id),
+        "post_id": str(row.post_id),
+        "platform": row.platform,
+        "impressions": row.impressions,
+        "likes": row.likes,
+        "comments": row.comments,
+        "shares": row.shares,
+        "platform_data": row.platform_data or {},
+        "captured_at": format_time(row.captured_at),
+    }
 
 
 def _uuid_objects_row(row: Any) -> dict[str, Any]:
@@ -129,17 +164,17 @@ def variants(
 
     def core() -> bytes:
         with plain() as session:
-            found = rows(session, service.SNAPSHOT_COLUMNS)
-            return orjson.dumps({"data": [service.snapshot_row(r) for r in found]})
+            found = rows(session, _ORM_COLUMNS)
+            return orjson.dumps({"data": [_orm_row(r) for r in found]})
 
     def uuid_objects() -> bytes:
         with plain() as session:
-            found = rows(session, service.SNAPSHOT_COLUMNS)
+            found = rows(session, _ORM_COLUMNS)
             return orjson.dumps({"data": [_uuid_objects_row(r) for r in found]})
 
     def orjson_loads() -> bytes:
         with orjson_sessions() as session:
-            found = rows(session, service.SNAPSHOT_COLUMNS)
+            found = rows(session, _ORM_COLUMNS)
             return orjson.dumps({"data": [_uuid_objects_row(r) for r in found]})
 
     def sql_text() -> bytes:
