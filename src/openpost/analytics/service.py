@@ -254,7 +254,7 @@ def post_metrics(
                 "workspace_id": workspace_id,
                 "since": now - timedelta(days=days),
             },
-        ):
+        ).all():  # fetchall: one driver call, not one per row
             history[snapshot[1]].append(snapshot_row(snapshot))
 
     targets = []
