@@ -22,26 +22,20 @@ Run it as a server: ``python -m openpost.platforms.fakes.bluesky --port 8082 --s
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import itertools
-import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from openpost.core import clock
-from openpost.platforms.fakes import InProcessTransport
+from openpost.platforms.fakes import base
 from openpost.platforms.fakes import bluesky_wire as wire
-
-log = logging.getLogger("openpost.fakes.bluesky")
+from openpost.platforms.fakes.base import Fault
 
 RESOLVE_HANDLE = "com.atproto.identity.resolveHandle"
 GET_PROFILE = "app.bsky.actor.getProfile"
@@ -50,7 +44,7 @@ GET_AUTHOR_FEED = "app.bsky.feed.getAuthorFeed"
 METHODS = (RESOLVE_HANDLE, GET_PROFILE, GET_POSTS, GET_AUTHOR_FEED)
 MAX_URIS = 25
 DEFAULT_RATE_LIMIT = 3000  # the PDS figure; the AppView publishes none
-WINDOW_SECONDS = 300
+WINDOW = timedelta(minutes=5)
 
 FaultKind = Literal["server_error", "not_json", "wrong_shape", "slow"]
 
@@ -93,45 +87,22 @@ class FakeRepost:
 
 
 @dataclass(frozen=True)
-class RecordedRequest:
-    endpoint: str  # the XRPC method's NSID
-    path: str
-    params: dict[str, list[str]]
-    status: int
+class RecordedRequest(base.RecordedRequest[dict[str, list[str]]]):
+    """``endpoint`` is the XRPC method's NSID."""
 
 
-@dataclass
-class _Fault:
-    kind: FaultKind
-    endpoint: str | None
-    times: int | None
-    delay: float
-    status: int
-
-
-@dataclass
-class _Window:
-    limit: int
-    remaining: int
-    reset: int
-
-
-class FakeBluesky:
+class FakeBluesky(base.FakePlatform[str, FaultKind, RecordedRequest]):
     """The fake's whole state; ``app`` serves it, ``transport()`` reaches it in-process."""
 
     def __init__(self, *, now: Callable[[], datetime] = clock.now) -> None:
         self.actors: dict[str, FakeActor] = {}
         self.posts: dict[str, FakePost] = {}
         self.reposts: list[FakeRepost] = []
-        self.requests: list[RecordedRequest] = []
         self.rate_limit = DEFAULT_RATE_LIMIT
         self.rate_headers = True
-        self._window: _Window | None = None
-        self._faults: list[_Fault] = []
-        self._now = now
+        self._window = base.RateWindows[None](WINDOW, whole_seconds=True)
         self._clock_ids = itertools.count(1)
-        self._lock = threading.RLock()
-        self.app = create_app(self)
+        super().__init__(now=now)
 
     # ---- arranging -------------------------------------------------------------------
 
@@ -213,92 +184,45 @@ class FakeBluesky:
         """Requests allowed per 5-minute window; a new window starts with the next call."""
         with self._lock:
             self.rate_limit = limit
-            self._window = None
-
-    def inject(
-        self,
-        kind: FaultKind,
-        *,
-        endpoint: str | None = None,
-        times: int | None = 1,
-        delay: float = 0.0,
-        status: int = 503,
-    ) -> None:
-        """Make the next ``times`` matching calls fail (``None``: until ``clear_faults``)."""
-        with self._lock:
-            self._faults.append(_Fault(kind, endpoint, times, delay, status))
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    def calls(self, endpoint: str | None = None) -> list[RecordedRequest]:
-        return [r for r in self.requests if endpoint is None or r.endpoint == endpoint]
-
-    def now(self) -> datetime:
-        return self._now()
-
-    def transport(self) -> InProcessTransport:
-        return InProcessTransport(self.app)
+            self._window.forget()
 
     # ---- serving -----------------------------------------------------------------------
 
-    def _take_fault(self, endpoint: str) -> _Fault | None:
-        for fault in self._faults:
-            if fault.endpoint in (None, endpoint):
-                if fault.times is not None:
-                    fault.times -= 1
-                    if fault.times <= 0:
-                        self._faults.remove(fault)
-                return fault
-        return None
+    def _routes(self) -> list[Route]:
+        return [base.route("/xrpc/{nsid}", self.handle)]
 
-    def _spend(self) -> tuple[_Window, bool]:
-        now = int(self._now().timestamp())
-        window = self._window
-        if window is None or now >= window.reset:
-            limit = self.rate_limit
-            window = self._window = _Window(limit, limit, now + WINDOW_SECONDS)
-        if window.remaining <= 0:
-            return window, False
-        window.remaining -= 1
-        return window, True
+    def _not_found(self) -> Response:
+        return JSONResponse({"error": "NotFound", "message": "Not Found"}, status_code=404)
 
     async def handle(self, request: Request) -> Response:
         endpoint = request.path_params["nsid"]
-        with self._lock:
-            fault = self._take_fault(endpoint) if endpoint in METHODS else None
-        if fault is not None and fault.delay:
-            await asyncio.sleep(fault.delay)
-        with self._lock:
-            response = self._answer(request, endpoint, fault)
-            params: dict[str, list[str]] = {}
-            for name, value in request.query_params.multi_items():
-                params.setdefault(name, []).append(value)
-            self.requests.append(
-                RecordedRequest(endpoint, request.url.path, params, response.status_code)
-            )
-        return response
+        params = base.query_lists(request)
 
-    def _answer(self, request: Request, endpoint: str, fault: _Fault | None) -> Response:
+        def answer(fault: Fault[FaultKind, str] | None) -> tuple[Response, RecordedRequest]:
+            response = self._answer(endpoint, params, fault)
+            path, status = request.url.path, response.status_code
+            return response, RecordedRequest(endpoint, path, params, status)
+
+        return await self._serve(endpoint if endpoint in METHODS else None, answer)
+
+    def _answer(
+        self, endpoint: str, params: dict[str, list[str]], fault: Fault[FaultKind, str] | None
+    ) -> Response:
         if endpoint not in METHODS:
             return wire.xrpc_error(501, "MethodNotImplemented", "Method Not Implemented")
-        if fault is not None and fault.kind != "slow":
+        if fault is not None and fault.fails:
             return wire.fault_response(fault.kind, status=fault.status)
-        window, allowed = self._spend()
+        window, allowed = self._window.spend(None, self.rate_limit, self._now())
         headers: dict[str, str] = {}
         if self.rate_headers:
             headers = {
                 "ratelimit-limit": str(window.limit),
                 "ratelimit-remaining": str(window.remaining),
-                "ratelimit-reset": str(window.reset),
-                "ratelimit-policy": f"{window.limit};w={WINDOW_SECONDS}",
+                "ratelimit-reset": str(window.reset_epoch),
+                "ratelimit-policy": f"{window.limit};w={int(WINDOW.total_seconds())}",
             }
         if not allowed:
             return wire.xrpc_error(429, "RateLimitExceeded", "Rate Limit Exceeded", headers)
-        params: dict[str, list[str]] = {}
-        for name, value in request.query_params.multi_items():
-            params.setdefault(name, []).append(value)
         if endpoint == RESOLVE_HANDLE:
             status, payload = self._resolve_handle(params)
         elif endpoint == GET_PROFILE:
@@ -330,11 +254,9 @@ class FakeBluesky:
         return 200, {"did": actor.did}
 
     def _get_profile(self, params: dict[str, list[str]]) -> tuple[int, Any]:
-        identifier = _one(params, "actor")
-        if identifier is None:
-            return wire.invalid('Error: Params must have the property "actor"')
-        if not (wire.HANDLE.match(identifier) or wire.DID.match(identifier)):
-            return wire.invalid("Error: actor must be a valid did or a handle")
+        identifier = _actor_param(params)
+        if isinstance(identifier, tuple):
+            return identifier
         actor = self._actor(identifier)
         if actor is None:
             return wire.invalid("Profile not found")
@@ -371,11 +293,9 @@ class FakeBluesky:
         return wire.post_view(post, author, self.posts)
 
     def _get_author_feed(self, params: dict[str, list[str]]) -> tuple[int, Any]:
-        identifier = _one(params, "actor")
-        if identifier is None:
-            return wire.invalid('Error: Params must have the property "actor"')
-        if not (wire.HANDLE.match(identifier) or wire.DID.match(identifier)):
-            return wire.invalid("Error: actor must be a valid did or a handle")
+        identifier = _actor_param(params)
+        if isinstance(identifier, tuple):
+            return identifier
         raw_limit = _one(params, "limit") or "50"
         try:
             limit = int(raw_limit)
@@ -454,21 +374,18 @@ def _one(params: dict[str, list[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
+def _actor_param(params: dict[str, list[str]]) -> str | tuple[int, Any]:
+    """The ``actor`` parameter, or the AppView's 400 when it is missing or malformed."""
+    identifier = _one(params, "actor")
+    if identifier is None:
+        return wire.invalid('Error: Params must have the property "actor"')
+    if not (wire.HANDLE.match(identifier) or wire.DID.match(identifier)):
+        return wire.invalid("Error: actor must be a valid did or a handle")
+    return identifier
+
+
 def _ms(when: datetime) -> int:
     return int(when.timestamp() * 1000)
-
-
-def create_app(state: FakeBluesky) -> Starlette:
-    async def xrpc(request: Request) -> Response:
-        return await state.handle(request)
-
-    async def not_found(_request: Request, _exc: Exception) -> Response:
-        return JSONResponse({"error": "NotFound", "message": "Not Found"}, status_code=404)
-
-    return Starlette(
-        routes=[Route("/xrpc/{nsid}", xrpc)],
-        exception_handlers={404: not_found},
-    )
 
 
 # ---- running it as a server ---------------------------------------------------------------
@@ -517,20 +434,14 @@ def seed(state: FakeBluesky, *, posts: int = 60) -> FakeActor:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import uvicorn
-
-    parser = argparse.ArgumentParser(description="Run the fake Bluesky AppView server.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8082)
-    parser.add_argument("--seed", action="store_true", help="create openpost.bsky.social")
-    parser.add_argument("--seed-posts", type=int, default=60)
+    parser = base.server_arguments(
+        "Run the fake Bluesky AppView server.", port=8082, seed_help="create openpost.bsky.social"
+    )
     args = parser.parse_args(argv)
     state = FakeBluesky()
     if args.seed:
         seed(state, posts=args.seed_posts)
-    logging.basicConfig(level=logging.INFO)
-    log.info("fake Bluesky AppView on http://%s:%s", args.host, args.port)
-    uvicorn.run(state.app, host=args.host, port=args.port, lifespan="off", ws="none")
+    base.run_server(state.app, args, "fake Bluesky AppView")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.responses import JSONResponse, Response
 
+from openpost.platforms.fakes.base import bad_gateway
+
 if TYPE_CHECKING:
     from openpost.platforms.fakes.bluesky import FakeActor, FakePost, FakeRepost
 
@@ -163,9 +165,7 @@ def fault_response(kind: str, *, status: int) -> Response:
     """The body the AppView (or what stands in front of it) sends for an injected fault."""
     if kind == "server_error":
         if status == 502:
-            return Response(
-                "<html><body>502 Bad Gateway</body></html>", 502, media_type="text/html"
-            )
+            return bad_gateway()
         return xrpc_error(status, "InternalServerError", "Internal Server Error")
     if kind == "not_json":
         return Response(

@@ -21,26 +21,20 @@ Run it as a server: ``python -m openpost.platforms.fakes.mastodon --port 8083 --
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import itertools
-import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from openpost.core import clock
-from openpost.platforms.fakes import InProcessTransport
+from openpost.platforms.fakes import base
 from openpost.platforms.fakes import mastodon_wire as wire
-
-log = logging.getLogger("openpost.fakes.mastodon")
+from openpost.platforms.fakes.base import Fault
 
 DEFAULT_DOMAIN = "mastodon.example"
 DEFAULT_VERSION = "4.3.2"
@@ -80,31 +74,11 @@ class FakeStatus:
 
 
 @dataclass(frozen=True)
-class RecordedRequest:
-    endpoint: str
-    path: str
-    params: dict[str, list[str]]
-    status: int
+class RecordedRequest(base.RecordedRequest[dict[str, list[str]]]):
     token: str | None
 
 
-@dataclass
-class _Fault:
-    kind: FaultKind
-    endpoint: Endpoint | None
-    times: int | None
-    delay: float
-    status: int
-
-
-@dataclass
-class _Window:
-    limit: int
-    remaining: int
-    reset: datetime
-
-
-class FakeMastodon:
+class FakeMastodon(base.FakePlatform[Endpoint, FaultKind, RecordedRequest]):
     """One instance's whole state; ``app`` serves it, ``transport()`` reaches it in-process."""
 
     def __init__(
@@ -118,16 +92,12 @@ class FakeMastodon:
         self.version = version
         self.accounts: dict[str, FakeAccount] = {}
         self.statuses: dict[str, FakeStatus] = {}
-        self.requests: list[RecordedRequest] = []
         self.tokens: set[str] = set()
         self.require_token = False
         self.rate_limit = DEFAULT_RATE_LIMIT
-        self._window: _Window | None = None
-        self._faults: list[_Fault] = []
-        self._now = now
+        self._window = base.RateWindows[None](WINDOW)
         self._sequence = itertools.count(1)
-        self._lock = threading.RLock()
-        self.app = create_app(self)
+        super().__init__(now=now)
 
     # ---- arranging -------------------------------------------------------------------
 
@@ -212,33 +182,7 @@ class FakeMastodon:
         """Requests allowed per 5-minute window; a new window starts with the next call."""
         with self._lock:
             self.rate_limit = limit
-            self._window = None
-
-    def inject(
-        self,
-        kind: FaultKind,
-        *,
-        endpoint: Endpoint | None = None,
-        times: int | None = 1,
-        delay: float = 0.0,
-        status: int = 503,
-    ) -> None:
-        """Make the next ``times`` matching calls fail (``None``: until ``clear_faults``)."""
-        with self._lock:
-            self._faults.append(_Fault(kind, endpoint, times, delay, status))
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    def calls(self, endpoint: str | None = None) -> list[RecordedRequest]:
-        return [r for r in self.requests if endpoint is None or r.endpoint == endpoint]
-
-    def now(self) -> datetime:
-        return self._now()
-
-    def transport(self) -> InProcessTransport:
-        return InProcessTransport(self.app)
+            self._window.forget()
 
     # ---- serving -----------------------------------------------------------------------
 
@@ -246,42 +190,31 @@ class FakeMastodon:
     def has_multi_get(self) -> bool:
         return wire.version_at_least(self.version, (4, 3))
 
-    def _take_fault(self, endpoint: Endpoint) -> _Fault | None:
-        for fault in self._faults:
-            if fault.endpoint in (None, endpoint):
-                if fault.times is not None:
-                    fault.times -= 1
-                    if fault.times <= 0:
-                        self._faults.remove(fault)
-                return fault
-        return None
+    def _routes(self) -> list[Route]:
+        paths: dict[str, Endpoint] = {
+            "/api/v1/accounts/lookup": "lookup",
+            "/api/v1/accounts/{id}/statuses": "account_statuses",
+            "/api/v1/statuses": "statuses",
+            "/api/v1/statuses/{id}": "status",
+            "/api/v1/instance": "instance",
+            "/api/v2/instance": "instance",
+        }
+        return base.endpoint_routes(self.handle, paths)
 
-    def _spend(self) -> tuple[_Window, bool]:
-        now = self._now()
-        window = self._window
-        if window is None or now >= window.reset:
-            window = self._window = _Window(self.rate_limit, self.rate_limit, now + WINDOW)
-        if window.remaining <= 0:
-            return window, False
-        window.remaining -= 1
-        return window, True
+    def _not_found(self) -> Response:
+        return HTMLResponse(wire.HTML_404, status_code=404)
 
     async def handle(self, request: Request, endpoint: Endpoint) -> Response:
-        with self._lock:
-            fault = self._take_fault(endpoint)
-        if fault is not None and fault.delay:
-            await asyncio.sleep(fault.delay)
-        with self._lock:
-            params: dict[str, list[str]] = {}
-            for name, value in request.query_params.multi_items():
-                params.setdefault(name, []).append(value)
-            scheme, _, token = request.headers.get("authorization", "").partition(" ")
-            given = token if scheme.lower() == "bearer" and token else None
+        params = base.query_lists(request)
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        given = token if scheme.lower() == "bearer" and token else None
+
+        def answer(fault: Fault[FaultKind, Endpoint] | None) -> tuple[Response, RecordedRequest]:
             response = self._answer(request, endpoint, params, given, fault)
-            self.requests.append(
-                RecordedRequest(endpoint, request.url.path, params, response.status_code, given)
-            )
-        return response
+            path, status = request.url.path, response.status_code
+            return response, RecordedRequest(endpoint, path, params, status, given)
+
+        return await self._serve(endpoint, answer)
 
     def _answer(
         self,
@@ -289,9 +222,9 @@ class FakeMastodon:
         endpoint: Endpoint,
         params: dict[str, list[str]],
         token: str | None,
-        fault: _Fault | None,
+        fault: Fault[FaultKind, Endpoint] | None,
     ) -> Response:
-        window, allowed = self._spend()
+        window, allowed = self._window.spend(None, self.rate_limit, self._now())
         headers = {
             "x-ratelimit-limit": str(window.limit),
             "x-ratelimit-remaining": str(window.remaining),
@@ -299,7 +232,7 @@ class FakeMastodon:
         }
         if not allowed:
             return JSONResponse(wire.TOO_MANY, status_code=429, headers=headers)
-        if fault is not None and fault.kind != "slow":
+        if fault is not None and fault.fails:
             response = wire.fault_response(fault.kind, status=fault.status)
             response.headers.update(headers)
             return response
@@ -420,29 +353,6 @@ class FakeMastodon:
         return {"uri": self.domain, "title": "Fake Mastodon", "version": self.version}
 
 
-def create_app(state: FakeMastodon) -> Starlette:
-    def route(endpoint: Endpoint) -> Callable[[Request], Any]:
-        async def serve(request: Request) -> Response:
-            return await state.handle(request, endpoint)
-
-        return serve
-
-    async def not_found(_request: Request, _exc: Exception) -> Response:
-        return HTMLResponse(wire.HTML_404, status_code=404)
-
-    return Starlette(
-        routes=[
-            Route("/api/v1/accounts/lookup", route("lookup")),
-            Route("/api/v1/accounts/{id}/statuses", route("account_statuses")),
-            Route("/api/v1/statuses", route("statuses")),
-            Route("/api/v1/statuses/{id}", route("status")),
-            Route("/api/v1/instance", route("instance")),
-            Route("/api/v2/instance", route("instance")),
-        ],
-        exception_handlers={404: not_found},
-    )
-
-
 # ---- running it as a server ---------------------------------------------------------------
 
 
@@ -479,24 +389,16 @@ def seed(state: FakeMastodon, *, posts: int = 60) -> FakeAccount:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import uvicorn
-
-    parser = argparse.ArgumentParser(description="Run a fake Mastodon instance's API.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8083)
+    parser = base.server_arguments(
+        "Run a fake Mastodon instance's API.", port=8083, seed_help="create @openpost and statuses"
+    )
     parser.add_argument("--domain", default=DEFAULT_DOMAIN, help="the instance's domain")
     parser.add_argument("--version", default=DEFAULT_VERSION, help="e.g. 4.2.10 for no multi-get")
-    parser.add_argument("--seed", action="store_true", help="create @openpost and statuses")
-    parser.add_argument("--seed-posts", type=int, default=60)
     args = parser.parse_args(argv)
     state = FakeMastodon(domain=args.domain, version=args.version)
     if args.seed:
         seed(state, posts=args.seed_posts)
-    logging.basicConfig(level=logging.INFO)
-    log.info(
-        "fake Mastodon %s (%s) on http://%s:%s", args.domain, args.version, args.host, args.port
-    )
-    uvicorn.run(state.app, host=args.host, port=args.port, lifespan="off", ws="none")
+    base.run_server(state.app, args, f"fake Mastodon {args.domain} ({args.version})")
 
 
 if __name__ == "__main__":

@@ -17,31 +17,25 @@ Run it as a server: ``python -m openpost.platforms.fakes.x --port 8081 --seed``.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import itertools
-import logging
 import re
-import threading
 from collections.abc import Callable, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from openpost.core import clock
-from openpost.platforms.fakes import InProcessTransport
+from openpost.platforms.fakes import base
 from openpost.platforms.fakes import x_wire as wire
-
-log = logging.getLogger("openpost.fakes.x")
+from openpost.platforms.fakes.base import Fault
 
 DEFAULT_APP_TOKEN = "fake-x-app-token"  # noqa: S105 - the fake's own well-known test token
 TWEPOCH_MS = 1_288_834_974_657  # X's snowflake epoch (2010-11-04)
-WINDOW_SECONDS = 15 * 60
+WINDOW = timedelta(minutes=15)
 PRIVATE_FIELDS = ("non_public_metrics", "organic_metrics")
 PRIVATE_METRICS_MAX_AGE = timedelta(days=30)
 
@@ -85,32 +79,11 @@ class FakePost:
 
 
 @dataclass(frozen=True)
-class RecordedRequest:
-    endpoint: str
-    path: str
-    params: dict[str, str]
-    status: int
+class RecordedRequest(base.RecordedRequest[dict[str, str]]):
     context: str  # "app", "user:<account id>" or "anonymous"
 
 
-@dataclass
-class _Fault:
-    kind: FaultKind
-    endpoint: Endpoint | None
-    times: int | None
-    delay: float
-    status: int
-    period: str
-
-
-@dataclass
-class _Window:
-    limit: int
-    remaining: int
-    reset: int
-
-
-class FakeX:
+class FakeX(base.FakePlatform[Endpoint, FaultKind, RecordedRequest]):
     """The fake's whole state; ``app`` serves it, ``transport()`` reaches it in-process."""
 
     def __init__(
@@ -123,17 +96,13 @@ class FakeX:
         self.user_tokens: dict[str, str] = {}
         self.accounts: dict[str, FakeAccount] = {}
         self.posts: dict[str, FakePost] = {}
-        self.requests: list[RecordedRequest] = []
         self.rate_limits: dict[tuple[Endpoint, str], int] = {}
         for endpoint, (per_app, per_user) in RATE_LIMITS.items():
             self.rate_limits[(endpoint, "app")] = per_app
             self.rate_limits[(endpoint, "user")] = per_user
-        self._windows: dict[tuple[Endpoint, str], _Window] = {}
-        self._faults: list[_Fault] = []
-        self._now = now
+        self._windows = base.RateWindows[tuple[Endpoint, str]](WINDOW, whole_seconds=True)
         self._sequence = itertools.count(1)
-        self._lock = threading.RLock()
-        self.app = create_app(self)
+        super().__init__(now=now)
 
     # ---- arranging -------------------------------------------------------------------
 
@@ -215,8 +184,7 @@ class FakeX:
         starts with the next request."""
         with self._lock:
             self.rate_limits[(endpoint, context)] = limit
-            for key in [k for k in self._windows if k[0] == endpoint]:
-                del self._windows[key]
+            self._windows.forget(lambda key: key[0] == endpoint)
 
     def inject(
         self,
@@ -233,23 +201,21 @@ class FakeX:
         ``delay`` seconds pass before the answer (``slow`` answers normally after it);
         ``status`` is the 5xx of ``server_error``; ``period`` the usage cap's period.
         """
-        with self._lock:
-            self._faults.append(_Fault(kind, endpoint, times, delay, status, period))
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    def calls(self, endpoint: Endpoint | None = None) -> list[RecordedRequest]:
-        return [r for r in self.requests if endpoint is None or r.endpoint == endpoint]
-
-    def now(self) -> datetime:
-        return self._now()
-
-    def transport(self) -> InProcessTransport:
-        return InProcessTransport(self.app)
+        self._add_fault(Fault(kind, endpoint, times, delay, status, detail=period))
 
     # ---- serving -----------------------------------------------------------------------
+
+    def _routes(self) -> list[Route]:
+        paths: dict[str, Endpoint] = {
+            "/2/users/by/username/{username}": "users_by_username",
+            "/2/tweets": "tweets_lookup",
+            "/2/users/{id}/tweets": "user_tweets",
+        }
+        return base.endpoint_routes(self.handle, paths)
+
+    def _not_found(self) -> Response:
+        body = {"errors": [{"message": "Sorry, that page does not exist", "code": 34}]}
+        return JSONResponse(body, status_code=404)
 
     def _snowflake(self, when: datetime) -> str:
         millis = int(when.timestamp() * 1000) - TWEPOCH_MS
@@ -266,60 +232,37 @@ class FakeX:
             return f"user:{self.user_tokens[token]}"
         return None
 
-    def _take_fault(self, endpoint: Endpoint) -> _Fault | None:
-        for fault in self._faults:
-            if fault.endpoint in (None, endpoint):
-                if fault.times is not None:
-                    fault.times -= 1
-                    if fault.times <= 0:
-                        self._faults.remove(fault)
-                return fault
-        return None
-
-    def _spend(self, endpoint: Endpoint, context: str) -> tuple[_Window, bool]:
-        kind = "user" if context.startswith("user:") else "app"
-        now = int(self._now().timestamp())
-        window = self._windows.get((endpoint, context))
-        if window is None or now >= window.reset:
-            limit = self.rate_limits[(endpoint, kind)]
-            window = _Window(limit=limit, remaining=limit, reset=now + WINDOW_SECONDS)
-            self._windows[(endpoint, context)] = window
-        if window.remaining <= 0:
-            return window, False
-        window.remaining -= 1
-        return window, True
-
     async def handle(self, request: Request, endpoint: Endpoint) -> Response:
         with self._lock:
             context = self._context(request.headers.get("authorization"))
-            fault = self._take_fault(endpoint) if context else None
-        if fault is not None and fault.delay:
-            await asyncio.sleep(fault.delay)
-        with self._lock:
+
+        def answer(fault: Fault[FaultKind, Endpoint] | None) -> tuple[Response, RecordedRequest]:
             response = self._answer(request, endpoint, context, fault)
-            self.requests.append(
-                RecordedRequest(
-                    endpoint=endpoint,
-                    path=request.url.path,
-                    params=dict(request.query_params),
-                    status=response.status_code,
-                    context=context or "anonymous",
-                )
-            )
-        return response
+            params = dict(request.query_params)
+            logged = context or "anonymous"
+            path, status = request.url.path, response.status_code
+            return response, RecordedRequest(endpoint, path, params, status, logged)
+
+        return await self._serve(endpoint if context else None, answer)
 
     def _answer(
-        self, request: Request, endpoint: Endpoint, context: str | None, fault: _Fault | None
+        self,
+        request: Request,
+        endpoint: Endpoint,
+        context: str | None,
+        fault: Fault[FaultKind, Endpoint] | None,
     ) -> Response:
         if context is None:
             return wire.problem(401, "Unauthorized")
-        if fault is not None and fault.kind != "slow":
-            return wire.fault_response(fault.kind, status=fault.status, period=fault.period)
-        window, allowed = self._spend(endpoint, context)
+        if fault is not None and fault.fails:
+            return wire.fault_response(fault.kind, status=fault.status, period=fault.detail)
+        kind = "user" if context.startswith("user:") else "app"
+        limit = self.rate_limits[(endpoint, kind)]
+        window, allowed = self._windows.spend((endpoint, context), limit, self._now())
         headers = {
             "x-rate-limit-limit": str(window.limit),
             "x-rate-limit-remaining": str(window.remaining),
-            "x-rate-limit-reset": str(window.reset),
+            "x-rate-limit-reset": str(window.reset_epoch),
         }
         if not allowed:
             return wire.problem(429, "Too Many Requests", headers=headers)
@@ -451,30 +394,6 @@ class FakeX:
         return None
 
 
-def create_app(state: FakeX) -> Starlette:
-    async def users_by_username(request: Request) -> Response:
-        return await state.handle(request, "users_by_username")
-
-    async def tweets_lookup(request: Request) -> Response:
-        return await state.handle(request, "tweets_lookup")
-
-    async def user_tweets(request: Request) -> Response:
-        return await state.handle(request, "user_tweets")
-
-    async def not_found(_request: Request, _exc: Exception) -> Response:
-        body = {"errors": [{"message": "Sorry, that page does not exist", "code": 34}]}
-        return JSONResponse(body, status_code=404)
-
-    return Starlette(
-        routes=[
-            Route("/2/users/by/username/{username}", users_by_username),
-            Route("/2/tweets", tweets_lookup),
-            Route("/2/users/{id}/tweets", user_tweets),
-        ],
-        exception_handlers={404: not_found},
-    )
-
-
 # ---- running it as a server ---------------------------------------------------------------
 
 
@@ -506,21 +425,15 @@ def seed(state: FakeX, *, posts: int = 60) -> FakeAccount:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import uvicorn
-
-    parser = argparse.ArgumentParser(description="Run the fake X API v2 server.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8081)
+    parser = base.server_arguments(
+        "Run the fake X API v2 server.", port=8081, seed_help="create @openpost and a few posts"
+    )
     parser.add_argument("--token", default=DEFAULT_APP_TOKEN, help="the app bearer token")
-    parser.add_argument("--seed", action="store_true", help="create @openpost and a few posts")
-    parser.add_argument("--seed-posts", type=int, default=60)
     args = parser.parse_args(argv)
     state = FakeX(app_token=args.token)
     if args.seed:
         seed(state, posts=args.seed_posts)
-    logging.basicConfig(level=logging.INFO)
-    log.info("fake X API on http://%s:%s", args.host, args.port)
-    uvicorn.run(state.app, host=args.host, port=args.port, lifespan="off", ws="none")
+    base.run_server(state.app, args, "fake X API")
 
 
 if __name__ == "__main__":

@@ -30,27 +30,21 @@ Run it as a server: ``python -m openpost.platforms.fakes.youtube --port 8084 --s
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import itertools
-import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from openpost.core import clock
-from openpost.platforms.fakes import InProcessTransport
+from openpost.platforms.fakes import base
 from openpost.platforms.fakes import youtube_wire as wire
+from openpost.platforms.fakes.base import Fault
 from openpost.platforms.youtube_quota import DEFAULT_DAILY_UNITS, quota_day
-
-log = logging.getLogger("openpost.fakes.youtube")
 
 DEFAULT_API_KEY = "fake-youtube-api-key"
 BASE_PATH = "/youtube/v3"
@@ -98,26 +92,20 @@ class FakeVideo:
 
 
 @dataclass(frozen=True)
-class RecordedRequest:
-    endpoint: str  # "channels.list", "playlistItems.list", "videos.list" (or the bad path)
-    path: str
-    params: dict[str, str]  # without the key
-    status: int
+class RecordedRequest(base.RecordedRequest[dict[str, str]]):
+    """``endpoint`` is "channels.list", "playlistItems.list", "videos.list" (or the bad
+    path's resource); ``params`` leave the key out."""
+
     cost: int  # quota units charged
     keyed: bool  # whether a valid key came with it
 
 
-@dataclass
-class _Fault:
-    kind: FaultKind
-    endpoint: Endpoint | None
-    times: int | None
-    delay: float
-    status: int
+class FakeYouTube(base.FakePlatform[Endpoint, FaultKind, RecordedRequest]):
+    """The fake's whole state; ``app`` serves it, ``transport()`` reaches it in-process.
 
-
-class FakeYouTube:
-    """The fake's whole state; ``app`` serves it, ``transport()`` reaches it in-process."""
+    ``inject`` as on every fake, except that ``rate_limited`` answers 403 unless another
+    ``status`` is given, and injected failures cost no quota.
+    """
 
     def __init__(
         self,
@@ -131,14 +119,10 @@ class FakeYouTube:
         self.daily_quota = daily_quota
         self.channels: dict[str, FakeChannel] = {}
         self.videos: dict[str, FakeVideo] = {}
-        self.requests: list[RecordedRequest] = []
         self._quota_day: date | None = None
         self._quota_used = 0
-        self._faults: list[_Fault] = []
-        self._now = now
         self._serial = itertools.count(1)
-        self._lock = threading.RLock()
-        self.app = create_app(self)
+        super().__init__(now=now)
 
     # ---- arranging -------------------------------------------------------------------
 
@@ -244,96 +228,53 @@ class FakeYouTube:
             self._roll()
             return self._quota_used
 
-    def inject(
-        self,
-        kind: FaultKind,
-        *,
-        endpoint: Endpoint | None = None,
-        times: int | None = 1,
-        delay: float = 0.0,
-        status: int = 503,
-    ) -> None:
-        """Make the next ``times`` matching requests fail (``None``: until ``clear_faults``).
-
-        ``delay`` seconds pass before the answer (``slow`` answers normally after it);
-        ``status`` is the 5xx of ``server_error`` (or the status of ``rate_limited``, 403).
-        Injected failures cost no quota.
-        """
-        with self._lock:
-            if kind == "rate_limited" and status == 503:
-                status = 403
-            self._faults.append(_Fault(kind, endpoint, times, delay, status))
-
-    def clear_faults(self) -> None:
-        with self._lock:
-            self._faults.clear()
-
-    def calls(self, endpoint: Endpoint | None = None) -> list[RecordedRequest]:
-        return [r for r in self.requests if endpoint is None or r.endpoint == endpoint]
-
-    def now(self) -> datetime:
-        return self._now()
-
-    def transport(self) -> InProcessTransport:
-        return InProcessTransport(self.app)
-
     # ---- serving -----------------------------------------------------------------------
+
+    def _routes(self) -> list[Route]:
+        return [base.route(BASE_PATH + "/{resource}", self.handle)]
+
+    def _not_found(self) -> Response:
+        return wire.error(404, "notFound", "Not Found")
 
     def _roll(self) -> None:
         day = quota_day(self._now())
         if day != self._quota_day:
             self._quota_day, self._quota_used = day, 0
 
-    def _take_fault(self, endpoint: Endpoint) -> _Fault | None:
-        for fault in self._faults:
-            if fault.endpoint in (None, endpoint):
-                if fault.times is not None:
-                    fault.times -= 1
-                    if fault.times <= 0:
-                        self._faults.remove(fault)
-                return fault
-        return None
-
     async def handle(self, request: Request) -> Response:
         resource = request.path_params["resource"]
         endpoint = ENDPOINTS.get(resource)
         key = request.query_params.get("key")
         keyed = key in self.api_keys
-        with self._lock:
-            fault = self._take_fault(endpoint) if endpoint and keyed else None
-        if fault is not None and fault.delay:
-            await asyncio.sleep(fault.delay)
-        with self._lock:
-            response, cost = self._answer(request, endpoint, key, fault)
+        params = {k: v for k, v in request.query_params.items() if k != "key"}
+
+        def answer(fault: Fault[FaultKind, Endpoint] | None) -> tuple[Response, RecordedRequest]:
+            response, cost = self._answer(endpoint, params, key, fault)
             self._quota_used += cost
-            params = {k: v for k, v in request.query_params.items() if k != "key"}
-            self.requests.append(
-                RecordedRequest(
-                    endpoint=endpoint or resource,
-                    path=request.url.path,
-                    params=params,
-                    status=response.status_code,
-                    cost=cost,
-                    keyed=keyed,
-                )
-            )
-        return response
+            path, status = request.url.path, response.status_code
+            record = RecordedRequest(endpoint or resource, path, params, status, cost, keyed)
+            return response, record
+
+        return await self._serve(endpoint if keyed else None, answer)
 
     def _answer(
-        self, request: Request, endpoint: Endpoint | None, key: str | None, fault: _Fault | None
+        self,
+        endpoint: Endpoint | None,
+        params: dict[str, str],
+        key: str | None,
+        fault: Fault[FaultKind, Endpoint] | None,
     ) -> tuple[Response, int]:
         if not key:
             return wire.key_missing(), 0
         if key not in self.api_keys:
             return wire.key_invalid(self.key_style), 0
-        if fault is not None and fault.kind != "slow":
+        if fault is not None and fault.fails:
             return wire.fault_response(fault.kind, status=fault.status), 0
         self._roll()
         if self._quota_used >= self.daily_quota:
             return wire.quota_exceeded(), 0
         if endpoint is None:  # not a YouTube method: Google's front end answers, for free
             return wire.error(404, "notFound", "Not Found"), 0
-        params = {k: v for k, v in request.query_params.items() if k != "key"}
         if endpoint == "channels.list":
             answer = self._channels(params)
         elif endpoint == "playlistItems.list":
@@ -454,19 +395,6 @@ class FakeYouTube:
         )
 
 
-def create_app(state: FakeYouTube) -> Starlette:
-    async def resource(request: Request) -> Response:
-        return await state.handle(request)
-
-    async def not_found(_request: Request, _exc: Exception) -> Response:
-        return wire.error(404, "notFound", "Not Found")
-
-    return Starlette(
-        routes=[Route(BASE_PATH + "/{resource}", resource)],
-        exception_handlers={404: not_found},
-    )
-
-
 # ---- running it as a server ---------------------------------------------------------------
 
 
@@ -506,22 +434,20 @@ def seed(state: FakeYouTube, *, videos: int = 30) -> FakeChannel:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import uvicorn
-
-    parser = argparse.ArgumentParser(description="Run the fake YouTube Data API v3 server.")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8084)
+    parser = base.server_arguments(
+        "Run the fake YouTube Data API v3 server.",
+        port=8084,
+        seed_help="create @openpost and its videos",
+        seed_count="videos",
+        seed_default=30,
+    )
     parser.add_argument("--key", default=DEFAULT_API_KEY, help="the API key it accepts")
     parser.add_argument("--daily-quota", type=int, default=DEFAULT_DAILY_UNITS)
-    parser.add_argument("--seed", action="store_true", help="create @openpost and its videos")
-    parser.add_argument("--seed-videos", type=int, default=30)
     args = parser.parse_args(argv)
     state = FakeYouTube(api_key=args.key, daily_quota=args.daily_quota)
     if args.seed:
         seed(state, videos=args.seed_videos)
-    logging.basicConfig(level=logging.INFO)
-    log.info("fake YouTube Data API on http://%s:%s%s", args.host, args.port, BASE_PATH)
-    uvicorn.run(state.app, host=args.host, port=args.port, lifespan="off", ws="none")
+    base.run_server(state.app, args, "fake YouTube Data API", BASE_PATH)
 
 
 if __name__ == "__main__":

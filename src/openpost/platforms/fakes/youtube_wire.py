@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.responses import JSONResponse, Response
 
+from openpost.platforms.fakes.base import bad_gateway
+
 if TYPE_CHECKING:
     from openpost.platforms.fakes.youtube import FakeChannel, FakeVideo
 
@@ -126,11 +128,10 @@ def fault_response(kind: str, *, status: int) -> Response:
     """What Google sends for each fault a test can inject."""
     if kind == "server_error":
         if status == 502:
-            return Response(
-                "<html><body>502 Bad Gateway</body></html>", 502, media_type="text/html"
-            )
+            return bad_gateway()
         return error(status, "backendError", "Backend Error")
-    if kind == "rate_limited":
+    if kind == "rate_limited":  # a 403 unless a test asked for another status than the default
+        status = 403 if status == 503 else status
         return error(status, "rateLimitExceeded", "Rate Limit Exceeded", domain="usageLimits")
     if kind == "user_rate_limited":
         message = "User Rate Limit Exceeded"
