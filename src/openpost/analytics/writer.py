@@ -11,9 +11,9 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
@@ -39,12 +39,55 @@ class Reading:
     platform_data: dict[str, Any] = field(default_factory=dict)
 
 
+_SNAPSHOTS = cast(Table, Snapshot.__table__)
+_STATES = cast(Table, RefreshState.__table__)
+
+
 def _insert(session: Session) -> Any:
+    """The snapshot INSERT, skipping a (target, capture key) that exists. Core, not the
+    ORM's bulk path: a capture writes a hundred rows at a time, and the ORM's per-row
+    bookkeeping costs more than the statement on SQLite."""
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
-    return module.insert(Snapshot).on_conflict_do_nothing(
-        index_elements=["post_target_id", "capture_key"]
+    return (
+        module.insert(_SNAPSHOTS)
+        .on_conflict_do_nothing(index_elements=["post_target_id", "capture_key"])
+        .returning(_SNAPSHOTS.c.id, _SNAPSHOTS.c.post_target_id, _SNAPSHOTS.c.captured_at)
     )
+
+
+def update_states(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Write refresh-state columns per target (each row names its ``post_target_id``): one
+    executemany per set of columns, through Core (see ``_insert``)."""
+    groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = defaultdict(list)
+    for row in rows:
+        groups[tuple(sorted(row))].append(row)
+    for names, group in groups.items():
+        statement = (
+            update(_STATES)
+            .where(_STATES.c.post_target_id == bindparam("target_"))
+            .values({name: bindparam(name) for name in names if name != "post_target_id"})
+        )
+        # Only the bound names: Core would SET any other column named in the parameters.
+        session.execute(
+            statement,
+            [
+                {"target_": row["post_target_id"]}
+                | {name: row[name] for name in names if name != "post_target_id"}
+                for row in group
+            ],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Pointers:
+    """A target's current latest and previous snapshots, with their capture times (what a
+    caller that has just read them passes to ``append_snapshots`` to save it the read)."""
+
+    latest_id: uuid.UUID | None
+    latest_at: datetime | None
+    previous_id: uuid.UUID | None
+    previous_at: datetime | None
 
 
 def append_snapshots(
@@ -52,6 +95,7 @@ def append_snapshots(
     readings: Sequence[Reading],
     *,
     state_values: Mapping[uuid.UUID, Mapping[str, Any]] | None = None,
+    pointers: Mapping[uuid.UUID, Pointers] | None = None,
 ) -> int:
     """Store ``readings``; a reading whose (target, capture key) exists is skipped.
 
@@ -59,6 +103,8 @@ def append_snapshots(
     points at its two newest snapshots. ``state_values`` are further refresh-state columns
     to set for some targets (a capture's outcome and schedule): they are written in the
     same UPDATE as the target's pointers, or on their own for targets that got no new row.
+    ``pointers``, when the caller has them (read under its row locks), are the targets'
+    current pointers; otherwise they are read here.
     """
     extra = dict(state_values or {})
     written: Sequence[Any] = []
@@ -82,16 +128,14 @@ def append_snapshots(
             for r in readings
         ]
         written = session.execute(
-            _insert(session).returning(Snapshot.id, Snapshot.post_target_id, Snapshot.captured_at),
+            _insert(session),
             values,
         ).all()
     if written:
         workspaces = {r.post_target_id: r.workspace_id for r in readings}
-        _advance_pointers(session, written, workspaces, extra)
+        _advance_pointers(session, written, workspaces, extra, pointers)
     if extra:
-        session.execute(
-            update(RefreshState), [{"post_target_id": t, **v} for t, v in extra.items()]
-        )
+        update_states(session, [{"post_target_id": t, **v} for t, v in extra.items()])
     return len(written)
 
 
@@ -100,6 +144,7 @@ def _advance_pointers(
     written: Sequence[Any],
     workspaces: dict[uuid.UUID, uuid.UUID],
     extra: dict[uuid.UUID, Mapping[str, Any]],
+    pointers: Mapping[uuid.UUID, Pointers] | None,
 ) -> None:
     """Point each target that got rows at its two newest snapshots without reading its
     history: those two are among its current pointers and the rows just written, since the
@@ -109,20 +154,27 @@ def _advance_pointers(
     fresh: dict[uuid.UUID, list[tuple[datetime, uuid.UUID]]] = defaultdict(list)
     for snapshot_id, target_id, captured_at in written:
         fresh[target_id].append((captured_at, snapshot_id))
-    latest, previous = aliased(Snapshot), aliased(Snapshot)
-    current = session.execute(
-        select(
-            RefreshState.post_target_id,
-            latest.id,
-            latest.captured_at,
-            previous.id,
-            previous.captured_at,
-        )
-        .outerjoin(latest, latest.id == RefreshState.latest_snapshot_id)
-        .outerjoin(previous, previous.id == RefreshState.previous_snapshot_id)
-        .where(RefreshState.post_target_id.in_(list(fresh)))
-    ).all()
-    known = {row[0]: row for row in current}
+    known: dict[uuid.UUID, tuple[Any, ...]]
+    if pointers is not None and all(t in pointers for t in fresh):
+        known = {
+            t: (t, p.latest_id, p.latest_at, p.previous_id, p.previous_at)
+            for t, p in pointers.items()
+        }
+    else:
+        latest, previous = aliased(Snapshot), aliased(Snapshot)
+        current = session.execute(
+            select(
+                RefreshState.post_target_id,
+                latest.id,
+                latest.captured_at,
+                previous.id,
+                previous.captured_at,
+            )
+            .outerjoin(latest, latest.id == RefreshState.latest_snapshot_id)
+            .outerjoin(previous, previous.id == RefreshState.previous_snapshot_id)
+            .where(RefreshState.post_target_id.in_(list(fresh)))
+        ).all()
+        known = {row[0]: tuple(row) for row in current}
     moves: list[dict[str, Any]] = []
     recompute: dict[uuid.UUID, uuid.UUID] = {}
     for target_id, rows in fresh.items():
@@ -140,7 +192,7 @@ def _advance_pointers(
             }
         )
     if moves:
-        session.execute(update(RefreshState), moves)
+        update_states(session, moves)
     if recompute:
         refresh_latest_pointers(session, recompute)
 
@@ -201,5 +253,5 @@ def refresh_latest_pointers(session: Session, targets: dict[uuid.UUID, uuid.UUID
                     )
                 )
         if moves:
-            session.execute(update(RefreshState), moves)
+            update_states(session, moves)
     session.flush()

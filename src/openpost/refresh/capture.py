@@ -34,8 +34,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from openpost.analytics.models import Outcome, RefreshState
-from openpost.analytics.writer import Reading, append_snapshots
+from openpost.analytics.models import Outcome, RefreshState, Snapshot
+from openpost.analytics.writer import Pointers, Reading, append_snapshots
 from openpost.core import clock
 from openpost.core.crypto import CredentialsUnreadable, Sealer
 from openpost.core.db import transaction
@@ -207,26 +207,58 @@ class _State:
         return {name: getattr(self, name) for name in self.__slots__ if name != "post_target_id"}
 
 
-def _take(session: Session, batch: Batch, targets: list[BatchItem]) -> dict[uuid.UUID, _State]:
-    """Lock the targets whose state still carries the batch's claim (a no-op update: it
-    takes the row locks and filters stale targets in one statement)."""
-    rows = session.execute(
-        update(RefreshState)
-        .where(
-            RefreshState.post_target_id.in_(sorted(t.target_id for t in targets)),
-            RefreshState.workspace_id.in_({t.workspace_id for t in targets}),
-            RefreshState.next_due_at == batch.claim,
+def _captured_at(pointer: Any) -> Any:
+    """The capture time of the snapshot a refresh-state pointer names (a scalar subquery
+    that ``RETURNING`` can carry)."""
+    return (
+        select(Snapshot.captured_at)
+        .where(Snapshot.id == pointer)
+        .correlate(RefreshState)
+        .scalar_subquery()
+    )
+
+
+def _take(
+    session: Session, batch: Batch, targets: list[BatchItem]
+) -> tuple[dict[uuid.UUID, _State], dict[uuid.UUID, Pointers]]:
+    """Lock the targets whose state still carries the batch's claim and read, under those
+    locks, their state and current latest pointers (which the snapshot writer needs), in one
+    statement: ``SELECT … FOR UPDATE`` on PostgreSQL; on SQLite, which has no row locks, a
+    no-op ``UPDATE … RETURNING`` that takes the database's write lock first."""
+    columns = (
+        RefreshState.post_target_id,
+        RefreshState.last_attempt_at,
+        RefreshState.last_success_at,
+        RefreshState.consecutive_failures,
+        RefreshState.latest_snapshot_id,
+        _captured_at(RefreshState.latest_snapshot_id),
+        RefreshState.previous_snapshot_id,
+        _captured_at(RefreshState.previous_snapshot_id),
+    )
+    claimed = (
+        RefreshState.post_target_id.in_(sorted(t.target_id for t in targets)),
+        RefreshState.workspace_id.in_({t.workspace_id for t in targets}),
+        RefreshState.next_due_at == batch.claim,
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        statement: Any = (
+            select(*columns)
+            .where(*claimed)
+            .order_by(RefreshState.post_target_id)  # one lock order for every worker
+            .with_for_update(of=RefreshState)
         )
-        .values(consecutive_failures=RefreshState.consecutive_failures)
-        .returning(
-            RefreshState.post_target_id,
-            RefreshState.last_attempt_at,
-            RefreshState.last_success_at,
-            RefreshState.consecutive_failures,
+    else:
+        statement = (
+            update(RefreshState)
+            .where(*claimed)
+            .values(consecutive_failures=RefreshState.consecutive_failures)
+            .returning(*columns)
+            .execution_options(synchronize_session=False)
         )
-        .execution_options(synchronize_session=False)
-    ).all()
-    return {row[0]: _State(*row) for row in rows}
+    rows = session.execute(statement).all()
+    states = {row[0]: _State(*row[:4]) for row in rows}
+    pointers = {row[0]: Pointers(*row[4:]) for row in rows}
+    return states, pointers
 
 
 def _write(
@@ -239,7 +271,7 @@ def _write(
     *,
     clear_platform_pause: bool,
 ) -> None:
-    states = _take(session, batch, targets)
+    states, pointers = _take(session, batch, targets)
     summary.stale += len(targets) - len(states)
     live = [t for t in targets if t.target_id in states]
     now = clock.now()
@@ -315,7 +347,10 @@ def _write(
         summary.outcomes[state.outcome] += 1
 
     summary.written = append_snapshots(
-        session, readings, state_values={t.target_id: states[t.target_id].values() for t in live}
+        session,
+        readings,
+        state_values={t.target_id: states[t.target_id].values() for t in live},
+        pointers=pointers,
     )
     if deleted:
         session.execute(
