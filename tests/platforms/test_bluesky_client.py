@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from openpost.config import Settings
-from openpost.core import clock
 from openpost.platforms.base import (
     Account,
     MalformedResponse,
@@ -32,16 +31,12 @@ from openpost.platforms.fakes.bluesky import (
     FakeBluesky,
     seed,
 )
+from tests.platforms.support import NOW
 
-NOW = datetime(2026, 4, 16, 10, 0, 0, tzinfo=UTC)
 RESET = NOW + timedelta(minutes=5)
 
 
-@pytest.fixture(autouse=True)
-def frozen_clock() -> Iterator[None]:
-    clock.set_clock(lambda: NOW)
-    yield
-    clock.set_clock(None)
+pytestmark = pytest.mark.usefixtures("frozen_clock")
 
 
 @pytest.fixture

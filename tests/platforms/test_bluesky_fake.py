@@ -3,12 +3,9 @@ rate headers and faults, spoken to with raw httpx."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -21,8 +18,8 @@ from openpost.platforms.fakes.bluesky import (
     seed,
 )
 from openpost.platforms.fakes.bluesky_wire import did_for, tid
+from tests.platforms.support import NOW, Clock, fake_server
 
-NOW = datetime(2026, 4, 16, 10, 0, 0, tzinfo=UTC)
 POST_VIEW_KEYS = {
     "uri",
     "cid",
@@ -36,19 +33,6 @@ POST_VIEW_KEYS = {
     "indexedAt",
     "labels",
 }
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture
@@ -325,32 +309,9 @@ def test_seed_is_deterministic(clock: Clock) -> None:
     assert [p.counts for p in first.posts.values()] == [p.counts for p in second.posts.values()]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_runs_as_a_server_process() -> None:
-    port = _free_port()
-    command = [sys.executable, "-m", "openpost.platforms.fakes.bluesky", "--port", str(port)]
-    process = subprocess.Popen(  # noqa: S603 - our own module on a loopback port
-        [*command, "--seed", "--seed-posts", "3"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}/xrpc/{GET_AUTHOR_FEED}?actor=openpost.bsky.social"
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                response = httpx.get(url, timeout=2)
-                break
-            except httpx.ConnectError:
-                assert time.monotonic() < deadline, "the fake server did not start"
-                time.sleep(0.05)
-        assert response.status_code == 200
-        assert len(response.json()["feed"]) == 6  # 3 posts, a thread, a reply, a repost
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with fake_server("bluesky", "--seed", "--seed-posts", "3") as url:
+        feed = f"{url}/xrpc/{GET_AUTHOR_FEED}?actor=openpost.bsky.social"
+        response = httpx.get(feed, timeout=2)
+    assert response.status_code == 200
+    assert len(response.json()["feed"]) == 6  # 3 posts, a thread, a reply, a repost

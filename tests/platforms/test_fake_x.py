@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -14,23 +11,10 @@ import httpx
 import pytest
 
 from openpost.platforms.fakes.x import DEFAULT_APP_TOKEN, FakeAccount, FakeX, seed
+from tests.platforms.support import NOW, Clock, fake_server
 
-NOW = datetime(2026, 4, 16, 10, 0, 0, tzinfo=UTC)
 ERROR_KEYS = {"value", "detail", "title", "resource_type", "parameter", "resource_id", "type"}
 PROBLEM = "https://api.twitter.com/2/problems/"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture
@@ -375,33 +359,9 @@ def test_seed_is_deterministic_and_sized(clock: Clock) -> None:
     assert sum(p.author_id == next(iter(first.accounts)) for p in first.posts.values()) == 12
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_runs_as_a_server_process() -> None:
-    port = _free_port()
-    command = [sys.executable, "-m", "openpost.platforms.fakes.x", "--port", str(port), "--seed"]
-    process = subprocess.Popen(  # noqa: S603 - our own module on a loopback port
-        [*command, "--seed-posts", "3", "--token", "e2e-token"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}/2/users/by/username/openpost"
+    with fake_server("x", "--seed", "--seed-posts", "3", "--token", "e2e-token") as url:
         headers = {"Authorization": "Bearer e2e-token"}
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                response = httpx.get(url, headers=headers, timeout=2)
-                break
-            except httpx.ConnectError:
-                assert time.monotonic() < deadline, "the fake server did not start"
-                time.sleep(0.05)
-        assert response.status_code == 200
-        assert response.json()["data"]["username"] == "openpost"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+        response = httpx.get(f"{url}/2/users/by/username/openpost", headers=headers, timeout=2)
+    assert response.status_code == 200
+    assert response.json()["data"]["username"] == "openpost"

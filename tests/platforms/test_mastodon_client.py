@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
 from openpost.config import Settings
-from openpost.core import clock
 from openpost.platforms.base import (
     Account,
     MalformedResponse,
@@ -29,18 +28,14 @@ from openpost.platforms.fakes.mastodon import FakeAccount, FakeMastodon, seed
 from openpost.platforms.mastodon import InstanceMemory, MastodonClient
 from openpost.platforms.mastodon_reading import plain_text
 from openpost.platforms.netguard import UnsafeUrl
+from tests.platforms.support import NOW, Clock
 
-NOW = datetime(2026, 4, 16, 10, 0, 0, tzinfo=UTC)
 DOMAIN = "mastodon.example"
 ON = {"instance": DOMAIN}
 PUBLIC = {DOMAIN: "93.184.215.14", "old.example": "93.184.215.15", "new.example": "93.184.215.16"}
 
 
-@pytest.fixture(autouse=True)
-def frozen_clock() -> Iterator[None]:
-    clock.set_clock(lambda: NOW)
-    yield
-    clock.set_clock(None)
+pytestmark = pytest.mark.usefixtures("frozen_clock")
 
 
 def resolver(table: dict[str, str]) -> Any:
@@ -304,7 +299,9 @@ def test_refusals_before_any_call(client: MastodonClient, fake: FakeMastodon) ->
 # ---- instances older than 4.3 ------------------------------------------------------------------
 
 
-def test_old_instances_are_read_one_status_per_call_and_remembered(alice: FakeAccount) -> None:
+def test_old_instances_are_read_one_status_per_call_and_remembered(
+    alice: FakeAccount, frozen_clock: Clock
+) -> None:
     old = FakeMastodon(domain="old.example", version="4.2.10")
     new = FakeMastodon(domain="new.example", version="4.3.0")
     writer = old.add_account("writer")
@@ -331,7 +328,7 @@ def test_old_instances_are_read_one_status_per_call_and_remembered(alice: FakeAc
         assert [r.endpoint for r in new.requests] == ["statuses"]
 
         old.version = "4.3.1"  # upgraded: tried again once the memory lapses
-        clock.set_clock(lambda: NOW + timedelta(hours=25))
+        frozen_clock.now = NOW + timedelta(hours=25)
         client.fetch_metrics(ids[:2], credentials={"instance": "old.example"})
         assert [r.endpoint for r in old.requests[6:]] == ["statuses"]
 

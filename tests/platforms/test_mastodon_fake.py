@@ -4,19 +4,16 @@ its absence before 4.3, rate headers, sign-in and faults, spoken to with raw htt
 from __future__ import annotations
 
 import re
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import httpx
 import pytest
 
 from openpost.platforms.fakes.mastodon import FakeAccount, FakeMastodon, seed
+from tests.platforms.support import NOW, Clock, fake_server
 
-NOW = datetime(2026, 4, 16, 10, 0, 0, tzinfo=UTC)
 STATUS_KEYS = {
     "id", "created_at", "in_reply_to_id", "in_reply_to_account_id", "sensitive", "spoiler_text",
     "visibility", "language", "uri", "url", "replies_count", "reblogs_count", "favourites_count",
@@ -24,19 +21,6 @@ STATUS_KEYS = {
     "emojis", "card", "poll",
 }  # fmt: skip
 LINK = re.compile(r'<https://mastodon\.example(/[^>]*)>; rel="(next|prev)"')
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture
@@ -262,32 +246,8 @@ def test_seed_is_deterministic(clock: Clock) -> None:
     ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_runs_as_a_server_process() -> None:
-    port = _free_port()
-    command = [sys.executable, "-m", "openpost.platforms.fakes.mastodon", "--port", str(port)]
-    process = subprocess.Popen(  # noqa: S603 - our own module on a loopback port
-        [*command, "--seed", "--seed-posts", "3", "--version", "4.2.0"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                response = httpx.get(f"{base}/api/v1/accounts/lookup?acct=openpost", timeout=2)
-                break
-            except httpx.ConnectError:
-                assert time.monotonic() < deadline, "the fake server did not start"
-                time.sleep(0.05)
+    with fake_server("mastodon", "--seed", "--seed-posts", "3", "--version", "4.2.0") as url:
+        response = httpx.get(f"{url}/api/v1/accounts/lookup?acct=openpost", timeout=2)
         assert response.json()["username"] == "openpost"
-        assert httpx.get(f"{base}/api/v2/instance", timeout=2).json()["version"] == "4.2.0"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+        assert httpx.get(f"{url}/api/v2/instance", timeout=2).json()["version"] == "4.2.0"

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from openpost.config import Settings
-from openpost.core import clock
 from openpost.platforms.base import (
     Account,
     BudgetExhausted,
@@ -28,18 +27,14 @@ from openpost.platforms.base import (
 from openpost.platforms.fakes import LiveServer
 from openpost.platforms.fakes.x import DEFAULT_APP_TOKEN, FakeAccount, FakeX
 from openpost.platforms.x import XClient
+from tests.platforms.support import NOW
 
-NOW = datetime(2026, 4, 16, 10, 0, 0, tzinfo=UTC)
 TOKEN = "app-token-s3cret-do-not-leak"
 USER_TOKEN = "user-token-also-s3cret"
 BEYOND_FLOAT = "1790000000000000001"  # > 2**53: a float would round it
 
 
-@pytest.fixture(autouse=True)
-def frozen_clock() -> Iterator[None]:
-    clock.set_clock(lambda: NOW)
-    yield
-    clock.set_clock(None)
+pytestmark = pytest.mark.usefixtures("frozen_clock")
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from openpost.config import Settings
-from openpost.core import clock
 from openpost.platforms.base import (
     Account,
     BudgetExhausted,
@@ -34,31 +33,15 @@ from openpost.platforms.fakes.youtube import (
 )
 from openpost.platforms.youtube import YouTubeClient
 from openpost.platforms.youtube_reading import http_error
+from tests.platforms.support import NOW, Clock
 
 # Summer time in Los Angeles (PDT): the quota comes back at 07:00 UTC.
-NOW = datetime(2026, 4, 16, 10, 0, 0, tzinfo=UTC)
 RESET = datetime(2026, 4, 17, 7, 0, 0, tzinfo=UTC)
 KEY = "AIzaSy-Test-Key-0123456789abcdefghijk"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
-def now() -> Iterator[Clock]:
-    source = Clock()
-    clock.set_clock(source)
-    yield source
-    clock.set_clock(None)
-
-
-@pytest.fixture
-def fake(now: Clock) -> FakeYouTube:
+def fake(frozen_clock: Clock) -> FakeYouTube:
     return FakeYouTube(api_key=KEY)
 
 
@@ -368,7 +351,7 @@ def test_impossible_ids_fail_without_a_call(client: YouTubeClient, fake: FakeYou
 
 
 def test_quota_exhaustion_pauses_until_midnight_pacific_then_resumes(
-    client: YouTubeClient, fake: FakeYouTube, channel: FakeChannel, now: Clock
+    client: YouTubeClient, fake: FakeYouTube, channel: FakeChannel, frozen_clock: Clock
 ) -> None:
     video_id = video(fake, channel)
     fake.set_daily_quota(3)
@@ -389,9 +372,9 @@ def test_quota_exhaustion_pauses_until_midnight_pacific_then_resumes(
     assert (state.day, state.units_spent, state.exhausted) == (date(2026, 4, 16), 3, True)
     assert (state.units_left, state.resets_at) == (0, RESET)
 
-    now.now = RESET - timedelta(seconds=1)
+    frozen_clock.now = RESET - timedelta(seconds=1)
     assert type(_raises(client, [video_id])) is BudgetExhausted
-    now.now = RESET
+    frozen_clock.now = RESET
     assert client.fetch_metrics([video_id]).readings
     state = client.quota()
     assert (state.day, state.units_spent, state.exhausted) == (date(2026, 4, 17), 1, False)
@@ -399,13 +382,13 @@ def test_quota_exhaustion_pauses_until_midnight_pacific_then_resumes(
 
 
 def test_quota_reset_in_winter_and_on_a_clock_change(
-    client: YouTubeClient, fake: FakeYouTube, channel: FakeChannel, now: Clock
+    client: YouTubeClient, fake: FakeYouTube, channel: FakeChannel, frozen_clock: Clock
 ) -> None:
     video_id = video(fake, channel)
     fake.inject("quota_exceeded", times=None)
-    now.now = datetime(2026, 1, 10, 20, 0, tzinfo=UTC)  # PST
+    frozen_clock.now = datetime(2026, 1, 10, 20, 0, tzinfo=UTC)  # PST
     assert _raises(client, [video_id]).retry_at == datetime(2026, 1, 11, 8, 0, tzinfo=UTC)
-    now.now = datetime(2026, 3, 8, 9, 0, tzinfo=UTC)  # 01:00 PST, the day clocks spring on
+    frozen_clock.now = datetime(2026, 3, 8, 9, 0, tzinfo=UTC)  # 01:00 PST, the day clocks spring on
     assert _raises(client, [video_id]).retry_at == datetime(2026, 3, 9, 7, 0, tzinfo=UTC)
 
 
@@ -499,7 +482,10 @@ def test_the_key_never_reaches_logs_errors_or_reprs(
     fake: FakeYouTube, channel: FakeChannel, caplog: pytest.LogCaptureFixture
 ) -> None:
     video_id = video(fake, channel)
-    caplog.set_level(logging.DEBUG)  # every logger, httpx's request log included
+    caplog.set_level(logging.DEBUG)  # every logger…
+    # …httpx's request log included, which the service's logging set-up quietens (an earlier
+    # test in the same process may have run it)
+    caplog.set_level(logging.DEBUG, logger="httpx")
     seen: list[str] = []
     with YouTubeClient(api_key=KEY, transport=fake.transport()) as client:
         seen.append(repr(client))

@@ -4,10 +4,6 @@ envelope, the key check, the quota counter and faults, spoken to with raw httpx.
 from __future__ import annotations
 
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,22 +17,9 @@ from openpost.platforms.fakes.youtube import (
     FakeYouTube,
     seed,
 )
+from tests.platforms.support import NOW, Clock, fake_server
 
-NOW = datetime(2026, 4, 16, 10, 0, 0, tzinfo=UTC)
 BASE = "https://www.googleapis.com/youtube/v3"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture
@@ -355,35 +338,14 @@ def test_seed_is_deterministic(clock: Clock) -> None:
     assert list(first.channels) == list(second.channels)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_runs_as_a_server_process() -> None:
-    port = _free_port()
-    command = [sys.executable, "-m", "openpost.platforms.fakes.youtube", "--port", str(port)]
-    process = subprocess.Popen(  # noqa: S603 - our own module on a loopback port
-        [*command, "--seed", "--seed-videos", "3"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}/youtube/v3/channels"
+    with fake_server("youtube", "--seed", "--seed-videos", "3") as url:
         params = {"part": "contentDetails", "forHandle": "@openpost", "key": DEFAULT_API_KEY}
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                response = httpx.get(url, params=params, timeout=2)
-                break
-            except httpx.ConnectError:
-                assert time.monotonic() < deadline, "the fake server did not start"
-                time.sleep(0.05)
+        response = httpx.get(f"{url}/youtube/v3/channels", params=params, timeout=2)
         assert response.status_code == 200
         uploads = response.json()["items"][0]["contentDetails"]["relatedPlaylists"]["uploads"]
         listing = httpx.get(
-            f"http://127.0.0.1:{port}/youtube/v3/playlistItems",
+            f"{url}/youtube/v3/playlistItems",
             params={
                 "part": "status",
                 "playlistId": uploads,
@@ -392,9 +354,6 @@ def test_runs_as_a_server_process() -> None:
             },
             timeout=2,
         )
-        statuses = [item["status"]["privacyStatus"] for item in listing.json()["items"]]
-        assert statuses.count("public") == 3
-        assert statuses.count("private") == 1  # the removed video is gone altogether
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    statuses = [item["status"]["privacyStatus"] for item in listing.json()["items"]]
+    assert statuses.count("public") == 3
+    assert statuses.count("private") == 1  # the removed video is gone altogether
