@@ -1,8 +1,8 @@
 """The read side of analytics, shared by the API, the dashboard and the CLI.
 
 The 500-row page and a post's history are on the hot path, so their rows never become
-Python objects: the database writes ids and times as the API's text (``core.sqltext``) and
-``platform_data`` leaves as its stored JSON text, wrapped in ``orjson.Fragment`` so orjson
+Python objects: ids and times leave the database as text (``core.sqltext``; SQLite's ids as
+the stored hex digits, dashed here by slicing) and ``platform_data`` as its stored JSON text, wrapped in ``orjson.Fragment`` so orjson
 splices it into the response unparsed. Statements are built once, with bound parameters.
 A row that is not a plain JSON object (NULL, ``null``, not RFC 8259: ``NaN`` written by
 Python's ``json`` on SQLite) takes the slow path and reads exactly as before.
@@ -24,7 +24,13 @@ from openpost.analytics.models import METRICS, RefreshState, Snapshot
 from openpost.core.db import json_loads
 from openpost.core.errors import NotFound
 from openpost.core.pagination import decode_cursor, encode_cursor
-from openpost.core.sqltext import json_is_valid, json_text, time_text, uuid_text
+from openpost.core.sqltext import (
+    canonical_uuid,
+    json_is_valid,
+    json_text,
+    time_text,
+    uuid_text,
+)
 from openpost.core.timefmt import format_time
 from openpost.integrations.models import Integration
 from openpost.posts.models import Post, PostTarget
@@ -79,10 +85,10 @@ def snapshot_row(row: Any) -> dict[str, Any]:
         captured_at,
     ) = row
     return {
-        "id": snapshot_id,
-        "post_target_id": target_id,
-        "integration_id": integration_id,
-        "post_id": post_id,
+        "id": canonical_uuid(snapshot_id),
+        "post_target_id": canonical_uuid(target_id),
+        "integration_id": canonical_uuid(integration_id),
+        "post_id": canonical_uuid(post_id),
         "platform": platform,
         "impressions": impressions,
         "likes": likes,
@@ -255,7 +261,7 @@ def post_metrics(
                 "since": now - timedelta(days=days),
             },
         ).all():  # fetchall: one driver call, not one per row
-            history[snapshot[1]].append(snapshot_row(snapshot))
+            history[canonical_uuid(snapshot[1])].append(snapshot_row(snapshot))
 
     targets = []
     for row in target_rows:

@@ -3,7 +3,10 @@
 Building a ``uuid.UUID`` or a ``datetime`` per column, then turning it back into text, costs
 more than the query on the analytics pages; the database writes the same text in C.
 
-- ``uuid_text(col)``: canonical UUID text (``8-4-4-4-12``, lowercase), what ``str(UUID)`` writes.
+- ``uuid_text(col)``: a UUID as the cheapest text the engine has, which ``canonical_uuid``
+  turns into what ``str(UUID)`` writes (``8-4-4-4-12``, lowercase): PostgreSQL writes that
+  itself; SQLite stores 32 hex digits, and dashing them in SQL (five ``substr`` a UUID) cost
+  more than slicing them in Python (about 4 ms against 1 ms on a 500-row page).
 - ``time_text(col)``: a UTC column as ``YYYY-MM-DDTHH:MM:SSZ``, what ``timefmt.format_time``
   writes (truncated to the second, never rounded).
 - ``json_text(col)``: a JSON column's stored text, unparsed. PostgreSQL's ``jsonb`` text is
@@ -83,9 +86,14 @@ def _cast_text(element: _TextOut, compiler: SQLCompiler, **kw: Any) -> str:
 
 @compiles(_UuidText, "sqlite")
 def _uuid_sqlite(element: _UuidText, compiler: SQLCompiler, **kw: Any) -> str:
-    column = _arg(element, compiler, **kw)  # stored as 32 lowercase hex digits
-    parts = ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
-    return " || '-' || ".join(f"substr({column}, {start}, {size})" for start, size in parts)
+    return _arg(element, compiler, **kw)  # stored as 32 lowercase hex digits
+
+
+def canonical_uuid(text: str) -> str:
+    """``uuid_text``'s value as ``str(UUID)`` writes it."""
+    if len(text) == 36:
+        return text
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 @compiles(_TimeText)
