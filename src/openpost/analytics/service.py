@@ -1,11 +1,12 @@
 """The read side of analytics, shared by the API, the dashboard and the CLI.
 
 The 500-row page and a post's history are on the hot path, so their rows never become
-Python objects: ids and times leave the database as text (``core.sqltext``; SQLite's ids as
-the stored hex digits, dashed here by slicing) and ``platform_data`` as its stored JSON text, wrapped in ``orjson.Fragment`` so orjson
-splices it into the response unparsed. Statements are built once, with bound parameters.
-A row that is not a plain JSON object (NULL, ``null``, not RFC 8259: ``NaN`` written by
-Python's ``json`` on SQLite) takes the slow path and reads exactly as before.
+Python objects: ids and times leave the database as text (``core.sqltext``; SQLite's ids
+as the stored hex digits, dashed here by slicing) and ``platform_data`` as its stored JSON
+text, wrapped in ``orjson.Fragment`` so orjson splices it into the response unparsed.
+Statements are built once, with bound parameters. A row that is not a plain JSON object
+(NULL, ``null``, not RFC 8259: ``NaN`` written by Python's ``json`` on SQLite) takes the
+slow path and reads exactly as before.
 """
 
 from __future__ import annotations
