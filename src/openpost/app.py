@@ -19,6 +19,7 @@ from openpost.dashboard.mount import install as install_dashboard
 from openpost.deps import key_before_body
 from openpost.integrations.routes import router as integrations_router
 from openpost.posts.routes import router as posts_router
+from openpost.refresh import metrics as collection_metrics
 from openpost.refresh.routes import router as refresh_router
 
 DESCRIPTION = """
@@ -53,6 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app, before_body_error=key_before_body)
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    collection_metrics.register(metrics.registry, app.state.sessionmaker, settings)
     app.add_route("/metrics", metrics.endpoint, include_in_schema=False)
     app.include_router(analytics_router)
     app.include_router(posts_router)

@@ -133,6 +133,7 @@ class Cluster:
     engine: Engine
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     files: list[Any] = field(default_factory=list)
+    metrics_port: int = 0  # worker-b's Prometheus port
 
     def run(self, *args: str) -> str:
         done = subprocess.run(  # noqa: S603 - our own CLI with fixed arguments
@@ -215,10 +216,10 @@ def cluster(
     engine = make_engine(database)
     upgrade(engine)  # what `openpost db upgrade` does, without another interpreter start
     api = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
-    found = Cluster(env=env, logs=tmp_path, api=api, engine=engine)
+    found = Cluster(env=env, logs=tmp_path, api=api, engine=engine, metrics_port=_free_port())
     found.start("serve", "serve", "--no-worker", "--port", str(port))
     found.start("worker-a", "worker")
-    found.start("worker-b", "worker")
+    found.start("worker-b", "worker", "--metrics-port", str(found.metrics_port))
 
     def healthy() -> bool:
         try:
@@ -367,6 +368,16 @@ def test_collection_end_to_end(cluster: Cluster, fake: tuple[FakeX, str, Watched
             assert rows[1][:2] == acme_due[post_id]  # the changed counters
         else:
             assert rows == before[post_id], post_id
+    # worker-b's own counters (it captured the batch again), and the shared state on the
+    # API's /metrics (that process collects nothing itself)
+    scraped = httpx.get(f"http://127.0.0.1:{cluster.metrics_port}/metrics", timeout=10).text
+    assert _sample(scraped, 'openpost_capture_batches_total{platform="twitter",result="ok"}') >= 1
+    assert _sample(scraped, 'openpost_snapshots_written_total{platform="twitter"}') >= queued
+    served = cluster.api.get("/metrics").text
+    assert _sample(served, 'openpost_platform_budget_spent{platform="twitter",unit="posts"}') > 0
+    assert _sample(served, "openpost_collection_lag_seconds") >= 0
+    assert "openpost_capture_batches_total{" not in served  # counted where the work ran
+
     status = cluster.api.get("/v1/analytics/status", headers=two).json()["data"]
     by_name = {item["username"]: item for item in status["integrations"]}
     assert by_name["acme"]["tracked"] == 50
@@ -401,6 +412,14 @@ def test_collection_end_to_end(cluster: Cluster, fake: tuple[FakeX, str, Watched
         assert final[post_id][-1][:2] == expected_now(x, post_id)
         assert final[post_id][-1][3] == datetime.fromisoformat(later.replace("Z", "+00:00"))
     assert sum(len(rows) for rows in final.values()) == 150 + 18 + 17
+
+
+def _sample(text: str, name: str) -> float:
+    """A sample's value in Prometheus's text format (the line starting with ``name``)."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"no sample {name}")
 
 
 def expected_now(x: FakeX, post_id: str) -> tuple[int, int]:

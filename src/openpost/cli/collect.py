@@ -18,7 +18,7 @@ from openpost.core.migrate import upgrade
 from openpost.core.timefmt import format_time, parse_time
 
 if TYPE_CHECKING:
-    from openpost.refresh.runner import SweepSummary
+    from openpost.refresh.runner import Runtime, SweepSummary
 
 # X bills each post read (reference/platform-apis.md §1, pay-per-use): an estimate only.
 X_USD_PER_POST_READ = 0.005
@@ -135,7 +135,20 @@ def _print(summary: SweepSummary, as_json: bool) -> None:
     typer.echo("\n".join(lines))
 
 
-def worker() -> None:
+def worker(
+    metrics_port: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=65535,
+            help="Serve this worker's Prometheus metrics (collection counters and the "
+            "shared collection state) on this port; 0: do not.",
+        ),
+    ] = 0,
+    metrics_host: Annotated[
+        str, typer.Option(help="The address the metrics port listens on.")
+    ] = "127.0.0.1",
+) -> None:
     """Run collection jobs (and, while it holds the lease, the scheduler) until stopped.
 
     Start as many as you like against one `OPENPOST_QUEUE_URL` (Redis): exactly one of them
@@ -154,7 +167,24 @@ def worker() -> None:
             queue = JobQueue(settings)
         except ValueError as exc:
             fail(str(exc))
+        if metrics_port:
+            _serve_metrics(runtime, metrics_host, metrics_port)
         typer.echo(f"openpost worker: {settings.worker_threads} job thread(s)", err=True)
         Collector(runtime, queue, workers=settings.worker_threads).run_forever()
     finally:
         runtime.close()
+
+
+def _serve_metrics(runtime: Runtime, host: str, port: int) -> None:
+    """Prometheus metrics on their own port, in a daemon thread (it ends with the worker)."""
+    from prometheus_client import CollectorRegistry, start_http_server
+
+    from openpost.refresh import metrics
+
+    registry = CollectorRegistry()
+    metrics.register(registry, runtime.factory, runtime.settings)
+    try:
+        start_http_server(port, addr=host, registry=registry)
+    except OSError as exc:
+        fail(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}")
+    typer.echo(f"openpost worker: metrics on http://{host}:{port}/metrics", err=True)

@@ -25,6 +25,7 @@ Failures never touch snapshots: the last good one stays the target's latest.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -54,6 +55,7 @@ from openpost.platforms.base import (
 from openpost.platforms.registry import Clients
 from openpost.posts.models import PostTarget, TargetStatus
 from openpost.refresh import ratestate
+from openpost.refresh.metrics import WORK
 from openpost.refresh.planner import Batch, BatchItem
 from openpost.refresh.policy import PERMISSION_PROBE, UNSUPPORTED_RECHECK, CollectionPolicy
 
@@ -138,11 +140,14 @@ def capture_batch(
     factory: sessionmaker[Session], clients: Clients, policy: CollectionPolicy, batch: Batch
 ) -> CaptureResult:
     """Read ``batch`` and store what came back; see the module docs."""
+    started = time.perf_counter()
+    label = "synthetic" if batch.synthetic else batch.platform
     summary = CaptureResult()
     with transaction(factory) as session:
         targets = _still_claimed(session, batch)
         summary.stale = len(batch.targets) - len(targets)
         if not targets:
+            WORK.batches.labels(label, "stale").inc()
             return summary
         sealed, username = _account(session, batch, targets[0])
         pause, flagged = None, False
@@ -177,6 +182,7 @@ def capture_batch(
 
     with transaction(factory) as session:
         _write(session, policy, batch, targets, fetched, summary, clear_platform_pause=flagged)
+    _count(label, summary, fetched, time.perf_counter() - started)
     log.info(
         "capture",
         extra={
@@ -188,6 +194,22 @@ def capture_batch(
         },
     )
     return summary
+
+
+def _count(label: str, summary: CaptureResult, fetched: _Fetched, seconds: float) -> None:
+    """This process's collection counters (``refresh.metrics``)."""
+    if not fetched.called:
+        result = "paused" if isinstance(fetched.error, RateLimited) else "failed"
+    else:
+        result = "ok" if fetched.error is None else "failed"
+    WORK.batches.labels(label, result).inc()
+    if fetched.called:
+        WORK.requests.labels(label, "metrics").inc()
+    for outcome, count in summary.outcomes.items():
+        WORK.targets.labels(label, outcome).inc(count)
+    if summary.written:
+        WORK.snapshots.labels(label).inc(summary.written)
+    WORK.capture_seconds.labels(label).observe(seconds)
 
 
 @dataclass(slots=True)

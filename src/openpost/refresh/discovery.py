@@ -12,6 +12,7 @@ the job writes only while the state still carries its claim.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -44,6 +45,7 @@ from openpost.platforms.base import (
 from openpost.platforms.registry import Clients
 from openpost.posts.models import Post, PostSource, PostStatus, PostTarget, TargetStatus
 from openpost.refresh import budgets, ratestate
+from openpost.refresh.metrics import WORK
 from openpost.refresh.models import DiscoveryState
 from openpost.refresh.policy import PERMISSION_PROBE, UNSUPPORTED_RECHECK, CollectionPolicy
 
@@ -255,6 +257,8 @@ def run(
     job: DiscoveryJob,
 ) -> DiscoveryResult:
     """Read the account's new posts and track them (see the module docs)."""
+    started = time.perf_counter()
+    label = "synthetic" if job.synthetic else job.platform
     result = DiscoveryResult()
     with transaction(factory) as session:
         loaded = _load(session, job)
@@ -345,6 +349,13 @@ def run(
                     ratestate.count_reads(session, budget, 1, now)
             _failed(session, policy, job, state, error, pause, now)
         result.outcome = state.outcome
+    if called:
+        WORK.requests.labels(label, "discovery").inc()
+    if result.discovered:
+        WORK.discovered.labels(label).inc(result.discovered)
+    if result.snapshots:
+        WORK.snapshots.labels(label).inc(result.snapshots)
+    WORK.discovery_seconds.labels(label).observe(time.perf_counter() - started)
     log.info(
         "discovery",
         extra={
