@@ -17,6 +17,7 @@ from openpost.core.db import make_sessionmaker
 from openpost.integrations.models import Integration
 from openpost.platforms.fakes.x import DEFAULT_APP_TOKEN, FakeAccount, FakeX
 from openpost.posts.models import Post, PostTarget
+from openpost.refresh.models import DiscoveryState
 from openpost.refresh.runner import Runtime
 from openpost.workspaces.models import Workspace
 from tests import builders
@@ -133,3 +134,14 @@ def track(
     )
     session.flush()
     return target
+
+
+def no_discovery_today(session: Session, integration: Integration) -> None:
+    """Keep discovery out of a test about captures: the account is not due for it today."""
+    session.add(
+        DiscoveryState(
+            integration_id=integration.id,
+            workspace_id=integration.workspace_id,
+            next_due_at=clock.now() + timedelta(days=1),
+        )
+    )

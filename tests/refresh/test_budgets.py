@@ -3,6 +3,7 @@ charged by the planner and by discovery, honoured by both, shown by the status."
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
@@ -197,7 +198,7 @@ def test_units_counted_match_what_youtube_charged(
         rt.close()
 
 
-def _workspace_of(session: Session) -> object:
+def _workspace_of(session: Session) -> uuid.UUID:
     integration = session.query(Integration).filter_by(platform="youtube").one()
     return integration.workspace_id
 

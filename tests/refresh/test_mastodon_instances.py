@@ -15,11 +15,11 @@ from openpost.core.db import make_sessionmaker
 from openpost.integrations.models import Integration
 from openpost.platforms.fakes.mastodon import FakeMastodon
 from openpost.refresh import runner, service
-from openpost.refresh.models import DiscoveryState, PlatformState
+from openpost.refresh.models import PlatformState
 from openpost.refresh.runner import Runtime
 from openpost.workspaces.models import Workspace
 from tests import builders
-from tests.refresh.conftest import NOW, Clock, track
+from tests.refresh.conftest import NOW, Clock, no_discovery_today, track
 
 MINUTE = timedelta(minutes=1)
 
@@ -63,14 +63,7 @@ def _account(
         username=f"{name}@{instance}",
         external_account_id=account.id,
     )
-    # Discovery is not what this test is about: not due today.
-    session.add(
-        DiscoveryState(
-            integration_id=integration.id,
-            workspace_id=workspace.id,
-            next_due_at=NOW + timedelta(days=1),
-        )
-    )
+    no_discovery_today(session, integration)
     ids = []
     for n, wait in enumerate(due_in):
         status = fake.add_status(account, created_at=NOW - timedelta(hours=2 + n), favourites=n)

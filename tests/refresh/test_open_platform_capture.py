@@ -21,10 +21,9 @@ from openpost.platforms.fakes.bluesky import FakeBluesky
 from openpost.platforms.fakes.mastodon import FakeMastodon
 from openpost.platforms.fakes.youtube import DEFAULT_API_KEY, FakeYouTube
 from openpost.refresh import runner
-from openpost.refresh.models import DiscoveryState
 from openpost.refresh.runner import Runtime
 from tests import builders
-from tests.refresh.conftest import NOW, Clock, track
+from tests.refresh.conftest import NOW, Clock, no_discovery_today, track
 
 HOUR = timedelta(hours=1)
 
@@ -111,13 +110,7 @@ def _arrange(session: Session, platform: Platform) -> list[Any]:
         username=platform.username,
         external_account_id=platform.account_id,
     )
-    session.add(
-        DiscoveryState(
-            integration_id=integration.id,
-            workspace_id=workspace.id,
-            next_due_at=NOW + timedelta(days=1),
-        )
-    )
+    no_discovery_today(session, integration)
     targets = [
         track(session, integration, post_id, published_at=NOW - 2 * HOUR)
         for post_id in platform.post_ids
