@@ -19,9 +19,9 @@ from openpost.platforms.fakes.x import FakeAccount, FakeX
 from openpost.platforms.synthetic import simulate
 from openpost.posts.models import PostTarget
 from openpost.refresh import runner
+from openpost.refresh.batches import Batch, BatchItem
 from openpost.refresh.capture import CaptureResult, capture_batch
 from openpost.refresh.models import PlatformState
-from openpost.refresh.planner import Batch, BatchItem
 from openpost.refresh.runner import Runtime
 from tests import builders
 from tests.refresh.conftest import NOW, Clock, make_runtime, track, x_integration

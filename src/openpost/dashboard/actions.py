@@ -26,7 +26,7 @@ from openpost.core.errors import NotFound
 from openpost.integrations.models import Integration, IntegrationStatus
 from openpost.posts.models import Post, PostTarget, TargetStatus
 from openpost.refresh import planner, ratestate, service
-from openpost.refresh.planner import Batch
+from openpost.refresh.batches import Batch
 from openpost.refresh.policy import CollectionPolicy
 from openpost.refresh.runner import Runtime
 

@@ -55,8 +55,8 @@ from openpost.platforms.base import (
 from openpost.platforms.registry import Clients
 from openpost.posts.models import PostTarget, TargetStatus
 from openpost.refresh import ratestate
+from openpost.refresh.batches import Batch, BatchItem
 from openpost.refresh.metrics import WORK
-from openpost.refresh.planner import Batch, BatchItem
 from openpost.refresh.policy import PERMISSION_PROBE, UNSUPPORTED_RECHECK, CollectionPolicy
 
 log = logging.getLogger("openpost.refresh.capture")

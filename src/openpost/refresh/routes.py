@@ -18,7 +18,7 @@ from openpost.core.web import data
 from openpost.deps import CurrentCaller, DbSession, get_settings, require_json
 from openpost.platforms.registry import Clients
 from openpost.refresh import service
-from openpost.refresh.planner import Batch
+from openpost.refresh.batches import Batch
 from openpost.refresh.runner import Jobs
 from openpost.refresh.schemas import QueuedEnvelope, RefreshIn, StatusEnvelope
 from openpost.refresh.tasks import JobQueue

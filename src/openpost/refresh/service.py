@@ -22,8 +22,8 @@ from openpost.integrations.models import Integration
 from openpost.platforms.registry import Clients
 from openpost.posts.models import Post, PostTarget, TargetStatus
 from openpost.refresh import budgets, planner, ratestate
+from openpost.refresh.batches import Batch
 from openpost.refresh.models import DiscoveryState, PlatformState
-from openpost.refresh.planner import Batch
 from openpost.refresh.policy import CollectionPolicy
 
 ENDPOINTS = (ratestate.METRICS, ratestate.DISCOVERY)

@@ -19,8 +19,8 @@ from huey import Huey, RedisHuey, SqliteHuey
 
 from openpost.config import Settings
 from openpost.refresh import discovery
+from openpost.refresh.batches import Batch
 from openpost.refresh.capture import capture_batch
-from openpost.refresh.planner import Batch
 from openpost.refresh.runner import Jobs, Runtime
 
 QUEUE_NAME = "openpost"
