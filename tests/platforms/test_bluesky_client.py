@@ -232,22 +232,6 @@ def test_handle_form_ids_are_resolved_once_and_answered_under_the_given_id(
     assert len(fake.calls(RESOLVE_HANDLE)) == 1  # cached
 
 
-def test_canonical_post_ids_carry_the_did(
-    client: BlueskyClient, fake: FakeBluesky, alice: FakeActor
-) -> None:
-    made = fake.add_post(alice)
-    by_handle = f"at://Alice.bsky.social/app.bsky.feed.post/{made.rkey}"
-    assert client.canonical_post_id(by_handle) == made.uri
-    assert client.canonical_post_id(made.uri) == made.uri
-    assert len(fake.requests) == 1
-    with pytest.raises(NotFound) as unknown:
-        client.canonical_post_id("at://gone.bsky.social/app.bsky.feed.post/3kabcdefghijk")
-    assert unknown.value.code == "bluesky_handle_not_found"
-    with pytest.raises(NotFound) as invalid:
-        client.canonical_post_id("https://bsky.app/profile/alice.bsky.social/post/3k")
-    assert invalid.value.code == "bluesky_invalid_id"
-
-
 def test_a_handle_that_no_longer_resolves_fails_its_posts_only(
     client: BlueskyClient, fake: FakeBluesky, alice: FakeActor
 ) -> None:

@@ -46,11 +46,10 @@ read are ``MalformedResponse``. ``ratelimit-*`` headers, when the AppView sends 
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypeGuard
+from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -63,37 +62,31 @@ from openpost.platforms.base import (
     DiscoveredPost,
     DiscoveryPage,
     MalformedResponse,
-    MetricReading,
     NotFound,
-    PermissionRequired,
-    PlatformError,
-    RateLimited,
     RateWindow,
-    TransientError,
 )
-from openpost.platforms.http import DEFAULT_TIMEOUT, json_object, make_client, safe_text, send
+from openpost.platforms.bluesky_reading import (
+    AT_URI,
+    HANDLE,
+    INVALID_HANDLE,
+    PLATFORM,
+    actor_of,
+    feed_post,
+    http_error,
+    is_did,
+    malformed,
+    post_uri,
+    reading_of,
+    since_key,
+    window_of,
+)
+from openpost.platforms.http import DEFAULT_TIMEOUT, json_object, make_client, send
 
-PLATFORM = "bluesky"
 DEFAULT_BASE_URL: str = Settings.model_fields["bluesky_api_base_url"].default
-POST_COLLECTION = "app.bsky.feed.post"
 FEED_FILTER = "posts_and_author_threads"
 FEED_PAGE_MAX = 100
 FEED_MAX_PAGES = 20  # a feed of reposts only must not page forever
-COUNTS = ("likeCount", "repostCount", "replyCount", "quoteCount")
-OPTIONAL_COUNTS = ("bookmarkCount",)
 HANDLE_TTL = timedelta(hours=1)
-DEFAULT_RATE_PAUSE = timedelta(minutes=5)
-INVALID_HANDLE = "handle.invalid"  # what the AppView shows for an unverified handle
-
-_HANDLE = re.compile(
-    r"^(?=.{3,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$"
-)
-_DID = re.compile(r"^did:[a-z]+:[A-Za-z0-9._:%-]{0,2000}[A-Za-z0-9._-]$")
-_RKEY = r"(?!\.{1,2}$)[A-Za-z0-9._:~-]{1,512}"  # "." and ".." are not record keys
-_AT_URI = re.compile(rf"^at://([^/\s]{{1,2048}})/{re.escape(POST_COLLECTION)}/({_RKEY})$")
-_TID = re.compile(r"^[234567abcdefghij][234567abcdefghijklmnopqrstuvwxyz]{12}$")
-_TID_ALPHABET = "234567abcdefghijklmnopqrstuvwxyz"
-_PROFILE_URL = re.compile(r"^(?:https?://)?(?:www\.)?bsky\.app/profile/([^/?#]+)/?$")
 
 
 class HandleCache:
@@ -175,13 +168,13 @@ class BlueskyClient:
     # ---- PlatformClient -----------------------------------------------------------------
 
     def lookup_account(self, handle: str) -> Account:
-        actor = _actor(handle)
+        actor = actor_of(handle)
         body = self._get("app.bsky.actor.getProfile", [("actor", actor)])
         did, found, name = body.get("did"), body.get("handle"), body.get("displayName")
-        if not (_is_did(did) and isinstance(found, str)):
-            raise _malformed("Bluesky's profile answer lacks the DID or handle")
+        if not (is_did(did) and isinstance(found, str)):
+            raise malformed("Bluesky's profile answer lacks the DID or handle")
         username = found if found != INVALID_HANDLE else actor
-        if _HANDLE.match(username):
+        if HANDLE.match(username):
             self._handles.put(username, did)
         display = name.strip() if isinstance(name, str) and name.strip() else username
         return Account(external_account_id=did, username=username, display_name=display)
@@ -198,32 +191,32 @@ class BlueskyClient:
         result = BatchResult(readings={})
         parsed: dict[str, tuple[str, str]] = {}
         for post_id in unique:
-            match = _AT_URI.match(post_id)
+            match = AT_URI.match(post_id)
             authority = match[1].lower() if match else ""
-            if match and (_is_did(match[1]) or _HANDLE.match(authority)):
-                parsed[post_id] = (match[1] if _is_did(match[1]) else authority, match[2])
+            if match and (is_did(match[1]) or HANDLE.match(authority)):
+                parsed[post_id] = (match[1] if is_did(match[1]) else authority, match[2])
             else:
                 result.errors[post_id] = NotFound(
                     "not a Bluesky post id (at://<did>/app.bsky.feed.post/<rkey>)",
                     code="bluesky_invalid_id",
                 )
-        dids = self._resolve_handles({a for a, _ in parsed.values() if not _is_did(a)})
+        dids = self._resolve_handles({a for a, _ in parsed.values() if not is_did(a)})
         wanted: dict[str, list[str]] = {}  # the URI we ask for → the ids it answers
         for post_id, (authority, rkey) in parsed.items():
-            did = authority if _is_did(authority) else dids.get(authority)
+            did = authority if is_did(authority) else dids.get(authority)
             if did is None:
                 result.errors[post_id] = NotFound(
                     f"the handle {authority} no longer resolves to a Bluesky account",
                     code="bluesky_handle_not_found",
                 )
                 continue
-            wanted.setdefault(_post_uri(did, rkey), []).append(post_id)
+            wanted.setdefault(post_uri(did, rkey), []).append(post_id)
         if not wanted:
             return result
         body = self._get("app.bsky.feed.getPosts", [("uris", uri) for uri in wanted])
         posts = body.get("posts")
         if not isinstance(posts, list):
-            raise _malformed("Bluesky's getPosts answer has no list of posts")
+            raise malformed("Bluesky's getPosts answer has no list of posts")
         answered: set[str] = set()
         for item in posts:
             uri = item.get("uri") if isinstance(item, dict) else None
@@ -232,7 +225,7 @@ class BlueskyClient:
             answered.add(uri)
             for post_id in wanted[uri]:
                 try:
-                    result.readings[post_id] = _reading(post_id, item)
+                    result.readings[post_id] = reading_of(post_id, item)
                 except MalformedResponse as exc:
                     result.errors[post_id] = exc
         for uri, ids in wanted.items():
@@ -249,9 +242,9 @@ class BlueskyClient:
         credentials: dict[str, Any] | None = None,
     ) -> DiscoveryPage:
         del credentials
-        since = _since_key(since_id)
+        since = since_key(since_id)
         actor = account.external_account_id
-        if not _is_did(actor):
+        if not is_did(actor):
             raise NotFound("not a Bluesky account id (a DID)", code="bluesky_invalid_account")
         posts: list[tuple[int, DiscoveredPost]] = []
         cursor: str | None = None
@@ -269,10 +262,10 @@ class BlueskyClient:
             body = self._get("app.bsky.feed.getAuthorFeed", params)
             feed = body.get("feed")
             if not isinstance(feed, list):
-                raise _malformed("Bluesky's author feed answer has no list of posts")
+                raise malformed("Bluesky's author feed answer has no list of posts")
             reached_known = False
             for item in feed:
-                found = _feed_post(item, actor, account.username)
+                found = feed_post(item, actor, account.username)
                 if found is None:
                     continue
                 key, post = found
@@ -295,27 +288,6 @@ class BlueskyClient:
     def rate_window(self) -> RateWindow | None:
         return self._last_window
 
-    def canonical_post_id(self, post_id: str) -> str:
-        """The DID form of a post's AT-URI, as discovery reports it: a handle inside it is
-        resolved (one call, cached). Store this form so that a post registered by URL and
-        the same post found by discovery are one post."""
-        match = _AT_URI.match(post_id.strip())
-        if match is None or not (_is_did(match[1]) or _HANDLE.match(match[1].lower())):
-            raise NotFound(
-                "not a Bluesky post id (at://<did>/app.bsky.feed.post/<rkey>)",
-                code="bluesky_invalid_id",
-            )
-        if _is_did(match[1]):
-            return _post_uri(match[1], match[2])
-        handle = match[1].lower()
-        did = self._resolve_handles({handle}).get(handle)
-        if did is None:
-            raise NotFound(
-                f"the handle {handle} does not resolve to a Bluesky account",
-                code="bluesky_handle_not_found",
-            )
-        return _post_uri(did, match[2])
-
     # ---- requests ---------------------------------------------------------------------
 
     def _resolve_handles(self, handles: set[str]) -> dict[str, str]:
@@ -329,8 +301,8 @@ class BlueskyClient:
                 except NotFound:
                     continue
                 did = body.get("did")
-                if not _is_did(did):
-                    raise _malformed("Bluesky's resolveHandle answer has no DID")
+                if not is_did(did):
+                    raise malformed("Bluesky's resolveHandle answer has no DID")
                 self._handles.put(handle, did)
             found[handle] = did
         return found
@@ -338,211 +310,7 @@ class BlueskyClient:
     def _get(self, method: str, params: list[tuple[str, str]]) -> dict[str, Any]:
         path = f"/xrpc/{method}?{urlencode(params)}"
         response = send(self._http, "GET", path, platform=PLATFORM)
-        self._last_window = _window(response.headers)
+        self._last_window = window_of(response.headers)
         if response.status_code == 200:
             return json_object(response, platform=PLATFORM)
-        raise _http_error(response, self._last_window)
-
-
-# ---- reading Bluesky's answers ---------------------------------------------------------
-
-
-class _Since:
-    def __init__(self, uri: str, rkey: str) -> None:
-        self.uri = uri
-        self.key = _tid_value(rkey)
-
-    def is_older_than(self, key: int, uri: str) -> bool:
-        """Whether ``since_id`` is older than a post (given by its ordering key and URI)."""
-        if self.key is None:
-            return uri != self.uri
-        return key > self.key
-
-
-def _since_key(since_id: str | None) -> _Since | None:
-    if since_id is None:
-        return None
-    match = _AT_URI.match(since_id)
-    if match is None:
-        raise ValueError("since_id must be a Bluesky post AT-URI")
-    return _Since(since_id, match[2])
-
-
-def _is_did(value: object) -> TypeGuard[str]:
-    return isinstance(value, str) and bool(_DID.match(value))
-
-
-def _post_uri(did: str, rkey: str) -> str:
-    return f"at://{did}/{POST_COLLECTION}/{rkey}"
-
-
-def _actor(handle: str) -> str:
-    """A handle (or DID) as typed by a user: ``@alice.bsky.social``, a profile URL, a DID."""
-    text = handle.strip()
-    if match := _PROFILE_URL.match(text):
-        text = match[1]
-    text = text.removeprefix("@")
-    if _is_did(text):
-        return text
-    lowered = text.lower()
-    if not _HANDLE.match(lowered):
-        raise NotFound(
-            "not a Bluesky handle: a handle is a domain name, such as alice.bsky.social",
-            code="bluesky_invalid_handle",
-        )
-    return lowered
-
-
-def _tid_value(rkey: str) -> int | None:
-    if not _TID.match(rkey):
-        return None
-    value = 0
-    for char in rkey:
-        value = (value << 5) | _TID_ALPHABET.index(char)
-    return value
-
-
-def _counter(value: object) -> TypeGuard[int]:
-    return type(value) is int and value >= 0
-
-
-def _malformed(message: str) -> MalformedResponse:
-    return MalformedResponse(message, code="bluesky_malformed")
-
-
-def _reading(post_id: str, item: dict[str, Any]) -> MetricReading:
-    """A post's counters, or ``MalformedResponse`` if any is missing or of the wrong type."""
-    counts: dict[str, int] = {}
-    for name in COUNTS:
-        value = item.get(name)
-        if not _counter(value):
-            raise _malformed(f"Bluesky's {name} for this post is missing or not a counter")
-        counts[name] = value
-    for name in OPTIONAL_COUNTS:
-        if name in item:
-            value = item[name]
-            if not _counter(value):
-                raise _malformed(f"Bluesky's {name} for this post is not a counter")
-            counts[name] = value
-    return MetricReading(
-        platform_post_id=post_id,
-        impressions=None,
-        likes=counts["likeCount"],
-        comments=counts["replyCount"],
-        shares=counts["repostCount"] + counts["quoteCount"],
-        platform_data=counts,
-    )
-
-
-def _feed_post(item: object, did: str, username: str) -> tuple[int, DiscoveredPost] | None:
-    """One author-feed item as a discovered post (with its ordering key), or ``None`` for a
-    repost or someone else's post."""
-    if not isinstance(item, dict) or not isinstance(item.get("post"), dict):
-        raise _malformed("Bluesky's author feed has an item without a post")
-    if item.get("reason") is not None:
-        # A repost (``#reasonRepost``), or a pinned post (``#reasonPin``) lifted to the top
-        # out of its place in time, which would stop the reading at an old post; the post
-        # itself comes again at its own place.
-        return None
-    post: dict[str, Any] = item["post"]
-    author = post.get("author")
-    if not isinstance(author, dict) or author.get("did") != did:
-        return None
-    uri = post.get("uri")
-    if not isinstance(uri, str):
-        raise _malformed("Bluesky's author feed has a post without a URI")
-    match = _AT_URI.match(uri)
-    if match is None or match[1] != did:
-        raise _malformed("Bluesky's author feed has a post without a valid URI")
-    record = post.get("record")
-    if not isinstance(record, dict):
-        raise _malformed("Bluesky's author feed has a post without its record")
-    published = _timestamp(record.get("createdAt")) or _timestamp(post.get("indexedAt"))
-    if published is None:
-        raise _malformed("Bluesky's author feed has a post without a valid createdAt")
-    rkey = match[2]
-    key = _tid_value(rkey)
-    if key is None:
-        key = int(published.timestamp() * 1_000_000) << 10
-    handle = author.get("handle")
-    shown = handle if isinstance(handle, str) and _HANDLE.match(handle) else username or did
-    text = record.get("text")
-    try:
-        reading: MetricReading | None = _reading(uri, post)
-    except MalformedResponse:
-        reading = None  # discovered all the same; its counters are read with the next batch
-    found = DiscoveredPost(
-        platform_post_id=uri,
-        post_url=f"https://bsky.app/profile/{shown}/post/{rkey}",
-        published_at=published,
-        content=text if isinstance(text, str) else "",
-        reading=reading,
-    )
-    return key, found
-
-
-def _timestamp(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else None
-
-
-def _window(headers: httpx.Headers) -> RateWindow | None:
-    limit = _header_int(headers, "ratelimit-limit")
-    remaining = _header_int(headers, "ratelimit-remaining")
-    reset = _header_int(headers, "ratelimit-reset")
-    if limit is None and remaining is None and reset is None:
-        return None
-    reset_at = datetime.fromtimestamp(reset, UTC) if reset is not None else None
-    return RateWindow(limit=limit, remaining=remaining, reset_at=reset_at)
-
-
-def _header_int(headers: httpx.Headers, name: str) -> int | None:
-    value = headers.get(name, "").strip()
-    if not value.isdigit() or len(value) > 12:
-        return None
-    return int(value)
-
-
-def _http_error(response: httpx.Response, window: RateWindow | None) -> PlatformError:
-    status = response.status_code
-    try:
-        body: dict[str, Any] = json_object(response, platform=PLATFORM)
-    except MalformedResponse:
-        body = {}
-    error = safe_text(body.get("error"), 60) or ""
-    message = safe_text(body.get("message")) or ""
-    now = clock.now()
-    if status == 429:
-        retry_at = window.reset_at if window is not None else None
-        if retry_at is None:
-            after = _header_int(response.headers, "retry-after")
-            retry_at = now + (timedelta(seconds=after) if after else DEFAULT_RATE_PAUSE)
-        return RateLimited(
-            "Bluesky rate limit reached", code="bluesky_rate_limited", retry_at=max(retry_at, now)
-        )
-    if status == 400:
-        lowered = message.lower()
-        if error == "AccountTakedown":
-            return NotFound("Bluesky reports the account suspended", code="bluesky_suspended")
-        if error == "AccountDeactivated":
-            return NotFound("the Bluesky account is deactivated", code="bluesky_deactivated")
-        if "profile not found" in lowered or error == "ProfileNotFound":
-            return NotFound("Bluesky has no such account", code="bluesky_account_not_found")
-        if "unable to resolve handle" in lowered or error == "HandleNotFound":
-            return NotFound("the Bluesky handle does not resolve", code="bluesky_handle_not_found")
-        if error in ("BlockedActor", "BlockedByActor"):
-            return PermissionRequired("Bluesky refused the read (blocked)", code="bluesky_blocked")
-    if status in (401, 403):
-        return PermissionRequired(
-            f"Bluesky refused the read (HTTP {status})", code="bluesky_forbidden"
-        )
-    if status >= 500:
-        return TransientError(f"Bluesky answered HTTP {status}", code="bluesky_server_error")
-    detail = ": ".join(part for part in (error, message) if part)
-    reason = f" ({detail})" if detail else ""
-    return PlatformError(f"Bluesky answered HTTP {status}{reason}", code=f"bluesky_http_{status}")
+        raise http_error(response, self._last_window)
