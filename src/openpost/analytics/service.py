@@ -12,6 +12,7 @@ slow path and reads exactly as before.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -66,12 +67,15 @@ def _parsed_platform_data(raw: str | None) -> Any:
     return (json_loads(raw) if raw is not None else None) or {}
 
 
-def snapshot_row(row: Any) -> dict[str, Any]:
-    """The API's snapshot object from a row of ``SNAPSHOT_COLUMNS``.
+def snapshot_rows(rows: Iterable[Any]) -> list[dict[str, Any]]:
+    """The API's snapshot objects from rows of ``SNAPSHOT_COLUMNS``.
 
     ``platform_data`` is usually an ``orjson.Fragment``: orjson writes it, ``json`` cannot.
+    Target, integration and post ids repeat down a page, so each is dashed once.
     """
-    (
+    known: dict[str, str] = {}
+    out = []
+    for (
         snapshot_id,
         target_id,
         integration_id,
@@ -84,23 +88,28 @@ def snapshot_row(row: Any) -> dict[str, Any]:
         raw,
         valid,
         captured_at,
-    ) = row
-    return {
-        "id": canonical_uuid(snapshot_id),
-        "post_target_id": canonical_uuid(target_id),
-        "integration_id": canonical_uuid(integration_id),
-        "post_id": canonical_uuid(post_id),
-        "platform": platform,
-        "impressions": impressions,
-        "likes": likes,
-        "comments": comments,
-        "shares": shares,
-        # Valid JSON text is never empty, so raw[0] exists when valid is true.
-        "platform_data": orjson.Fragment(raw)
-        if valid and raw[0] == "{"
-        else (_parsed_platform_data(raw)),
-        "captured_at": captured_at,
-    }
+    ) in rows:
+        out.append(
+            {
+                "id": canonical_uuid(snapshot_id),
+                "post_target_id": known.get(target_id)
+                or known.setdefault(target_id, canonical_uuid(target_id)),
+                "integration_id": known.get(integration_id)
+                or known.setdefault(integration_id, canonical_uuid(integration_id)),
+                "post_id": known.get(post_id) or known.setdefault(post_id, canonical_uuid(post_id)),
+                "platform": platform,
+                "impressions": impressions,
+                "likes": likes,
+                "comments": comments,
+                "shares": shares,
+                # Valid JSON text is never empty, so raw[0] exists when valid is true.
+                "platform_data": orjson.Fragment(raw)
+                if valid and raw[0] == "{"
+                else _parsed_platform_data(raw),
+                "captured_at": captured_at,
+            }
+        )
+    return out
 
 
 def require_integration(
@@ -183,7 +192,7 @@ def list_snapshots(
         last = rows[-1]
         # The cursor holds whole seconds and the id: both are in the row's text.
         next_cursor = encode_cursor(datetime.fromisoformat(last[-1]), uuid.UUID(last[0]))
-    return SnapshotPage([snapshot_row(row) for row in rows], next_cursor)
+    return SnapshotPage(snapshot_rows(rows), next_cursor)
 
 
 def _metrics(row: Any, prefix: str = "") -> dict[str, int | None] | None:
@@ -254,15 +263,16 @@ def post_metrics(
     # Keyed by the id's text: history rows carry their target's id as text.
     history: dict[str, list[dict[str, Any]]] = {str(row.target_id): [] for row in target_rows}
     if history:
-        for snapshot in connection.execute(
+        found = connection.execute(
             _POST_HISTORY,
             {
                 "target_ids": [row.target_id for row in target_rows],
                 "workspace_id": workspace_id,
                 "since": now - timedelta(days=days),
             },
-        ).all():  # fetchall: one driver call, not one per row
-            history[canonical_uuid(snapshot[1])].append(snapshot_row(snapshot))
+        ).all()
+        for snapshot in snapshot_rows(found):
+            history[snapshot["post_target_id"]].append(snapshot)
 
     targets = []
     for row in target_rows:
