@@ -62,6 +62,24 @@ class Settings(BaseSettings):
 
     x_api_base_url: str = Field(default="https://api.x.com", description="X API base URL.")
     x_bearer_token: str = Field(default="", description="X app-wide bearer token.")
+    x_client_id: str = Field(
+        default="",
+        description="X: the OAuth 2.0 client id of the operator's X app (developer console, "
+        "Keys and tokens). With `x_client_secret` and `public_base_url` set, an account's owner "
+        "can connect it with consent from the Integrations page, which adds non-public metrics "
+        "(clicks, profile visits) for posts under 30 days old. Empty: the offer is not shown.",
+    )
+    x_client_secret: str = Field(
+        default="",
+        repr=False,
+        description="X: the OAuth 2.0 client secret of that app (a confidential client). "
+        "Secret: never logged or shown.",
+    )
+    x_oauth_authorize_url: str = Field(
+        default="https://x.com/i/oauth2/authorize",
+        description="X: the consent page an owner's browser is sent to (tests point it at a "
+        "fake). Tokens are exchanged at `<x_api_base_url>/2/oauth2/token`.",
+    )
     x_max_posts_per_integration: int = Field(
         default=50, ge=1, description="X: only each account's N newest posts are refreshed."
     )
@@ -130,6 +148,13 @@ class Settings(BaseSettings):
     )
 
     # Dashboard (docs/dashboard.md)
+    public_base_url: str = Field(
+        default="",
+        description="Dashboard: the address browsers reach this server at, scheme and host "
+        "(`https://analytics.example.com`, no trailing slash). OAuth consent sends the browser "
+        "back to `<public_base_url>/integrations/x/callback`, which must be registered as the "
+        "X app's callback URL. Empty: no OAuth connection is offered.",
+    )
     session_lifetime_hours: int = Field(
         default=168,
         ge=1,
@@ -251,6 +276,19 @@ class Settings(BaseSettings):
     @classmethod
     def _strip(cls, value: str) -> str:
         return value.strip()
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not value.startswith(("https://", "http://")):
+            raise ValueError("OPENPOST_PUBLIC_BASE_URL must start with https:// (or http://)")
+        return value
+
+    @property
+    def x_oauth_configured(self) -> bool:
+        """Whether owners can connect X accounts with consent (client id, secret, base URL)."""
+        return bool(self.x_client_id and self.x_client_secret and self.public_base_url)
 
     @model_validator(mode="after")
     def _require_secret_in_production(self) -> Settings:

@@ -12,7 +12,9 @@ token, every workspace), ``twitter:user:<integration>`` (an owner's token),
 ``mastodon:<instance>`` (limits are per instance; a batch never mixes instances).
 
 ``Clients`` is built once per process from ``Settings``; ``transports`` replaces the network
-for a platform (a fake's in-process transport in tests).
+for a platform (a fake's in-process transport in tests). ``user_tokens`` refreshes and stores
+owners' X tokens (``refresh.user_tokens``: it needs the database, which platforms do not
+touch); without it an owner's token is used until it expires.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from openpost.platforms.base import PlatformClient, PlatformError
 from openpost.platforms.bluesky import BlueskyClient
 from openpost.platforms.mastodon import MastodonClient
 from openpost.platforms.synthetic import BATCH_SIZES, DEFAULT_BATCH_SIZE, SyntheticClient
-from openpost.platforms.x import XClient
+from openpost.platforms.x import UserTokenSource, XClient
 from openpost.platforms.youtube import YouTubeClient
 
 LIVE_PLATFORMS = frozenset({"twitter", "bluesky", "mastodon", "youtube"})
@@ -49,9 +51,14 @@ def _instance(username: str) -> str | None:
 
 class Clients:
     def __init__(
-        self, settings: Settings, *, transports: Mapping[str, httpx.BaseTransport] | None = None
+        self,
+        settings: Settings,
+        *,
+        transports: Mapping[str, httpx.BaseTransport] | None = None,
+        user_tokens: UserTokenSource | None = None,
     ) -> None:
         self.settings = settings
+        self.user_tokens = user_tokens
         self._transports = dict(transports or {})
         self._local = threading.local()
         self._opened: list[PlatformClient] = []
@@ -114,7 +121,9 @@ class Clients:
             return SyntheticClient(platform)
         transport = self._transports.get(platform)
         if platform == "twitter":
-            return XClient.from_settings(self.settings, transport=transport)
+            return XClient.from_settings(
+                self.settings, transport=transport, user_tokens=self.user_tokens
+            )
         if platform == "bluesky":
             return BlueskyClient.from_settings(self.settings, transport=transport)
         if platform == "mastodon":

@@ -33,14 +33,20 @@ account's owner) sends that token instead of the app's and adds ``non_public_met
 ``organic_metrics`` to metric reads. X refuses those fields for posts older than 30 days
 ("Field Authorization Error", the post left out); such posts are read again, in one more
 request, with public fields only.
+
+An owner's token lives two hours. ``user_tokens`` (a ``UserTokenSource``, given by the
+registry; it stores rotated tokens, which a platform client cannot) is asked for the
+credentials before each user-context read, and refreshes them when they expire within a few
+minutes; a 401 on a user token refreshes them once more (``force``) and retries the read
+once. A refused refresh raises ``PermissionRequired``, as a rejected token does.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -82,6 +88,14 @@ DEFAULT_RATE_PAUSE = timedelta(minutes=15)
 
 _HANDLE = re.compile(r"^[A-Za-z0-9_]{1,15}$")
 _ID = re.compile(r"^[0-9]{1,19}$")
+T = TypeVar("T")
+
+
+class UserTokenSource(Protocol):
+    """Gives current owner credentials: the same ones, or refreshed (and stored) ones when
+    they expire soon or ``force`` says X rejected them."""
+
+    def __call__(self, credentials: dict[str, Any], *, force: bool) -> dict[str, Any]: ...
 
 
 class XClient:
@@ -97,20 +111,27 @@ class XClient:
         base_url: str = DEFAULT_BASE_URL,
         transport: httpx.BaseTransport | None = None,
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
+        user_tokens: UserTokenSource | None = None,
     ) -> None:
         self._token = bearer_token
+        self._user_tokens = user_tokens
         self._http = make_client(base_url, transport=transport, timeout=timeout)
         self._last_window: RateWindow | None = None
         self._windows: dict[str, RateWindow] = {}
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, transport: httpx.BaseTransport | None = None
+        cls,
+        settings: Settings,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        user_tokens: UserTokenSource | None = None,
     ) -> XClient:
         return cls(
             bearer_token=settings.x_bearer_token,
             base_url=settings.x_api_base_url,
             transport=transport,
+            user_tokens=user_tokens,
         )
 
     @property
@@ -157,21 +178,25 @@ class XClient:
         unique = list(dict.fromkeys(post_ids))
         if len(unique) > self.batch_size:
             raise ValueError(f"X reads at most {self.batch_size} posts per call, not {len(unique)}")
-        result = BatchResult(readings={})
+        invalid: dict[str, PlatformError] = {}
         valid = []
         for post_id in unique:
             if _is_id(post_id):
                 valid.append(post_id)
             else:
-                result.errors[post_id] = NotFound("not a valid X post id", code="x_invalid_id")
+                invalid[post_id] = NotFound("not a valid X post id", code="x_invalid_id")
         if not valid:
-            return result
-        token = self._token_for(credentials)
+            return BatchResult(readings={}, errors=invalid)
         private = credentials is not None
-        refused = self._read_batch(valid, token=token, private=private, into=result)
-        if refused:  # private fields refused (post older than 30 days): read them publicly
-            self._read_batch(refused, token=token, private=False, into=result)
-        return result
+
+        def read(token: str) -> BatchResult:
+            result = BatchResult(readings={}, errors=dict(invalid))
+            refused = self._read_batch(valid, token=token, private=private, into=result)
+            if refused:  # private fields refused (post older than 30 days): read them publicly
+                self._read_batch(refused, token=token, private=False, into=result)
+            return result
+
+        return self._with_token(credentials, read)
 
     def discover(
         self,
@@ -185,7 +210,13 @@ class XClient:
             raise ValueError("since_id must be an X post id (digits)")
         if not _is_id(account.external_account_id):
             raise NotFound("not a valid X account id", code="x_invalid_account")
-        token = self._token_for(credentials)
+        return self._with_token(
+            credentials, lambda token: self._discover(account, since_id, limit, token)
+        )
+
+    def _discover(
+        self, account: Account, since_id: str | None, limit: int, token: str
+    ) -> DiscoveryPage:
         posts: list[DiscoveredPost] = []
         newest_id: str | None = None
         next_token: str | None = None
@@ -243,6 +274,23 @@ class XClient:
                 code="x_not_configured",
             )
         return self._token
+
+    def _with_token(self, credentials: dict[str, Any] | None, call: Callable[[str], T]) -> T:
+        """``call`` with the app token, or with the owner's (refreshed when it expires soon,
+        and once more, with one retry, when X answers 401)."""
+        if credentials is None:
+            return call(self._app_token())
+        if self._user_tokens is not None:
+            credentials = self._user_tokens(credentials, force=False)
+        try:
+            return call(self._token_for(credentials))
+        except PermissionRequired as exc:
+            refreshable = self._user_tokens is not None and credentials.get("refresh_token")
+            if exc.code != "x_user_unauthorized" or not refreshable:
+                raise
+        assert self._user_tokens is not None
+        credentials = self._user_tokens(credentials, force=True)
+        return call(self._token_for(credentials))
 
     def _token_for(self, credentials: dict[str, Any] | None) -> str:
         if credentials is None:

@@ -26,6 +26,7 @@ from openpost.refresh.capture import capture_batch
 from openpost.refresh.discovery import DiscoveryJob
 from openpost.refresh.planner import Batch, Plan
 from openpost.refresh.policy import CollectionPolicy
+from openpost.refresh.user_tokens import UserTokens
 
 
 @dataclass
@@ -51,7 +52,13 @@ class Runtime:
         return cls(
             settings=settings,
             factory=factory,
-            clients=Clients(settings, transports=transports),
+            clients=Clients(
+                settings,
+                transports=transports,
+                user_tokens=UserTokens(
+                    factory, settings, transport=(transports or {}).get("twitter")
+                ),
+            ),
             policy=CollectionPolicy.from_settings(settings),
             engine=engine,
         )

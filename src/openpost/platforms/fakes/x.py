@@ -1,11 +1,13 @@
 """A faithful fake of the X API v2 endpoints OpenPost reads.
 
 Endpoints: ``GET /2/users/by/username/:username``, ``GET /2/tweets?ids=`` and
-``GET /2/users/:id/tweets``, with X's response shapes (``data``/``errors``/``meta``), its
-error entries (``value, detail, title, resource_type, parameter, resource_id, type``), its
-400 "Invalid Request" body (more than 100 ids, bad ``max_results``, unknown parameters),
-per-endpoint 15-minute rate windows reported in ``x-rate-limit-*`` headers (429 when spent),
-and string snowflake ids derived from the creation time as X's are.
+``GET /2/users/:id/tweets``, plus the owner-consent side (``GET /i/oauth2/authorize``,
+``POST /2/oauth2/token``, ``GET /2/users/me``: rules in ``fakes.x_oauth``), with X's
+response shapes (``data``/``errors``/``meta``), its error entries (``value, detail,
+title, resource_type, parameter, resource_id, type``), its 400 "Invalid Request" body
+(more than 100 ids, bad ``max_results``, unknown parameters), per-endpoint 15-minute rate
+windows reported in ``x-rate-limit-*`` headers (429 when spent), and string snowflake ids
+derived from the creation time as X's are.
 
 Tests drive a ``FakeX`` state object: add accounts and posts, change counters, delete posts,
 protect or suspend accounts, issue user-context tokens, lower rate limits, and ``inject``
@@ -23,13 +25,14 @@ from collections.abc import Callable, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from openpost.core import clock
-from openpost.platforms.fakes import base
+from openpost.platforms.fakes import base, x_oauth
 from openpost.platforms.fakes import x_wire as wire
 from openpost.platforms.fakes.base import Fault
 
@@ -39,7 +42,7 @@ WINDOW = timedelta(minutes=15)
 PRIVATE_FIELDS = ("non_public_metrics", "organic_metrics")
 PRIVATE_METRICS_MAX_AGE = timedelta(days=30)
 
-Endpoint = Literal["users_by_username", "tweets_lookup", "user_tweets"]
+Endpoint = Literal["users_by_username", "tweets_lookup", "user_tweets", "oauth2_token", "users_me"]
 FaultKind = Literal[
     "credits_depleted", "usage_capped", "server_error", "forbidden", "not_json", "wrong_shape",
     "slow",
@@ -94,6 +97,8 @@ class FakeX(base.FakePlatform[Endpoint, FaultKind, RecordedRequest]):
     ) -> None:
         self.app_token = app_token
         self.user_tokens: dict[str, str] = {}
+        self.user_token_expiry: dict[str, datetime] = {}  # tokens issued by the OAuth flow
+        self.oauth = x_oauth.OAuthState()
         self.accounts: dict[str, FakeAccount] = {}
         self.posts: dict[str, FakePost] = {}
         self.rate_limits: dict[tuple[Endpoint, str], int] = {}
@@ -179,6 +184,31 @@ class FakeX(base.FakePlatform[Endpoint, FaultKind, RecordedRequest]):
         with self._lock:
             self.user_tokens[token] = account.id
 
+    def add_oauth_client(
+        self, client_id: str, client_secret: str, *redirect_uris: str
+    ) -> x_oauth.OAuthClient:
+        """Register an app's OAuth 2.0 client and its callback URLs."""
+        with self._lock:
+            client = x_oauth.OAuthClient(client_id, client_secret, tuple(redirect_uris))
+            self.oauth.clients[client_id] = client
+            return client
+
+    def set_consent(self, consent: x_oauth.Consent, account: FakeAccount | None = None) -> None:
+        """What the consent page does: ``approve`` as ``account`` (kept if not given) or
+        ``deny``."""
+        with self._lock:
+            self.oauth.consent = consent
+            if account is not None:
+                self.oauth.consenting = account
+
+    def issue_user_token(
+        self, account: FakeAccount, *, client_id: str, scope: str
+    ) -> dict[str, Any]:
+        """Tokens as the token endpoint would issue them to ``client_id``, without the
+        consent round trip."""
+        with self._lock:
+            return x_oauth.issue(self, account.id, client_id, scope)
+
     def set_rate_limit(self, endpoint: Endpoint, limit: int, *, context: str = "app") -> None:
         """Change one endpoint's 15-minute limit (``context`` "app" or "user"); a new window
         starts with the next request."""
@@ -207,11 +237,16 @@ class FakeX(base.FakePlatform[Endpoint, FaultKind, RecordedRequest]):
 
     def _routes(self) -> list[Route]:
         paths: dict[str, Endpoint] = {
+            "/2/users/me": "users_me",
             "/2/users/by/username/{username}": "users_by_username",
             "/2/tweets": "tweets_lookup",
             "/2/users/{id}/tweets": "user_tweets",
         }
-        return base.endpoint_routes(self.handle, paths)
+        oauth = [
+            Route("/i/oauth2/authorize", self.handle_authorize, methods=["GET"]),
+            Route("/2/oauth2/token", self.handle_token, methods=["POST"]),
+        ]
+        return oauth + base.endpoint_routes(self.handle, paths)
 
     def _not_found(self) -> Response:
         body = {"errors": [{"message": "Sorry, that page does not exist", "code": 34}]}
@@ -229,8 +264,34 @@ class FakeX(base.FakePlatform[Endpoint, FaultKind, RecordedRequest]):
         if token == self.app_token:
             return "app"
         if token in self.user_tokens:
+            expires = self.user_token_expiry.get(token)
+            if expires is not None and self._now() >= expires:
+                return None  # expired: X answers 401
             return f"user:{self.user_tokens[token]}"
         return None
+
+    async def handle_authorize(self, request: Request) -> Response:
+        with self._lock:
+            response = x_oauth.authorize(self, request)
+            status = response.status_code
+            record = RecordedRequest("authorize", request.url.path, {}, status, "browser")
+            self.requests.append(record)
+        return response
+
+    async def handle_token(self, request: Request) -> Response:
+        body = (await request.body()).decode("utf-8", "replace")
+        form = dict(parse_qsl(body, keep_blank_values=True))
+
+        def answer(fault: Fault[FaultKind, Endpoint] | None) -> tuple[Response, RecordedRequest]:
+            if fault is not None and fault.fails:
+                response = wire.fault_response(fault.kind, status=fault.status, period="")
+            else:
+                response = x_oauth.token(self, request, form)
+            params = {"grant_type": form.get("grant_type", "")}  # never the code or tokens
+            path, status = request.url.path, response.status_code
+            return response, RecordedRequest("oauth2_token", path, params, status, "client")
+
+        return await self._serve("oauth2_token", answer)
 
     async def handle(self, request: Request, endpoint: Endpoint) -> Response:
         with self._lock:
@@ -256,6 +317,8 @@ class FakeX(base.FakePlatform[Endpoint, FaultKind, RecordedRequest]):
             return wire.problem(401, "Unauthorized")
         if fault is not None and fault.fails:
             return wire.fault_response(fault.kind, status=fault.status, period=fault.detail)
+        if endpoint == "users_me":
+            return x_oauth.me(self, context)
         kind = "user" if context.startswith("user:") else "app"
         limit = self.rate_limits[(endpoint, kind)]
         window, allowed = self._windows.spend((endpoint, context), limit, self._now())
