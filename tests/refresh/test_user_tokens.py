@@ -76,7 +76,9 @@ def stored(session: Session, settings: Settings, integration: Integration) -> di
     return Sealer(settings.effective_secret_key).open(sealed)
 
 
-def tracked_post(session: Session, fake: FakeX, owner: FakeAccount, integration: Integration) -> str:
+def tracked_post(
+    session: Session, fake: FakeX, owner: FakeAccount, integration: Integration
+) -> str:
     post = fake.add_post(owner, created_at=fake.now() - timedelta(days=2), impressions=70)
     track(session, integration, post.id, published_at=post.created_at)
     session.commit()
@@ -188,16 +190,14 @@ def test_two_workers_refreshing_at_once_spend_the_refresh_token_once(
     integration, before = connect(session, oauth_settings, fake_x, owner)
     factory = make_sessionmaker(engine)
     fake_x.inject("slow", endpoint="oauth2_token", delay=0.5)
-    workers = [
-        UserTokens(factory, oauth_settings, transport=fake_x.transport()) for _ in range(2)
-    ]
+    workers = [UserTokens(factory, oauth_settings, transport=fake_x.transport()) for _ in range(2)]
     results: list[dict[str, Any]] = []
     failures: list[BaseException] = []
 
     def refresh(source: UserTokens) -> None:
         try:
             results.append(source(before, force=True))
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:  # reported below
             failures.append(exc)
 
     threads = [threading.Thread(target=refresh, args=(w,)) for w in workers]
