@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
 import re
 from collections.abc import Set
 from dataclasses import dataclass
@@ -181,9 +180,10 @@ def render_post(post: FakePost, fields: Set[str]) -> dict[str, Any]:
     if "author_id" in fields:
         rendered["author_id"] = post.author_id
     if "public_metrics" in fields:
-        rendered["public_metrics"] = copy.deepcopy(post.public_metrics)
+        # No copy: the answer is serialised before the fake's state can change again.
+        rendered["public_metrics"] = post.public_metrics
     if "non_public_metrics" in fields:
-        rendered["non_public_metrics"] = copy.deepcopy(post.non_public_metrics)
+        rendered["non_public_metrics"] = post.non_public_metrics
     if "organic_metrics" in fields:
         public, private = post.public_metrics, post.non_public_metrics
         names = ("like_count", "reply_count", "retweet_count")
