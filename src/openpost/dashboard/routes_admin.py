@@ -15,7 +15,7 @@ from starlette.responses import Response
 from openpost.core import clock
 from openpost.core.errors import BadRequest
 from openpost.core.ids import parse_uuid
-from openpost.dashboard import actions, connect, keys, members, views
+from openpost.dashboard import actions, connect, keys, members, views, x_connect
 from openpost.dashboard.deps import CheckedForm, CurrentViewer, require_editor, require_manager
 from openpost.dashboard.web import DashboardRoute, redirect, render
 from openpost.deps import DbSession, get_sessionmaker, get_settings
@@ -95,8 +95,38 @@ def connect_integration(
             refused.status_code,
         )
         response.headers.update(refused.headers)
+        response.headers.update(x_connect.page_headers(settings))
         return response
     return _back("/integrations", notice="connected" if result.created else "reconnected")
+
+
+@router.post("/integrations/x/connect")
+def start_x_consent(
+    request: Request, session: DbSession, viewer: CurrentViewer, _form: CheckedForm
+) -> Response:
+    """Send the browser to X's consent page (see ``dashboard.x_connect``)."""
+    require_manager(viewer)
+    return redirect(x_connect.start(session, get_settings(request), viewer, now=clock.now()))
+
+
+@router.get("/integrations/x/callback")
+def finish_x_consent(request: Request, session: DbSession, viewer: CurrentViewer) -> Response:
+    """X's redirect back: connect the account, or say on the integrations page why not."""
+    require_manager(viewer)
+    params = dict(request.query_params.items())
+    transports = getattr(request.app.state, "platform_transports", None) or {}
+    try:
+        result = x_connect.finish(
+            session,
+            get_settings(request),
+            viewer,
+            params,
+            now=clock.now(),
+            transport=transports.get("twitter"),  # tests reach a fake in-process
+        )
+    except x_connect.ConsentError as failed:
+        return _back("/integrations", x_error=failed.code)
+    return _back("/integrations", notice="x-connected" if result.created else "x-attached")
 
 
 @router.post("/integrations/{integration_id}/disconnect")

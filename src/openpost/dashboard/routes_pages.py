@@ -9,7 +9,7 @@ from openpost.analytics.export import MEDIA_TYPE
 from openpost.core import clock
 from openpost.core.errors import BadRequest
 from openpost.core.ids import parse_uuid
-from openpost.dashboard import views
+from openpost.dashboard import views, x_connect
 from openpost.dashboard.deps import CurrentViewer
 from openpost.dashboard.filters import parse_filters
 from openpost.dashboard.web import DashboardRoute, render
@@ -72,11 +72,14 @@ def post(request: Request, session: DbSession, viewer: CurrentViewer, post_id: s
 
 @router.get("/integrations")
 def integrations(request: Request, session: DbSession, viewer: CurrentViewer) -> Response:
-    context = views.integrations_page(session, get_settings(request), viewer, now=clock.now())
+    settings = get_settings(request)
+    context = views.integrations_page(session, settings, viewer, now=clock.now())
     notice = request.query_params.get("notice")
-    return render(
-        request, "integrations.html", {**context, "notice": notice, "active": "integrations"}
-    )
+    x_error = x_connect.message(request.query_params.get("x_error"))
+    page = {"notice": notice, "x_error": x_error, "active": "integrations"}
+    response = render(request, "integrations.html", {**context, **page})
+    response.headers.update(x_connect.page_headers(settings))
+    return response
 
 
 @router.get("/export.csv")

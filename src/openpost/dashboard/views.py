@@ -22,6 +22,7 @@ from openpost.auth.service import list_keys
 from openpost.config import Settings
 from openpost.core.errors import BadRequest
 from openpost.core.timefmt import format_time
+from openpost.dashboard import x_connect
 from openpost.dashboard.filters import Filters, Period, parse_filters
 from openpost.dashboard.members import ROLES, list_members
 from openpost.dashboard.sessions import Viewer, memberships
@@ -187,6 +188,7 @@ def integrations_page(
         "integrations": rows,
         "budgets": status["platforms"],
         "platforms": [p.value for p in Platform],
+        "x_consent": x_connect.offer(settings, viewer),
     }
 
 

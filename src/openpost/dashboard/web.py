@@ -45,6 +45,14 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "frame-ancestors 'none'",
     ]
 )
+
+
+def policy_with_form_target(origin: str) -> str:
+    """The dashboard's policy, with ``origin`` allowed as a form target: browsers check a
+    form's redirects against ``form-action`` too, and the X consent form redirects to X."""
+    return CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action 'self' {origin}")
+
+
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",

@@ -12,6 +12,13 @@ platform resolves the handle (X today; a platform without a live client here is 
 Connecting an account that is already connected returns that integration (reactivated if
 it was disconnected or needed a refresh); the caller learns which by
 ``ConnectResult.created``.
+
+Connecting with the owner's consent (``connect_owner``, X's OAuth 2.0 flow in the
+dashboard): the account X names for the token is created, or, when the workspace already
+has it (connected by handle, or consented before), updated in place: the token is attached,
+the handle and name refreshed, the integration made active. Its credential key then
+becomes the owner's (``twitter:user:<integration>``), because it now has credentials. The
+credentials are sealed with the integration's id inside, which binds them to the row.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from openpost.auth.idempotency import insert_ignoring_conflicts
 from openpost.config import Settings
+from openpost.core.crypto import Sealer
 from openpost.core.errors import BadRequest, NotFound
 from openpost.core.ids import new_id
 from openpost.core.timefmt import format_time
@@ -177,6 +185,55 @@ def connect_by_handle(
     if inserted is None:
         return ConnectResult(_reactivated(session, integration), created=False)
     return ConnectResult(integration_out(integration), created=True)
+
+
+def connect_owner(
+    session: Session,
+    workspace_id: uuid.UUID,
+    *,
+    platform: str,
+    external_account_id: str,
+    username: str,
+    display_name: str,
+    credentials: dict[str, Any],
+    sealer: Sealer,
+    now: datetime,
+) -> ConnectResult:
+    """Connect the account an owner consented for, with their credentials (see the module
+    docs); an already connected account gets the credentials attached."""
+    inserted = session.scalar(
+        insert_ignoring_conflicts(
+            session, Integration, ["workspace_id", "platform", "external_account_id"]
+        )
+        .values(
+            id=new_id(),
+            workspace_id=workspace_id,
+            platform=platform,
+            external_account_id=external_account_id,
+            username=username,
+            display_name=display_name,
+            status=IntegrationStatus.active.value,
+            synthetic=False,
+            analytics_enabled=True,
+            created_at=now,
+        )
+        .returning(Integration.id)
+    )
+    integration = session.scalars(
+        select(Integration).where(
+            Integration.workspace_id == workspace_id,
+            Integration.platform == platform,
+            Integration.external_account_id == external_account_id,
+        )
+    ).one()
+    integration.username = username
+    integration.display_name = display_name
+    integration.status = IntegrationStatus.active.value
+    integration.credentials_encrypted = sealer.seal(
+        {**credentials, "integration_id": str(integration.id)}
+    )
+    session.flush()
+    return ConnectResult(integration_out(integration), created=inserted is not None)
 
 
 def _synthetic_by_handle(
