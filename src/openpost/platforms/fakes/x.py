@@ -492,10 +492,18 @@ def main(argv: list[str] | None = None) -> None:
         "Run the fake X API v2 server.", port=8081, seed_help="create @openpost and a few posts"
     )
     parser.add_argument("--token", default=DEFAULT_APP_TOKEN, help="the app bearer token")
+    parser.add_argument(
+        "--oauth-client",
+        metavar="ID:SECRET:CALLBACK",
+        help="register an OAuth 2.0 client; with --seed, consent is given as @openpost",
+    )
     args = parser.parse_args(argv)
     state = FakeX(app_token=args.token)
-    if args.seed:
-        seed(state, posts=args.seed_posts)
+    owner = seed(state, posts=args.seed_posts) if args.seed else None
+    if args.oauth_client:
+        client_id, secret, callback = args.oauth_client.split(":", 2)
+        state.add_oauth_client(client_id, secret, callback)
+        state.set_consent("approve", owner)
     base.run_server(state.app, args, "fake X API")
 
 
