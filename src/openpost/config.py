@@ -30,16 +30,19 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default=Path("data"), description="Where SQLite files live.")
     database_url: str = Field(
+        repr=False,  # may carry a password or a key
         default="",
         description="SQLAlchemy URL. Empty means SQLite at `<data_dir>/openpost.db`. "
         "PostgreSQL: `postgresql+psycopg://user@host/db`.",
     )
     queue_url: str = Field(
+        repr=False,  # may carry a password or a key
         default="",
         description="Job queue. Empty means huey on SQLite under `data_dir`; "
         "`redis://host:6379/0` for many processes.",
     )
     secret_key: str = Field(
+        repr=False,  # may carry a password or a key
         default="",
         description="Secret for sessions and for encrypting platform tokens at rest.",
     )
@@ -48,6 +51,7 @@ class Settings(BaseSettings):
         description="Requests each API key may make, in `limits` notation (`600/minute`).",
     )
     rate_limit_storage_url: str = Field(
+        repr=False,  # may carry a password or a key
         default="",
         description="Where rate-limit counters live: empty means this process's memory "
         "(fine for one process); `redis://…` shares them across processes.",
@@ -61,7 +65,9 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", description="Python logging level name.")
 
     x_api_base_url: str = Field(default="https://api.x.com", description="X API base URL.")
-    x_bearer_token: str = Field(default="", description="X app-wide bearer token.")
+    x_bearer_token: str = Field(
+        default="", repr=False, description="X app-wide bearer token. Secret."
+    )
     x_client_id: str = Field(
         default="",
         description="X: the OAuth 2.0 client id of the operator's X app (developer console, "
@@ -248,6 +254,7 @@ class Settings(BaseSettings):
 
     # YouTube (src/openpost/platforms/youtube.py)
     youtube_api_key: str = Field(
+        repr=False,  # may carry a password or a key
         default="",
         description="YouTube: the Data API v3 key (a Google Cloud API key with the YouTube "
         "Data API enabled). Secret. Empty means YouTube cannot be connected or read.",
