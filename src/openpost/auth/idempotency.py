@@ -40,14 +40,13 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 from sqlalchemy import Row, delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from starlette.responses import Response
 
 from openpost.auth.models import IdempotencyRecord
 from openpost.config import Settings
 from openpost.core import clock
-from openpost.core.db import Base
+from openpost.core.db import insert_ignoring_conflicts
 from openpost.core.errors import BadRequest
 from openpost.core.ids import new_id
 from openpost.deps import get_settings
@@ -149,21 +148,6 @@ def run_idempotent(
         .values(status_code=response.status_code, response_body=bytes(response.body).decode())
     )
     return response
-
-
-def insert_ignoring_conflicts(
-    session: Session, model: type[Base], index_elements: list[str]
-) -> postgresql.Insert | sqlite.Insert:
-    """``INSERT … ON CONFLICT (index_elements) DO NOTHING`` on PostgreSQL and SQLite.
-
-    The way to insert a row that a concurrent request may insert too: on PostgreSQL the
-    statement waits for the other transaction and then skips, where a plain INSERT would
-    fail with a unique violation. Used with ``.returning(...)`` to learn what was written.
-    (A database helper: it would sit best in ``core.db`` beside the snapshot writer's.)
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(model).on_conflict_do_nothing(index_elements=index_elements)
-    return sqlite.insert(model).on_conflict_do_nothing(index_elements=index_elements)
 
 
 def purge_expired(session: Session, *, now: datetime, ttl: timedelta) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import DateTime, Engine, MetaData, Uuid, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -124,3 +125,17 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def insert_ignoring_conflicts(
+    session: Session, model: type[Base], index_elements: list[str]
+) -> postgresql.Insert | sqlite.Insert:
+    """``INSERT … ON CONFLICT (index_elements) DO NOTHING`` on PostgreSQL and SQLite.
+
+    The way to insert a row that a concurrent request may insert too: on PostgreSQL the
+    statement waits for the other transaction and then skips, where a plain INSERT would
+    fail with a unique violation. Used with ``.returning(...)`` to learn what was written.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model).on_conflict_do_nothing(index_elements=index_elements)
+    return sqlite.insert(model).on_conflict_do_nothing(index_elements=index_elements)

@@ -32,9 +32,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from openpost.auth.idempotency import insert_ignoring_conflicts
 from openpost.config import Settings
 from openpost.core.crypto import Sealer
+from openpost.core.db import insert_ignoring_conflicts
 from openpost.core.errors import BadRequest, NotFound
 from openpost.core.ids import new_id
 from openpost.core.timefmt import format_time

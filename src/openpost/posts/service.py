@@ -29,7 +29,7 @@ from sqlalchemy import Row, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from openpost.analytics.models import Outcome, RefreshState
-from openpost.auth.idempotency import insert_ignoring_conflicts
+from openpost.core.db import insert_ignoring_conflicts
 from openpost.core.errors import BadRequest, NotFound
 from openpost.core.ids import new_id, parse_uuid
 from openpost.core.pagination import decode_cursor, encode_cursor

@@ -24,10 +24,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openpost.analytics.models import Outcome, RefreshState
 from openpost.analytics.writer import Reading, append_snapshots
-from openpost.auth.idempotency import insert_ignoring_conflicts
 from openpost.core import clock
 from openpost.core.crypto import CredentialsUnreadable, Sealer
-from openpost.core.db import transaction
+from openpost.core.db import insert_ignoring_conflicts, transaction
 from openpost.core.ids import new_id
 from openpost.integrations.models import Integration, IntegrationStatus
 from openpost.platforms.base import (

@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
-from openpost.auth.idempotency import insert_ignoring_conflicts
+from openpost.core.db import insert_ignoring_conflicts
 from openpost.platforms.base import (
     BudgetExhausted,
     PermissionRequired,

@@ -23,9 +23,8 @@ from types import FrameType
 from sqlalchemy import delete, or_, update
 from sqlalchemy.orm import Session
 
-from openpost.auth.idempotency import insert_ignoring_conflicts
 from openpost.core import clock
-from openpost.core.db import transaction
+from openpost.core.db import insert_ignoring_conflicts, transaction
 from openpost.refresh.models import SchedulerLease
 from openpost.refresh.runner import Runtime, tick
 from openpost.refresh.tasks import JobQueue
