@@ -3,7 +3,7 @@
 from openpost.analytics.models import RefreshState, Snapshot
 from openpost.auth.models import ApiKey, IdempotencyRecord
 from openpost.core.db import Base
-from openpost.dashboard.models import DashboardSession
+from openpost.dashboard.models import DashboardSession, OAuthAttempt
 from openpost.integrations.models import Integration
 from openpost.posts.models import Post, PostTarget
 from openpost.refresh.models import DiscoveryState, PlatformState, SchedulerLease
@@ -17,6 +17,7 @@ __all__ = [
     "IdempotencyRecord",
     "Integration",
     "Member",
+    "OAuthAttempt",
     "PlatformState",
     "Post",
     "PostTarget",
