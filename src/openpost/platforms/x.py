@@ -45,49 +45,43 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 import httpx
 
 from openpost.config import Settings
-from openpost.core import clock
 from openpost.platforms.base import (
     Account,
     BatchResult,
-    BudgetExhausted,
     DiscoveredPost,
     DiscoveryPage,
     MalformedResponse,
-    MetricReading,
     NotFound,
     PermissionRequired,
     PlatformError,
-    RateLimited,
     RateWindow,
-    TransientError,
 )
-from openpost.platforms.http import DEFAULT_TIMEOUT, json_object, make_client, safe_text, send
+from openpost.platforms.http import DEFAULT_TIMEOUT, json_object, make_client, send
+from openpost.platforms.x_reading import (
+    PLATFORM,
+    PRIVATE_SECTIONS,
+    account_error,
+    discovered_of,
+    error_id,
+    http_error,
+    is_id,
+    malformed,
+    post_error,
+    problem,
+    reading_of,
+    window_of,
+)
 
-PLATFORM = "twitter"
 DEFAULT_BASE_URL: str = Settings.model_fields["x_api_base_url"].default
-PUBLIC_COUNTERS = (
-    "retweet_count",
-    "reply_count",
-    "like_count",
-    "quote_count",
-    "bookmark_count",
-    "impression_count",
-)
-PRIVATE_SECTIONS = ("non_public_metrics", "organic_metrics")
 PUBLIC_FIELDS = "public_metrics,created_at,author_id"
 TIMELINE_FIELDS = "public_metrics,created_at"
 TIMELINE_PAGE_MIN, TIMELINE_PAGE_MAX = 5, 100
-CREDITS_PROBE_INTERVAL = timedelta(hours=1)
-DEFAULT_RATE_PAUSE = timedelta(minutes=15)
-
 _HANDLE = re.compile(r"^[A-Za-z0-9_]{1,15}$")
-_ID = re.compile(r"^[0-9]{1,19}$")
 T = TypeVar("T")
 
 
@@ -164,12 +158,12 @@ class XClient:
         )
         data = body.get("data")
         if data is None:
-            raise _account_error(body.get("errors"), username)
+            raise account_error(body.get("errors"), username)
         if not isinstance(data, dict):
-            raise _malformed("X's user lookup answer has no user object")
+            raise malformed("X's user lookup answer has no user object")
         user_id, name, found = data.get("id"), data.get("name"), data.get("username")
-        if not (_is_id(user_id) and isinstance(name, str) and isinstance(found, str)):
-            raise _malformed("X's user lookup answer lacks the id, name or username")
+        if not (is_id(user_id) and isinstance(name, str) and isinstance(found, str)):
+            raise malformed("X's user lookup answer lacks the id, name or username")
         return Account(external_account_id=str(user_id), username=found, display_name=name)
 
     def fetch_metrics(
@@ -181,7 +175,7 @@ class XClient:
         invalid: dict[str, PlatformError] = {}
         valid = []
         for post_id in unique:
-            if _is_id(post_id):
+            if is_id(post_id):
                 valid.append(post_id)
             else:
                 invalid[post_id] = NotFound("not a valid X post id", code="x_invalid_id")
@@ -206,9 +200,9 @@ class XClient:
         limit: int,
         credentials: dict[str, Any] | None = None,
     ) -> DiscoveryPage:
-        if since_id is not None and not _is_id(since_id):
+        if since_id is not None and not is_id(since_id):
             raise ValueError("since_id must be an X post id (digits)")
-        if not _is_id(account.external_account_id):
+        if not is_id(account.external_account_id):
             raise NotFound("not a valid X account id", code="x_invalid_account")
         return self._with_token(
             credentials, lambda token: self._discover(account, since_id, limit, token)
@@ -236,17 +230,17 @@ class XClient:
             body = self._get(path, params, token=token, endpoint="timeline")
             data = body.get("data", [])
             if not isinstance(data, list):
-                raise _malformed("X's timeline answer has no list of posts")
+                raise malformed("X's timeline answer has no list of posts")
             if not data and body.get("errors"):
-                raise _account_error(body.get("errors"), account.username)
-            page = [_discovered(item, account.username) for item in data]
+                raise account_error(body.get("errors"), account.username)
+            page = [discovered_of(item, account.username) for item in data]
             posts.extend(page[:wanted])
             meta = body.get("meta")
             meta = meta if isinstance(meta, dict) else {}
             if newest_id is None and page:
                 newest = meta.get("newest_id")
                 newest_id = (
-                    newest if _is_id(newest) else max((p.platform_post_id for p in page), key=int)
+                    newest if is_id(newest) else max((p.platform_post_id for p in page), key=int)
                 )
             token_value = meta.get("next_token")
             if not page or not isinstance(token_value, str) or token_value in seen_tokens:
@@ -313,32 +307,32 @@ class XClient:
         data = body.get("data", [])
         errors = body.get("errors", [])
         if not isinstance(data, list) or not isinstance(errors, list):
-            raise _malformed("X's post lookup answer has no list of posts")
+            raise malformed("X's post lookup answer has no list of posts")
         wanted = set(ids)
         for item in data:
             post_id = item.get("id") if isinstance(item, dict) else None
             if post_id not in wanted:
                 continue
             try:
-                into.readings[post_id] = _reading(item)
+                into.readings[post_id] = reading_of(item)
             except MalformedResponse as exc:
                 into.errors[post_id] = exc
         refused: list[str] = []
         for entry in errors:
-            post_id = _error_id(entry)
+            post_id = error_id(entry)
             if post_id not in wanted or post_id in into.readings:
                 continue
-            kind = _problem(entry)
+            kind = problem(entry)
             if kind == "field" and private:
                 refused.append(post_id)
             elif kind == "not_found":
                 into.deleted.add(post_id)
             else:
-                into.errors[post_id] = _post_error(kind, entry)
+                into.errors[post_id] = post_error(kind, entry)
         for post_id in ids:
             answered = post_id in into.readings or post_id in into.deleted
             if not answered and post_id not in into.errors and post_id not in refused:
-                into.errors[post_id] = _malformed("X's answer left this post out")
+                into.errors[post_id] = malformed("X's answer left this post out")
         return refused
 
     def _get(
@@ -346,222 +340,11 @@ class XClient:
     ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}"}
         response = send(self._http, "GET", path, platform=PLATFORM, params=params, headers=headers)
-        window = _window(response.headers)
+        window = window_of(response.headers)
         self._last_window = window
         if window is not None:
             self._windows[endpoint] = window
         status = response.status_code
         if status == 200:
             return json_object(response, platform=PLATFORM)
-        raise _http_error(response, window, user_token=token != self._token)
-
-
-# ---- reading X's answers -------------------------------------------------------------------
-
-
-def _is_id(value: object) -> bool:
-    return isinstance(value, str) and bool(_ID.match(value))
-
-
-def _counter(value: object) -> bool:
-    return type(value) is int and value >= 0
-
-
-def _malformed(message: str) -> MalformedResponse:
-    return MalformedResponse(message, code="x_malformed")
-
-
-def _reading(item: dict[str, Any]) -> MetricReading:
-    """A post's counters, or ``MalformedResponse`` if any is missing or of the wrong type."""
-    post_id = item["id"]
-    public = item.get("public_metrics")
-    if not isinstance(public, dict):
-        raise _malformed("X's answer has no public_metrics for this post")
-    platform_data: dict[str, Any] = {}
-    sections: dict[str, dict[str, int]] = {}
-    for section in PRIVATE_SECTIONS:
-        values = item.get(section)
-        if values is None:
-            continue
-        if not isinstance(values, dict) or not all(_counter(v) for v in values.values()):
-            raise _malformed(f"X's {section} for this post are not counters")
-        sections[section] = dict(values)
-    impressions = public.get("impression_count")
-    if impressions is None and "non_public_metrics" in sections:
-        impressions = sections["non_public_metrics"].get("impression_count")
-    counters = {**public, "impression_count": impressions}
-    for name in PUBLIC_COUNTERS:
-        if not _counter(counters.get(name)):
-            raise _malformed(f"X's {name} for this post is missing or not a counter")
-        platform_data[name] = counters[name]
-    platform_data.update(sections)
-    return MetricReading(
-        platform_post_id=post_id,
-        impressions=counters["impression_count"],
-        likes=counters["like_count"],
-        comments=counters["reply_count"],
-        shares=counters["retweet_count"] + counters["quote_count"],
-        platform_data=platform_data,
-    )
-
-
-def _discovered(item: object, username: str) -> DiscoveredPost:
-    if not isinstance(item, dict) or not _is_id(item.get("id")):
-        raise _malformed("X's timeline answer has a post without an id")
-    post_id: str = item["id"]
-    published = _timestamp(item.get("created_at"))
-    if published is None:
-        raise _malformed("X's timeline answer has a post without a valid created_at")
-    text = item.get("text")
-    try:
-        reading: MetricReading | None = _reading(item)
-    except MalformedResponse:
-        reading = None  # discovered all the same; its counters are read with the next batch
-    return DiscoveredPost(
-        platform_post_id=post_id,
-        post_url=f"https://x.com/{username}/status/{post_id}",
-        published_at=published,
-        content=text if isinstance(text, str) else "",
-        reading=reading,
-    )
-
-
-def _timestamp(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else None
-
-
-def _error_id(entry: object) -> str | None:
-    if not isinstance(entry, dict):
-        return None
-    for key in ("resource_id", "value"):
-        if isinstance(entry.get(key), str):
-            return str(entry[key])
-    return None
-
-
-def _problem(entry: object) -> str:
-    """What an ``errors[]`` entry means: not_found, suspended, not_authorized, field, other.
-
-    X writes ``type`` under both api.twitter.com and api.x.com, so only the suffix counts.
-    """
-    if not isinstance(entry, dict):
-        return "other"
-    kind = str(entry.get("type", "")).rstrip("/").rsplit("/", 1)[-1]
-    title = str(entry.get("title", ""))
-    if kind == "not-authorized-for-field" or title == "Field Authorization Error":
-        return "field"
-    if kind == "not-authorized-for-resource" or title == "Authorization Error":
-        return "not_authorized"
-    if title == "Forbidden" or "suspended" in str(entry.get("detail", "")).lower():
-        return "suspended"
-    if kind == "resource-not-found" or title == "Not Found Error":
-        return "not_found"
-    return "other"
-
-
-def _post_error(kind: str, entry: object) -> PlatformError:
-    if kind == "not_authorized":
-        return PermissionRequired(
-            "X does not let this app read the post (the account is protected)",
-            code="x_not_authorized",
-        )
-    if kind == "suspended":
-        return PermissionRequired("X reports the author's account suspended", code="x_suspended")
-    if kind == "field":
-        return PermissionRequired(
-            "X refused the post's private metrics to this connection", code="x_field_forbidden"
-        )
-    title = safe_text(entry.get("title") if isinstance(entry, dict) else None) or "unknown"
-    return PlatformError(f"X reported an error for this post: {title}", code="x_post_error")
-
-
-def _account_error(errors: object, username: str) -> PlatformError:
-    entries = errors if isinstance(errors, list) else []
-    kinds = [_problem(e) for e in entries]
-    if "suspended" in kinds:
-        return NotFound(f"X reports @{username} suspended", code="x_account_suspended")
-    if "not_authorized" in kinds:
-        return PermissionRequired(
-            f"@{username} is protected: connect it with the owner's consent",
-            code="x_not_authorized",
-        )
-    if "not_found" in kinds:
-        return NotFound(f"X has no account @{username}", code="x_account_not_found")
-    return _malformed("X's answer has neither data nor a recognisable error")
-
-
-def _window(headers: httpx.Headers) -> RateWindow | None:
-    limit = _header_int(headers, "x-rate-limit-limit")
-    remaining = _header_int(headers, "x-rate-limit-remaining")
-    reset = _header_int(headers, "x-rate-limit-reset")
-    if limit is None and remaining is None and reset is None:
-        return None
-    reset_at = datetime.fromtimestamp(reset, UTC) if reset is not None else None
-    return RateWindow(limit=limit, remaining=remaining, reset_at=reset_at)
-
-
-def _header_int(headers: httpx.Headers, name: str) -> int | None:
-    value = headers.get(name, "").strip()
-    if not value.isdigit() or len(value) > 12:
-        return None
-    return int(value)
-
-
-def _http_error(
-    response: httpx.Response, window: RateWindow | None, *, user_token: bool
-) -> PlatformError:
-    status = response.status_code
-    try:
-        body: dict[str, Any] = json_object(response, platform=PLATFORM)
-    except MalformedResponse:
-        body = {}
-    title = safe_text(body.get("title"))
-    problem = str(body.get("type", "")).rstrip("/").rsplit("/", 1)[-1]
-    now = clock.now()
-    if status == 401:
-        if user_token:
-            return PermissionRequired(
-                "X rejected the account's access token; reconnect the account",
-                code="x_user_unauthorized",
-            )
-        return PermissionRequired("X rejected the app bearer token", code="x_unauthorized")
-    if status == 402 or problem == "credits-depleted":
-        return BudgetExhausted(
-            "X API credits are depleted; add credits in the X developer console",
-            code="x_credits_depleted",
-            retry_at=now + CREDITS_PROBE_INTERVAL,
-        )
-    if status == 429 and (problem == "usage-capped" or title == "UsageCapExceeded"):
-        period = safe_text(body.get("period"), 20) or "unknown"
-        return BudgetExhausted(
-            f"X usage cap reached ({period.lower()} cap)",
-            code="x_usage_capped",
-            retry_at=_next_utc_midnight(now),
-        )
-    if status == 429:
-        retry_at = window.reset_at if window is not None and window.reset_at else None
-        if retry_at is None:
-            retry_at = now + DEFAULT_RATE_PAUSE
-        return RateLimited(
-            "X rate limit reached for this endpoint",
-            code="x_rate_limited",
-            retry_at=max(retry_at, now),
-        )
-    if status == 403:
-        reason = f" ({title})" if title else ""
-        return PermissionRequired(f"X refused access{reason}", code="x_forbidden")
-    if status >= 500:
-        return TransientError(f"X answered HTTP {status}", code="x_server_error")
-    reason = f": {title}" if title else ""
-    return PlatformError(f"X answered HTTP {status}{reason}", code=f"x_http_{status}")
-
-
-def _next_utc_midnight(now: datetime) -> datetime:
-    today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    return today + timedelta(days=1)
+        raise http_error(response, window, user_token=token != self._token)
