@@ -11,8 +11,9 @@ from typing import Any, NamedTuple
 from openpost.refresh.budgets import DailyBudget
 
 
-@dataclass(frozen=True, slots=True)
-class DueTarget:
+class DueTarget(NamedTuple):
+    """A target due for reading (a tuple: a pass builds tens of thousands of them)."""
+
     target_id: uuid.UUID
     workspace_id: uuid.UUID
     integration_id: uuid.UUID

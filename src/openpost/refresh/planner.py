@@ -32,7 +32,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Row,
     String,
     and_,
     func,
@@ -151,7 +150,7 @@ def select_due(
     Read through Core (no ORM result machinery: tens of thousands of rows per pass)."""
     connection = session.connection()
     dialect = connection.dialect.name
-    rows: list[Row[Any]] = []
+    rows: list[Any] = []  # Core rows, unpacked positionally below
     if target_ids is not None:
         for chunk in _chunks(list(target_ids)):
             query = _due_query(
@@ -174,24 +173,36 @@ def select_due(
         )
         rows = list(connection.execute(query).all())
     keys: dict[uuid.UUID, str] = {}  # one per integration: many targets share it
-    due = []
-    for row in rows:
-        key = keys.get(row.integration_id)
+    due: list[DueTarget] = []
+    append = due.append
+    for (
+        target_id,
+        workspace_id,
+        integration_id,
+        platform,
+        synthetic,
+        has_user_token,
+        username,
+        post_id,
+        published_at,
+        last_success_at,
+    ) in rows:
+        key = keys.get(integration_id)
         if key is None:
-            key = keys[row.integration_id] = clients.credential_key(
-                row.platform, row.synthetic, row.integration_id, row.has_user_token, row.username
+            key = keys[integration_id] = clients.credential_key(
+                platform, synthetic, integration_id, has_user_token, username
             )
-        due.append(
+        append(
             DueTarget(
-                target_id=row.post_target_id,
-                workspace_id=row.workspace_id,
-                integration_id=row.integration_id,
-                platform=row.platform,
-                synthetic=row.synthetic,
-                key=key,
-                platform_post_id=row.platform_post_id,
-                published_at=row.published_at or now,
-                last_success_at=row.last_success_at,
+                target_id,
+                workspace_id,
+                integration_id,
+                platform,
+                synthetic,
+                key,
+                post_id,
+                published_at or now,
+                last_success_at,
             )
         )
     return due
