@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from openpost.auth.keys import generate_key, hash_key, is_well_formed
@@ -61,6 +61,20 @@ def list_keys(session: Session, workspace_id: uuid.UUID) -> list[ApiKey]:
     return list(session.scalars(query))
 
 
+# Built once and run as Core on the session's connection: the lookup runs on every /v1
+# request, and building the statement (and its cache key, memoised on the object) plus the
+# ORM execution layer each time were a fifth of a one-row request's server time. No ORM
+# object is loaded or changed here, so the session has nothing to keep in step.
+_KEY_LOOKUP = (
+    select(ApiKey.id, ApiKey.workspace_id, ApiKey.last_used_at, Workspace.mode)
+    .join(Workspace, Workspace.id == ApiKey.workspace_id)
+    .where(ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None))
+)
+_TOUCH = (
+    update(ApiKey).where(ApiKey.id == bindparam("key_id")).values(last_used_at=bindparam("now"))
+)
+
+
 def authenticate(session: Session, authorization: str | None) -> Caller:
     """Resolve a ``Bearer`` header to its workspace, or raise the one 401 there is."""
     if not authorization:
@@ -69,15 +83,12 @@ def authenticate(session: Session, authorization: str | None) -> Caller:
     token = token.strip()
     if scheme.lower() != "bearer" or not is_well_formed(token):
         raise Unauthorized
-    row = session.execute(
-        select(ApiKey.id, ApiKey.workspace_id, ApiKey.last_used_at, Workspace.mode)
-        .join(Workspace, Workspace.id == ApiKey.workspace_id)
-        .where(ApiKey.key_hash == hash_key(token), ApiKey.revoked_at.is_(None))
-    ).first()
+    connection = session.connection()
+    row = connection.execute(_KEY_LOOKUP, {"key_hash": hash_key(token)}).first()
     if row is None:
         raise Unauthorized
     key_id, workspace_id, last_used_at, mode = row
     now = clock.now()
     if last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION:
-        session.execute(update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=now))
+        connection.execute(_TOUCH, {"key_id": key_id, "now": now})
     return Caller(workspace_id=workspace_id, key_id=key_id, mode=mode)
