@@ -35,6 +35,22 @@ class RequestMetrics:
             registry=self.registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
+        # Each series' child, looked up once: ``labels()`` validates and locks on every call.
+        # Bounded: methods, route templates (not paths) and status codes are few.
+        self._timers: dict[tuple[str, str], Histogram] = {}
+        self._counters: dict[tuple[str, str, int], Counter] = {}
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        """One finished request: its latency, and one more in its method/route/status count."""
+        timer = self._timers.get((method, route))
+        if timer is None:
+            timer = self._timers[(method, route)] = self.latency.labels(method, route)
+        timer.observe(seconds)
+        counter = self._counters.get((method, route, status))
+        if counter is None:
+            counter = self.requests.labels(method, route, str(status))
+            self._counters[(method, route, status)] = counter
+        counter.inc()
 
     def endpoint(self, _request: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
@@ -60,8 +76,7 @@ class MetricsMiddleware:
                 status = message["status"]
                 route = _route_template(scope)
                 elapsed = time.perf_counter() - started
-                self.metrics.latency.labels(scope["method"], route).observe(elapsed)
-                self.metrics.requests.labels(scope["method"], route, str(status)).inc()
+                self.metrics.observe(scope["method"], route, status, elapsed)
                 log.info(
                     "request",
                     extra={
