@@ -7,6 +7,7 @@ Services take a ``Session`` and never commit; the request or job that opened it 
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ import orjson
 from sqlalchemy import DateTime, Engine, MetaData, Uuid, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -105,8 +107,40 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False}, **codec)
         event.listen(engine, "connect", _sqlite_pragmas)
+        _ping_when_idle(engine)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20, **codec)
+    engine = create_engine(url, echo=echo, pool_size=10, max_overflow=20, **codec)
+    _ping_when_idle(engine)
+    return engine
+
+
+# A pooled server connection is tested (one round trip) before use only when it has sat
+# idle this long. ``pool_pre_ping`` tests it on every checkout: a round trip of 0.5 ms per
+# request on the benchmark machine, for connections that were in use milliseconds earlier.
+# One that dies within this window after its last use (a database restart mid-traffic)
+# fails its request, and SQLAlchemy then replaces every connection of the pool opened before.
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    dialect = engine.dialect
+
+    def note_use(_dbapi_connection: Any, record: Any) -> None:
+        record.info["last_used"] = time.monotonic()
+
+    def ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        last_used = record.info.get("last_used")
+        if last_used is not None and time.monotonic() - last_used < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            # The pool discards this connection and checks out (or opens) another.
+            raise DisconnectionError("pooled connection is gone") from exc
+
+    event.listen(engine, "connect", note_use)
+    event.listen(engine, "checkin", note_use)
+    event.listen(engine, "checkout", ping_if_idle)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
