@@ -224,6 +224,17 @@ def render(engine_name: str, accounts: int, posts: int, figures: list[Figure]) -
         for f in figures
         if f.units_counted is not None and f.units_charged is not None
     ]
+    exact = all(
+        f.captured == f.due and f.requests == math.ceil(f.captured / f.batch_size) for f in figures
+    )
+    verdict = (
+        "Every due post was read, each platform in exactly ⌈N/batch⌉ requests: batches span "
+        "the integrations of both workspaces (one credential key per platform; one Mastodon "
+        "instance)."
+        if exact
+        else "Not every platform met ⌈N/batch⌉ requests for all due posts: see the table."
+    )
+    quota.append(verdict)
     return (
         f"### {engine_name}: {accounts} accounts x {posts} due posts per platform\n\n"
         + table(
