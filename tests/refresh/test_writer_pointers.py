@@ -4,14 +4,16 @@ and refresh-state values written with the pointers."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from openpost.analytics.models import RefreshState, Snapshot
-from openpost.analytics.writer import Reading, append_snapshots
+from openpost.analytics.writer import Reading, append_snapshots, update_states
 from openpost.posts.models import PostTarget
 from tests import builders
 from tests.refresh.conftest import NOW
@@ -131,3 +133,33 @@ def test_state_values_are_written_with_the_pointers(session: Session) -> None:
     assert (theirs.outcome, theirs.next_due_at) == ("failed", NOW + 5 * H)
     assert _pointers(session, target) == (3, 2)
     assert _pointers(session, other) == (1, None)
+
+
+def test_a_repeated_capture_key_is_skipped_and_the_rest_written(session: Session) -> None:
+    one, two = _target(session), _target(session)
+    assert append_snapshots(session, [_reading(one, 1, likes=1)]) == 1
+    # the same (target, capture key) again, beside a new row: only the new row is written
+    again = [_reading(one, 1, likes=99), _reading(two, 1, likes=2), _reading(one, 2, likes=3)]
+    assert append_snapshots(session, again) == 2
+    likes = session.scalars(
+        select(Snapshot.likes).where(Snapshot.post_target_id == one.id).order_by(Snapshot.likes)
+    ).all()
+    assert likes == [1, 3]  # the repeat did not replace or duplicate the first reading
+    assert _pointers(session, one) == (3, 1)
+    assert _pointers(session, two) == (2, None)
+
+
+def test_naive_times_are_refused_on_every_path(session: Session) -> None:
+    target = _target(session)
+    naive = _reading(target, 1, likes=1)
+    naive = dataclasses.replace(naive, captured_at=naive.captured_at.replace(tzinfo=None))
+    with pytest.raises(Exception, match="naive datetime"):
+        append_snapshots(session, [naive])
+    session.rollback()
+    target = _target(session)
+    append_snapshots(session, [_reading(target, 1, likes=1)])
+    with pytest.raises(Exception, match="naive datetime"):
+        update_states(
+            session,
+            [{"post_target_id": target.id, "last_attempt_at": NOW.replace(tzinfo=None)}],
+        )

@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
+from psycopg import sql
 from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from openpost.analytics.models import RefreshState, Snapshot
+from openpost.core.db import json_dumps
 from openpost.core.ids import new_id
 
 _CHUNK = 500  # targets per IN (...) list
@@ -56,13 +58,68 @@ def _insert(session: Session) -> Any:
     )
 
 
+_PG_INSERT = (
+    "INSERT INTO snapshots (id, workspace_id, integration_id, post_target_id, captured_at, "
+    "capture_key, impressions, likes, comments, shares, platform_data) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb) "
+    "ON CONFLICT (post_target_id, capture_key) DO NOTHING"
+)
+
+
+def _insert_rows(session: Session, values: list[dict[str, Any]]) -> Sequence[Any]:
+    """Insert the rows, skipping any whose (target, capture key) exists; the
+    ``(id, post_target_id, captured_at)`` of those written.
+
+    On PostgreSQL the rows go through the driver's executemany (pipelined: one round trip,
+    one parsed statement), as a plain bulk insert would; the ids are ours, so only when
+    the row count says some were skipped are the written ones looked up. SQLite, in-process,
+    takes SQLAlchemy's INSERT … RETURNING."""
+    if session.get_bind().dialect.name != "postgresql":
+        return session.execute(_insert(session), values).all()
+    connection = session.connection().connection.driver_connection
+    assert connection is not None
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            _PG_INSERT,
+            [
+                (
+                    v["id"],
+                    v["workspace_id"],
+                    v["integration_id"],
+                    v["post_target_id"],
+                    _utc(v["captured_at"]),
+                    v["capture_key"],
+                    v["impressions"],
+                    v["likes"],
+                    v["comments"],
+                    v["shares"],
+                    json_dumps(v["platform_data"]),
+                )
+                for v in values
+            ],
+        )
+        inserted = cursor.rowcount
+    rows = [(v["id"], v["post_target_id"], v["captured_at"]) for v in values]
+    if inserted == len(rows):
+        return rows
+    found = set(
+        session.scalars(select(Snapshot.id).where(Snapshot.id.in_([row[0] for row in rows])))
+    )
+    return [row for row in rows if row[0] in found]
+
+
 def update_states(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
     """Write refresh-state columns per target (each row names its ``post_target_id``): one
-    executemany per set of columns, through Core (see ``_insert``)."""
+    executemany per set of columns: through Core on SQLite (see ``_insert``), through the
+    driver on PostgreSQL (``_update_states_pg``)."""
     groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = defaultdict(list)
     for row in rows:
         groups[tuple(sorted(row))].append(row)
+    postgres = session.get_bind().dialect.name == "postgresql"
     for names, group in groups.items():
+        if postgres:
+            _update_states_pg(session, names, group)
+            continue
         statement = (
             update(_STATES)
             .where(_STATES.c.post_target_id == bindparam("target_"))
@@ -77,6 +134,35 @@ def update_states(session: Session, rows: Sequence[Mapping[str, Any]]) -> None:
                 for row in group
             ],
         )
+
+
+def _update_states_pg(
+    session: Session, names: tuple[str, ...], group: Sequence[Mapping[str, Any]]
+) -> None:
+    """``update_states`` on PostgreSQL: the driver's pipelined executemany, one parsed
+    statement for the whole group (SQLAlchemy's per-row bind processing cost as much as
+    the round trip)."""
+    columns = [name for name in names if name != "post_target_id"]
+    unknown = set(columns) - set(_STATES.c.keys())
+    if unknown:
+        raise ValueError(f"not refresh-state columns: {sorted(unknown)}")
+    statement = sql.SQL("UPDATE refresh_states SET {} WHERE post_target_id = %s").format(
+        sql.SQL(", ").join(sql.SQL("{} = %s").format(sql.Identifier(name)) for name in columns)
+    )
+    connection = session.connection().connection.driver_connection
+    assert connection is not None
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            statement,
+            [(*(_utc(row[name]) for name in columns), row["post_target_id"]) for row in group],
+        )
+
+
+def _utc(value: Any) -> Any:
+    """What ``UTCDateTime`` enforces on the way in, for values sent past SQLAlchemy."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        raise ValueError("naive datetime given to a UTC column")
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,10 +213,7 @@ def append_snapshots(
             }
             for r in readings
         ]
-        written = session.execute(
-            _insert(session),
-            values,
-        ).all()
+        written = _insert_rows(session, values)
     if written:
         workspaces = {r.post_target_id: r.workspace_id for r in readings}
         _advance_pointers(session, written, workspaces, extra, pointers)
