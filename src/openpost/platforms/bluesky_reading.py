@@ -5,7 +5,7 @@ that module's docstring."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeGuard
 
 import httpx
@@ -22,7 +22,7 @@ from openpost.platforms.base import (
     RateWindow,
     TransientError,
 )
-from openpost.platforms.http import json_object, safe_text
+from openpost.platforms.http import epoch_window, header_int, iso_time, json_object, safe_text
 
 PLATFORM = "bluesky"
 POST_COLLECTION = "app.bsky.feed.post"
@@ -152,7 +152,7 @@ def feed_post(item: object, did: str, username: str) -> tuple[int, DiscoveredPos
     record = post.get("record")
     if not isinstance(record, dict):
         raise malformed("Bluesky's author feed has a post without its record")
-    published = timestamp(record.get("createdAt")) or timestamp(post.get("indexedAt"))
+    published = iso_time(record.get("createdAt")) or iso_time(post.get("indexedAt"))
     if published is None:
         raise malformed("Bluesky's author feed has a post without a valid createdAt")
     rkey = match[2]
@@ -174,33 +174,6 @@ def feed_post(item: object, did: str, username: str) -> tuple[int, DiscoveredPos
         reading=reading,
     )
     return key, found
-
-
-def timestamp(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else None
-
-
-def window_of(headers: httpx.Headers) -> RateWindow | None:
-    limit = header_int(headers, "ratelimit-limit")
-    remaining = header_int(headers, "ratelimit-remaining")
-    reset = header_int(headers, "ratelimit-reset")
-    if limit is None and remaining is None and reset is None:
-        return None
-    reset_at = datetime.fromtimestamp(reset, UTC) if reset is not None else None
-    return RateWindow(limit=limit, remaining=remaining, reset_at=reset_at)
-
-
-def header_int(headers: httpx.Headers, name: str) -> int | None:
-    value = headers.get(name, "").strip()
-    if not value.isdigit() or len(value) > 12:
-        return None
-    return int(value)
 
 
 def http_error(response: httpx.Response, window: RateWindow | None) -> PlatformError:
@@ -241,3 +214,7 @@ def http_error(response: httpx.Response, window: RateWindow | None) -> PlatformE
     detail = ": ".join(part for part in (error, message) if part)
     reason = f" ({detail})" if detail else ""
     return PlatformError(f"Bluesky answered HTTP {status}{reason}", code=f"bluesky_http_{status}")
+
+
+def window_of(headers: httpx.Headers) -> RateWindow | None:
+    return epoch_window(headers, "ratelimit")

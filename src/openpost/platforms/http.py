@@ -18,13 +18,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import orjson
 
 from openpost import __version__
-from openpost.platforms.base import MalformedResponse, TransientError
+from openpost.platforms.base import MalformedResponse, RateWindow, TransientError
 
 log = logging.getLogger("openpost.platforms.http")
 
@@ -131,3 +132,35 @@ def _label(platform: str) -> str:
 def code_prefix(platform: str) -> str:
     """The prefix of a platform's error codes (``x_rate_limited``, ``bluesky_timeout``)."""
     return _CODE_PREFIXES.get(platform, platform)
+
+
+def header_int(headers: httpx.Headers, name: str) -> int | None:
+    """A header's non-negative integer value (``None``: absent or not a plain number)."""
+    value = headers.get(name, "").strip()
+    if not value.isdigit() or len(value) > 12:
+        return None
+    return int(value)
+
+
+def epoch_window(headers: httpx.Headers, prefix: str) -> RateWindow | None:
+    """The rate window of ``<prefix>-limit``, ``-remaining`` and ``-reset`` headers whose reset
+    is a Unix time (X's ``x-rate-limit``, Bluesky's ``ratelimit``); ``None`` without them."""
+    limit = header_int(headers, f"{prefix}-limit")
+    remaining = header_int(headers, f"{prefix}-remaining")
+    reset = header_int(headers, f"{prefix}-reset")
+    if limit is None and remaining is None and reset is None:
+        return None
+    reset_at = datetime.fromtimestamp(reset, UTC) if reset is not None else None
+    return RateWindow(limit=limit, remaining=remaining, reset_at=reset_at)
+
+
+def iso_time(value: object) -> datetime | None:
+    """An ISO 8601 time with an offset, as UTC; ``None`` for anything else (no offset: no
+    guess at its zone)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed.astimezone(UTC) if parsed.tzinfo else None

@@ -5,7 +5,7 @@ answers, and status HTML into plain text. Pure functions; see ``mastodon.py`` fo
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from html.parser import HTMLParser
 from typing import Any, TypeGuard
 from urllib.parse import parse_qs, urlsplit
@@ -26,7 +26,7 @@ from openpost.platforms.base import (
     RateWindow,
     TransientError,
 )
-from openpost.platforms.http import json_object, safe_text
+from openpost.platforms.http import header_int, iso_time, json_object, safe_text
 from openpost.platforms.netguard import normal_host
 
 PLATFORM = "mastodon"
@@ -163,7 +163,7 @@ def discovered(status: object, account_id: str, user: str, instance: str) -> Dis
     if not isinstance(author, dict) or author.get("id") != account_id:
         return None
     status_id: str = status["id"]
-    published = _timestamp(status.get("created_at"))
+    published = iso_time(status.get("created_at"))
     if published is None:
         raise malformed("the instance's timeline has a status without a valid created_at")
     url = status.get("url")
@@ -183,16 +183,6 @@ def discovered(status: object, account_id: str, user: str, instance: str) -> Dis
     )
 
 
-def _timestamp(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else None
-
-
 def next_max_id(link_header: str) -> str | None:
     """The ``max_id`` of the ``Link`` header's ``rel="next"`` URL. Only that id is taken: the
     URL itself is never requested (the next request goes to the checked instance)."""
@@ -210,19 +200,12 @@ def next_max_id(link_header: str) -> str | None:
 
 
 def rate_window_of(headers: httpx.Headers) -> RateWindow | None:
-    limit = _header_int(headers, "x-ratelimit-limit")
-    remaining = _header_int(headers, "x-ratelimit-remaining")
-    reset = _timestamp(headers.get("x-ratelimit-reset", "").strip() or None)
+    limit = header_int(headers, "x-ratelimit-limit")
+    remaining = header_int(headers, "x-ratelimit-remaining")
+    reset = iso_time(headers.get("x-ratelimit-reset", "").strip() or None)
     if limit is None and remaining is None and reset is None:
         return None
     return RateWindow(limit=limit, remaining=remaining, reset_at=reset)
-
-
-def _header_int(headers: httpx.Headers, name: str) -> int | None:
-    value = headers.get(name, "").strip()
-    if not value.isdigit() or len(value) > 12:
-        return None
-    return int(value)
 
 
 def http_error(response: httpx.Response, window: RateWindow | None, instance: str) -> PlatformError:
@@ -236,7 +219,7 @@ def http_error(response: httpx.Response, window: RateWindow | None, instance: st
     if status == 429:
         retry_at = window.reset_at if window is not None else None
         if retry_at is None:
-            after = _header_int(response.headers, "retry-after")
+            after = header_int(response.headers, "retry-after")
             retry_at = now + (timedelta(seconds=after) if after else DEFAULT_RATE_PAUSE)
         return RateLimited(
             f"{instance} rate limit reached",

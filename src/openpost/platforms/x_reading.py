@@ -22,7 +22,7 @@ from openpost.platforms.base import (
     RateWindow,
     TransientError,
 )
-from openpost.platforms.http import json_object, safe_text
+from openpost.platforms.http import epoch_window, iso_time, json_object, safe_text
 
 PLATFORM = "twitter"
 PUBLIC_COUNTERS = (
@@ -90,7 +90,7 @@ def discovered_of(item: object, username: str) -> DiscoveredPost:
     if not isinstance(item, dict) or not is_id(item.get("id")):
         raise malformed("X's timeline answer has a post without an id")
     post_id: str = item["id"]
-    published = timestamp(item.get("created_at"))
+    published = iso_time(item.get("created_at"))
     if published is None:
         raise malformed("X's timeline answer has a post without a valid created_at")
     text = item.get("text")
@@ -105,16 +105,6 @@ def discovered_of(item: object, username: str) -> DiscoveredPost:
         content=text if isinstance(text, str) else "",
         reading=reading,
     )
-
-
-def timestamp(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else None
 
 
 def error_id(entry: object) -> str | None:
@@ -177,23 +167,6 @@ def account_error(errors: object, username: str) -> PlatformError:
     return malformed("X's answer has neither data nor a recognisable error")
 
 
-def window_of(headers: httpx.Headers) -> RateWindow | None:
-    limit = header_int(headers, "x-rate-limit-limit")
-    remaining = header_int(headers, "x-rate-limit-remaining")
-    reset = header_int(headers, "x-rate-limit-reset")
-    if limit is None and remaining is None and reset is None:
-        return None
-    reset_at = datetime.fromtimestamp(reset, UTC) if reset is not None else None
-    return RateWindow(limit=limit, remaining=remaining, reset_at=reset_at)
-
-
-def header_int(headers: httpx.Headers, name: str) -> int | None:
-    value = headers.get(name, "").strip()
-    if not value.isdigit() or len(value) > 12:
-        return None
-    return int(value)
-
-
 def http_error(
     response: httpx.Response, window: RateWindow | None, *, user_token: bool
 ) -> PlatformError:
@@ -246,3 +219,7 @@ def http_error(
 def next_utc_midnight(now: datetime) -> datetime:
     today = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return today + timedelta(days=1)
+
+
+def window_of(headers: httpx.Headers) -> RateWindow | None:
+    return epoch_window(headers, "x-rate-limit")

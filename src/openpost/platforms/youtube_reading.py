@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeGuard
 from urllib.parse import unquote, urlsplit
 
@@ -30,7 +30,7 @@ from openpost.platforms.base import (
     RateLimited,
     TransientError,
 )
-from openpost.platforms.http import json_object, safe_text
+from openpost.platforms.http import iso_time, json_object, safe_text
 from openpost.platforms.youtube_quota import next_quota_reset
 
 PLATFORM = "youtube"
@@ -246,21 +246,11 @@ def upload_from(item: object) -> Upload | None:
     published = details.get("videoPublishedAt")
     if published is None:
         return None
-    when = timestamp(published)
+    when = iso_time(published)
     if when is None:
         raise malformed("YouTube's playlist answer has a video without a valid videoPublishedAt")
     title = snippet.get("title")
     return Upload(video_id, when, title if isinstance(title, str) else "")
-
-
-def timestamp(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed.astimezone(UTC) if parsed.tzinfo else None
 
 
 # ---- errors ----------------------------------------------------------------------------------
