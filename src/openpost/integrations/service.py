@@ -157,6 +157,34 @@ def connect_by_handle(
         account = resolve_account(session, settings, platform, username, now=now)
         external_id, username = account.external_account_id, account.username
         display_name = account.display_name
+    integration, created = _insert_or_find(
+        session,
+        workspace_id,
+        platform=platform,
+        external_account_id=external_id,
+        username=username,
+        display_name=display_name,
+        synthetic=synthetic,
+        now=now,
+    )
+    if not created:
+        return ConnectResult(_reactivated(session, integration), created=False)
+    return ConnectResult(integration_out(integration), created=True)
+
+
+def _insert_or_find(
+    session: Session,
+    workspace_id: uuid.UUID,
+    *,
+    platform: str,
+    external_account_id: str,
+    username: str,
+    display_name: str,
+    synthetic: bool,
+    now: datetime,
+) -> tuple[Integration, bool]:
+    """The workspace's integration for this account, inserted if missing (race-safe: a
+    concurrent connect of the same account inserts one row); whether it was inserted now."""
     inserted = session.scalar(
         insert_ignoring_conflicts(
             session, Integration, ["workspace_id", "platform", "external_account_id"]
@@ -165,7 +193,7 @@ def connect_by_handle(
             id=new_id(),
             workspace_id=workspace_id,
             platform=platform,
-            external_account_id=external_id,
+            external_account_id=external_account_id,
             username=username,
             display_name=display_name,
             status=IntegrationStatus.active.value,
@@ -179,12 +207,10 @@ def connect_by_handle(
         select(Integration).where(
             Integration.workspace_id == workspace_id,
             Integration.platform == platform,
-            Integration.external_account_id == external_id,
+            Integration.external_account_id == external_account_id,
         )
     ).one()
-    if inserted is None:
-        return ConnectResult(_reactivated(session, integration), created=False)
-    return ConnectResult(integration_out(integration), created=True)
+    return integration, inserted is not None
 
 
 def connect_owner(
@@ -201,31 +227,16 @@ def connect_owner(
 ) -> ConnectResult:
     """Connect the account an owner consented for, with their credentials (see the module
     docs); an already connected account gets the credentials attached."""
-    inserted = session.scalar(
-        insert_ignoring_conflicts(
-            session, Integration, ["workspace_id", "platform", "external_account_id"]
-        )
-        .values(
-            id=new_id(),
-            workspace_id=workspace_id,
-            platform=platform,
-            external_account_id=external_account_id,
-            username=username,
-            display_name=display_name,
-            status=IntegrationStatus.active.value,
-            synthetic=False,
-            analytics_enabled=True,
-            created_at=now,
-        )
-        .returning(Integration.id)
+    integration, created = _insert_or_find(
+        session,
+        workspace_id,
+        platform=platform,
+        external_account_id=external_account_id,
+        username=username,
+        display_name=display_name,
+        synthetic=False,
+        now=now,
     )
-    integration = session.scalars(
-        select(Integration).where(
-            Integration.workspace_id == workspace_id,
-            Integration.platform == platform,
-            Integration.external_account_id == external_account_id,
-        )
-    ).one()
     integration.username = username
     integration.display_name = display_name
     integration.status = IntegrationStatus.active.value
@@ -233,7 +244,7 @@ def connect_owner(
         {**credentials, "integration_id": str(integration.id)}
     )
     session.flush()
-    return ConnectResult(integration_out(integration), created=inserted is not None)
+    return ConnectResult(integration_out(integration), created=created)
 
 
 def _synthetic_by_handle(
