@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 
 from bench.database import DEFAULT_PG_SERVER, DEFAULT_WORK_DIR, BenchDatabase, locate
 from bench.machine import code_measured, cpu_model, load_average
+from bench.sections import write_section
 from bench.stats import ratio, table
 from openpost.analytics.models import RefreshState, Snapshot
 from openpost.config import Settings
@@ -59,7 +60,6 @@ from openpost.refresh.runner import Runtime
 from openpost.refresh.tiers import interval_for
 from openpost.workspaces.models import Workspace
 
-RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
 HEADING = "## Collection"
 START, END = "<!-- collection:start -->", "<!-- collection:end -->"
 NOW = datetime(2026, 4, 16, 10, 0, 0, tzinfo=UTC)
@@ -564,27 +564,21 @@ def render(engine: str, targets: int, planning: dict[str, Any], capture: dict[st
 
 
 def append(records: list[str]) -> None:
-    """Write our section (between its markers) at the end of RESULTS.md, or replace it."""
-    body = "\n\n".join(records)
-    section = (
-        f"{HEADING}\n\n{START}\n"
+    """Write our section of RESULTS.md (``bench.sections``)."""
+    write_section(
+        HEADING,
+        START,
+        END,
         "Planning and capture beside the bare SQL (`bench/collection.py`, whose docstring "
         "describes the cases). Per batch of 100, a capture makes one request to the fake X "
         "(in-process) and, in two short transactions, checks the claims and the rate state, "
-        "takes the row locks, records the rate window, inserts the snapshots, reads and "
-        "moves the latest pointers and writes each target's state; the bare side inserts "
-        "the 100 rows and commits.\n\n"
-        f"{body}\n{END}\n"
+        "takes the row locks (reading each target's state and latest pointers in the same "
+        "statement), records the rate window, inserts the snapshots, moves the latest "
+        "pointers with each target's state; the bare side inserts the 100 rows and commits. "
+        "The fake's own cost is part of ours: a 100-post lookup through it took 17.7 ms "
+        "before 10325ce (deep copies of every post's metrics) and 6.9 ms after.\n\n"
+        + "\n\n".join(records),
     )
-    text_ = RESULTS_MD.read_text() if RESULTS_MD.exists() else ""
-    if START in text_ and END in text_:
-        before = text_[: text_.index(START)]
-        before = before[: before.rindex(HEADING)] if HEADING in before else before
-        after = text_[text_.index(END) + len(END) :].lstrip("\n")
-        text_ = before.rstrip("\n") + "\n\n" + section + ("\n" + after if after else "")
-    else:
-        text_ = (text_.rstrip("\n") + "\n\n" if text_ else "") + section
-    RESULTS_MD.write_text(text_)
 
 
 def main(argv: list[str] | None = None) -> int:

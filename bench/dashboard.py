@@ -38,6 +38,7 @@ import httpx
 
 from bench.database import DEFAULT_PG_SERVER, DEFAULT_WORK_DIR, BenchDatabase, Meta, locate
 from bench.machine import code_measured, cpu_model, load_average
+from bench.sections import write_section
 from bench.seed import seed
 from bench.server import Server
 from bench.stats import ratio, summary_ms, table
@@ -49,7 +50,6 @@ from openpost.core.timefmt import format_time
 from openpost.dashboard.filters import Filters
 from openpost.workspaces.service import add_member, get_workspace
 
-RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
 HEADING = "## Dashboard"
 START, END = "<!-- dashboard:start -->", "<!-- dashboard:end -->"
 EMAIL = "bench@openpost.local"
@@ -222,23 +222,14 @@ def render(record: dict[str, Any], machine: dict[str, Any]) -> str:
 
 
 def append(records: list[str]) -> None:
-    """Write our section (between its markers) at the end of RESULTS.md, or replace it."""
-    body = "\n\n".join(records)
-    section = (
-        f"{HEADING}\n\n{START}\n"
+    """Write our section of RESULTS.md (``bench.sections``)."""
+    write_section(
+        HEADING,
+        START,
+        END,
         "Each dashboard page's server time beside the API calls that return the same numbers "
-        "(`bench/dashboard.py`; docs/dashboard.md explains the cases).\n\n"
-        f"{body}\n{END}\n"
+        "(`bench/dashboard.py`; docs/dashboard.md explains the cases).\n\n" + "\n\n".join(records),
     )
-    text = RESULTS_MD.read_text() if RESULTS_MD.exists() else "# Benchmark results\n"
-    if START in text and END in text:
-        before = text[: text.index(START)]
-        before = before[: before.rindex(HEADING)] if HEADING in before else before
-        after = text[text.index(END) + len(END) :].lstrip("\n")
-        text = before.rstrip("\n") + "\n\n" + section + ("\n" + after if after else "")
-    else:
-        text = (text.rstrip("\n") + "\n\n" if text else "") + section
-    RESULTS_MD.write_text(text)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,6 +31,7 @@ from typing import Any
 
 from bench.database import DEFAULT_PG_SERVER, DEFAULT_WORK_DIR, locate
 from bench.machine import code_measured
+from bench.sections import write_section
 from bench.stats import table
 from openpost.config import Settings
 from openpost.core import clock
@@ -46,7 +47,6 @@ from openpost.refresh.models import PlatformState
 from openpost.refresh.runner import Runtime
 from openpost.workspaces.service import create_workspace
 
-RESULTS_MD = Path(__file__).resolve().parent / "RESULTS.md"
 HEADING = "## Open platforms"
 START, END = "<!-- open-platforms:start -->", "<!-- open-platforms:end -->"
 NOW = datetime(2026, 4, 16, 10, 0, 0, tzinfo=UTC)
@@ -247,23 +247,16 @@ def render(engine_name: str, accounts: int, posts: int, figures: list[Figure]) -
 
 
 def append(records: list[str], command: str) -> None:
-    """Write our section (between its markers) at the end of RESULTS.md, or replace it."""
-    section = (
-        f"{HEADING}\n\n{START}\n"
+    """Write our section of RESULTS.md (``bench.sections``)."""
+    write_section(
+        HEADING,
+        START,
+        END,
         "Metrics requests per due post on Bluesky, Mastodon and YouTube, counted in each "
         "fake's request log (`bench/open_platforms.py`, whose docstring describes the case); "
         "no timing.\n\n"
-        f"```sh\n{command}\n```\n\n" + "\n\n".join(records) + f"\n{END}\n"
+        f"```sh\n{command}\n```\n\n" + "\n\n".join(records),
     )
-    text_ = RESULTS_MD.read_text() if RESULTS_MD.exists() else ""
-    if START in text_ and END in text_:
-        before = text_[: text_.index(START)]
-        before = before[: before.rindex(HEADING)] if HEADING in before else before
-        after = text_[text_.index(END) + len(END) :].lstrip("\n")
-        text_ = before.rstrip("\n") + "\n\n" + section + ("\n" + after if after else "")
-    else:
-        text_ = (text_.rstrip("\n") + "\n\n" if text_ else "") + section
-    RESULTS_MD.write_text(text_)
 
 
 def main(argv: list[str] | None = None) -> int:
