@@ -35,16 +35,9 @@ from openpost.refresh.models import PlatformState
 from openpost.refresh.runner import Runtime
 from tests.builders import World
 from tests.dashboard.conftest import Members, page_csrf, sign_in
+from tests.refresh.conftest import Clock
 
 NOW = datetime(2026, 4, 16, 10, 0, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
 
 
 @dataclass

@@ -34,20 +34,12 @@ from openpost.refresh.runner import Runtime
 from tests import builders
 from tests.builders import World
 from tests.dashboard.conftest import Members, page_csrf, sign_in
-from tests.refresh.conftest import no_discovery_today, track
+from tests.refresh.conftest import Clock, no_discovery_today, track
 
 NOW = datetime(2026, 4, 16, 10, 0, 0, tzinfo=UTC)
 BASE = "https://analytics.example.com"
 FAKE = "http://fake-x.test"
 CLIENT_ID, SECRET = "openpost-client", "openpost-client-secret-value"
-
-
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
 
 
 @dataclass

@@ -39,17 +39,10 @@ from openpost.posts.models import PostTarget
 from openpost.refresh import runner
 from openpost.refresh.runner import Runtime
 from tests import builders
+from tests.refresh.conftest import Clock
 
 NOW = datetime(2026, 4, 16, 10, 0, 0, tzinfo=UTC)
 POSTS = 6
-
-
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
 
 
 @dataclass
