@@ -62,8 +62,12 @@ def send(
     platform: str,
     params: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
+    data: Mapping[str, str] | None = None,
+    auth: httpx.Auth | None = None,
 ) -> httpx.Response:
-    """Send one request; timeouts and connection failures become ``TransientError``.
+    """Send one request (``data``: a form body); timeouts and connection failures become
+    ``TransientError``, and no httpx exception (which holds the request and its headers)
+    rides along.
 
     The response body is read before returning, so a connection dropped mid-body is a
     transport failure here rather than a surprise later.
@@ -71,7 +75,9 @@ def send(
     label, prefix = _label(platform), code_prefix(platform)
     started = time.perf_counter()
     try:
-        response = client.request(method, path, params=params, headers=headers)
+        response = client.request(
+            method, path, params=params, headers=headers, data=data, auth=auth
+        )
         response.read()
     except httpx.TimeoutException:
         raise TransientError(f"{label} did not answer in time", code=f"{prefix}_timeout") from None

@@ -27,9 +27,7 @@ log line.
 
 from __future__ import annotations
 
-import logging
 import re
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,9 +41,7 @@ from openpost.platforms.base import (
     PlatformError,
     TransientError,
 )
-from openpost.platforms.http import json_object, make_client, safe_text
-
-log = logging.getLogger("openpost.platforms.x_oauth")
+from openpost.platforms.http import json_object, make_client, safe_text, send
 
 PLATFORM = "twitter"
 SCOPES = ("tweet.read", "users.read", "offline.access")
@@ -169,29 +165,11 @@ class XOAuth:
     def _send(
         self, method: str, path: str, *, headers: dict[str, str], data: dict[str, str] | None
     ) -> httpx.Response:
-        """One request; transport failures become ``TransientError`` (no httpx exception,
-        which holds the request and its headers, rides along)."""
-        started = time.perf_counter()
+        """One request (the token endpoint's form with the client's HTTP Basic auth)."""
         auth = self._auth if data is not None else None
-        try:
-            response = self._http.request(method, path, headers=headers, data=data, auth=auth)
-            response.read()
-        except httpx.TimeoutException:
-            raise TransientError("X did not answer in time", code="x_timeout") from None
-        except httpx.HTTPError:
-            raise TransientError("could not reach X", code="x_unreachable") from None
-        log.info(
-            "platform request",
-            extra={
-                "platform": PLATFORM,
-                "method": method,
-                "host": response.request.url.host,
-                "path": response.request.url.path,
-                "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-            },
+        return send(
+            self._http, method, path, platform=PLATFORM, headers=headers, data=data, auth=auth
         )
-        return response
 
 
 def _malformed(message: str) -> MalformedResponse:
