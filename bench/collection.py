@@ -51,7 +51,7 @@ from openpost.core import clock
 from openpost.core.db import make_engine, make_sessionmaker
 from openpost.core.migrate import upgrade
 from openpost.integrations.models import Integration
-from openpost.platforms.fakes.x import DEFAULT_APP_TOKEN, FakeX
+from openpost.platforms.x.fake import DEFAULT_APP_TOKEN, FakeX
 from openpost.posts.models import Post, PostTarget
 from openpost.refresh import planner, runner
 from openpost.refresh.capture import capture_batch

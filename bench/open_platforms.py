@@ -38,9 +38,9 @@ from openpost.core import clock
 from openpost.core.db import make_engine, make_sessionmaker, transaction
 from openpost.core.migrate import upgrade
 from openpost.integrations.models import Integration
-from openpost.platforms.fakes.bluesky import FakeBluesky
-from openpost.platforms.fakes.mastodon import FakeMastodon
-from openpost.platforms.fakes.youtube import DEFAULT_API_KEY, FakeYouTube
+from openpost.platforms.bluesky.fake import FakeBluesky
+from openpost.platforms.mastodon.fake import FakeMastodon
+from openpost.platforms.youtube.fake import DEFAULT_API_KEY, FakeYouTube
 from openpost.refresh import runner
 from openpost.refresh.capture import capture_batch
 from openpost.refresh.models import PlatformState

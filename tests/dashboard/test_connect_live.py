@@ -24,12 +24,12 @@ from openpost.config import Settings
 from openpost.core import clock
 from openpost.core.db import make_sessionmaker
 from openpost.integrations.models import Integration
+from openpost.platforms.bluesky.fake import FakeBluesky
 from openpost.platforms.fakes import LiveServer
-from openpost.platforms.fakes.bluesky import FakeBluesky
-from openpost.platforms.fakes.mastodon import FakeMastodon
-from openpost.platforms.fakes.x import DEFAULT_APP_TOKEN, FakeX
-from openpost.platforms.fakes.x import seed as seed_x
-from openpost.platforms.fakes.youtube import DEFAULT_API_KEY, FakeYouTube
+from openpost.platforms.mastodon.fake import FakeMastodon
+from openpost.platforms.x.fake import DEFAULT_APP_TOKEN, FakeX
+from openpost.platforms.x.fake import seed as seed_x
+from openpost.platforms.youtube.fake import DEFAULT_API_KEY, FakeYouTube
 from openpost.refresh import runner
 from openpost.refresh.models import PlatformState
 from openpost.refresh.runner import Runtime

@@ -27,7 +27,7 @@ from openpost.dashboard import x_connect
 from openpost.dashboard.models import OAuthAttempt
 from openpost.dashboard.sessions import hash_token
 from openpost.integrations.models import Integration
-from openpost.platforms.fakes.x import DEFAULT_APP_TOKEN, FakeAccount, FakeX
+from openpost.platforms.x.fake import DEFAULT_APP_TOKEN, FakeAccount, FakeX
 from openpost.posts.models import PostTarget
 from openpost.refresh import runner
 from openpost.refresh.runner import Runtime

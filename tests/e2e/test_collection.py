@@ -9,7 +9,7 @@ SIGKILL in the middle of a batch loses and duplicates nothing; and ``openpost re
 workspaces, in one request.
 
 The fake X is served over real HTTP by ``LiveServer`` in this process (the same app as
-``python -m openpost.platforms.fakes.x``) so that the test can change its posts.
+``python -m openpost.platforms.x.fake``) so that the test can change its posts.
 
 Needs PostgreSQL (``OPENPOST_TEST_POSTGRES_URL``, a server URL; a throwaway database is
 created and dropped) and Redis (``OPENPOST_TEST_E2E_REDIS_URL``, default DB 14, flushed:
@@ -44,7 +44,7 @@ from openpost.auth.service import create_key
 from openpost.core.db import make_engine, make_sessionmaker, transaction
 from openpost.core.migrate import upgrade
 from openpost.platforms.fakes import LiveServer
-from openpost.platforms.fakes.x import DEFAULT_APP_TOKEN, FakeAccount, FakeX, seed
+from openpost.platforms.x.fake import DEFAULT_APP_TOKEN, FakeAccount, FakeX, seed
 from openpost.posts.models import PostTarget
 from openpost.workspaces.service import create_workspace
 

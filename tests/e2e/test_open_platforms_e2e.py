@@ -31,10 +31,10 @@ from openpost.app import create_app
 from openpost.config import Settings
 from openpost.core import clock
 from openpost.core.db import make_sessionmaker
+from openpost.platforms.bluesky.fake import FakeBluesky, FakePost
 from openpost.platforms.fakes import LiveServer
-from openpost.platforms.fakes.bluesky import FakeBluesky, FakePost
-from openpost.platforms.fakes.mastodon import FakeMastodon, FakeStatus
-from openpost.platforms.fakes.youtube import DEFAULT_API_KEY, FakeVideo, FakeYouTube
+from openpost.platforms.mastodon.fake import FakeMastodon, FakeStatus
+from openpost.platforms.youtube.fake import DEFAULT_API_KEY, FakeVideo, FakeYouTube
 from openpost.posts.models import PostTarget
 from openpost.refresh import runner
 from openpost.refresh.runner import Runtime

@@ -1,5 +1,5 @@
 """What the platform tests share: the moment they are frozen at, a clock a test can move, and
-a fake run as its own server process (``python -m openpost.platforms.fakes.<name>``)."""
+a fake run as its own server process (``python -m openpost.platforms.<name>.fake``)."""
 
 from __future__ import annotations
 
@@ -34,10 +34,10 @@ def free_port() -> int:
 
 @contextmanager
 def fake_server(name: str, *args: str) -> Iterator[str]:
-    """Run ``openpost.platforms.fakes.<name>`` with ``args`` on a free loopback port and
+    """Run ``openpost.platforms.<name>.fake`` with ``args`` on a free loopback port and
     yield its base URL once it answers (any status: a 404 at ``/`` means it is up)."""
     port = free_port()
-    command = [sys.executable, "-m", f"openpost.platforms.fakes.{name}", "--port", str(port)]
+    command = [sys.executable, "-m", f"openpost.platforms.{name}.fake", "--port", str(port)]
     process = subprocess.Popen(  # noqa: S603 - our own module on a loopback port
         [*command, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )

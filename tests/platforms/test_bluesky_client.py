@@ -20,9 +20,8 @@ from openpost.platforms.base import (
     RateWindow,
     TransientError,
 )
-from openpost.platforms.bluesky import BlueskyClient, HandleCache
-from openpost.platforms.fakes import LiveServer
-from openpost.platforms.fakes.bluesky import (
+from openpost.platforms.bluesky.client import BlueskyClient, HandleCache
+from openpost.platforms.bluesky.fake import (
     GET_AUTHOR_FEED,
     GET_POSTS,
     GET_PROFILE,
@@ -31,6 +30,7 @@ from openpost.platforms.fakes.bluesky import (
     FakeBluesky,
     seed,
 )
+from openpost.platforms.fakes import LiveServer
 from tests.platforms.support import NOW
 
 RESET = NOW + timedelta(minutes=5)

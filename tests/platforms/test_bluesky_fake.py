@@ -10,14 +10,14 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from openpost.platforms.fakes.bluesky import (
+from openpost.platforms.bluesky.fake import (
     GET_AUTHOR_FEED,
     GET_POSTS,
     FakeActor,
     FakeBluesky,
     seed,
 )
-from openpost.platforms.fakes.bluesky_wire import did_for, tid
+from openpost.platforms.bluesky.fake_wire import did_for, tid
 from tests.platforms.support import NOW, Clock, fake_server
 
 POST_VIEW_KEYS = {

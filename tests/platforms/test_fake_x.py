@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from openpost.platforms.fakes.x import DEFAULT_APP_TOKEN, FakeAccount, FakeX, seed
+from openpost.platforms.x.fake import DEFAULT_APP_TOKEN, FakeAccount, FakeX, seed
 from tests.platforms.support import NOW, Clock, fake_server
 
 ERROR_KEYS = {"value", "detail", "title", "resource_type", "parameter", "resource_id", "type"}

@@ -24,9 +24,9 @@ from openpost.platforms.base import (
     TransientError,
 )
 from openpost.platforms.fakes import LiveServer
-from openpost.platforms.fakes.mastodon import FakeAccount, FakeMastodon, seed
-from openpost.platforms.mastodon import InstanceMemory, MastodonClient
-from openpost.platforms.mastodon_reading import plain_text
+from openpost.platforms.mastodon.client import InstanceMemory, MastodonClient
+from openpost.platforms.mastodon.fake import FakeAccount, FakeMastodon, seed
+from openpost.platforms.mastodon.reading import plain_text
 from openpost.platforms.netguard import UnsafeUrl
 from tests.platforms.support import NOW, Clock
 

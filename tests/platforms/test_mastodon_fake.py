@@ -11,7 +11,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from openpost.platforms.fakes.mastodon import FakeAccount, FakeMastodon, seed
+from openpost.platforms.mastodon.fake import FakeAccount, FakeMastodon, seed
 from tests.platforms.support import NOW, Clock, fake_server
 
 STATUS_KEYS = {

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from openpost.core import clock
 from openpost.platforms.base import NotFound, PlatformClient
-from openpost.platforms.synthetic import (
+from openpost.platforms.synthetic.client import (
     BATCH_SIZES,
     SyntheticClient,
     make_post_id,

@@ -25,8 +25,8 @@ from openpost.platforms.base import (
     TransientError,
 )
 from openpost.platforms.fakes import LiveServer
-from openpost.platforms.fakes.x import DEFAULT_APP_TOKEN, FakeAccount, FakeX
-from openpost.platforms.x import XClient
+from openpost.platforms.x.client import XClient
+from openpost.platforms.x.fake import DEFAULT_APP_TOKEN, FakeAccount, FakeX
 from tests.platforms.support import NOW
 
 TOKEN = "app-token-s3cret-do-not-leak"
@@ -573,7 +573,7 @@ def test_lookup_through_a_real_server() -> None:
 
 def test_platforms_import_no_database_or_other_features() -> None:
     code = (
-        "import sys, openpost.platforms.x, openpost.platforms.fakes.x;"
+        "import sys, openpost.platforms.x.client, openpost.platforms.x.fake;"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] == 'sqlalchemy' or "
         "(m.startswith('openpost.') and m.split('.')[1] not in ('platforms', 'core', 'config')));"
         "print(','.join(bad))"

@@ -15,10 +15,10 @@ import httpx
 import pytest
 
 from openpost.platforms.base import PermissionRequired, PlatformError, TransientError
-from openpost.platforms.fakes.x import FakeAccount, FakeX
-from openpost.platforms.fakes.x_oauth import s256
-from openpost.platforms.x import XClient
-from openpost.platforms.x_oauth import TokenRefused, XOAuth
+from openpost.platforms.x.client import XClient
+from openpost.platforms.x.fake import FakeAccount, FakeX
+from openpost.platforms.x.fake_oauth import s256
+from openpost.platforms.x.oauth import TokenRefused, XOAuth
 from tests.platforms.support import NOW, Clock
 
 CLIENT_ID, SECRET = "client-1", "client-secret-1"

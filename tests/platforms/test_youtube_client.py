@@ -25,14 +25,14 @@ from openpost.platforms.base import (
     TransientError,
 )
 from openpost.platforms.fakes import LiveServer
-from openpost.platforms.fakes.youtube import (
+from openpost.platforms.youtube.client import YouTubeClient
+from openpost.platforms.youtube.fake import (
     DEFAULT_API_KEY,
     FakeChannel,
     FakeYouTube,
     seed,
 )
-from openpost.platforms.youtube import YouTubeClient
-from openpost.platforms.youtube_reading import http_error
+from openpost.platforms.youtube.reading import http_error
 from tests.platforms.support import NOW, Clock
 
 # Summer time in Los Angeles (PDT): the quota comes back at 07:00 UTC.

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from openpost.platforms.fakes.youtube import (
+from openpost.platforms.youtube.fake import (
     DEFAULT_API_KEY,
     FakeChannel,
     FakeYouTube,

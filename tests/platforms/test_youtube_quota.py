@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from openpost.platforms.youtube_quota import (
+from openpost.platforms.youtube.quota import (
     QuotaMeter,
     discovery_units,
     next_quota_reset,

@@ -15,7 +15,7 @@ from openpost.config import Settings
 from openpost.core import clock
 from openpost.core.db import make_sessionmaker
 from openpost.integrations.models import Integration
-from openpost.platforms.fakes.x import DEFAULT_APP_TOKEN, FakeAccount, FakeX
+from openpost.platforms.x.fake import DEFAULT_APP_TOKEN, FakeAccount, FakeX
 from openpost.posts.models import Post, PostTarget
 from openpost.refresh.models import DiscoveryState
 from openpost.refresh.runner import Runtime

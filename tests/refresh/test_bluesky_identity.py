@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from openpost.config import Settings
 from openpost.core.db import make_sessionmaker
-from openpost.platforms.fakes.bluesky import FakeBluesky
+from openpost.platforms.bluesky.fake import FakeBluesky
 from openpost.posts.models import PostTarget
 from openpost.posts.schemas import PostCreate
 from openpost.posts.service import register_post

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from openpost.config import Settings
 from openpost.core.db import make_sessionmaker
 from openpost.integrations.models import Integration
-from openpost.platforms.fakes.youtube import DEFAULT_API_KEY, FakeChannel, FakeYouTube
+from openpost.platforms.youtube.fake import DEFAULT_API_KEY, FakeChannel, FakeYouTube
 from openpost.refresh import discovery, planner, ratestate, runner, service
 from openpost.refresh.budgets import DailyBudget, budget_for
 from openpost.refresh.models import PlatformState
@@ -230,7 +230,7 @@ def test_a_spent_quota_holds_discovery_until_the_pacific_reset(
 def test_x_discovery_waits_for_a_spent_read_budget(
     session: Session, collect_settings: Settings, engine: Engine, now: Clock
 ) -> None:
-    from openpost.platforms.fakes.x import FakeX, seed
+    from openpost.platforms.x.fake import FakeX, seed
     from tests.refresh.conftest import make_runtime, x_integration
 
     fake = FakeX()

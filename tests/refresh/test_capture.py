@@ -15,8 +15,8 @@ from openpost.analytics.models import RefreshState, Snapshot
 from openpost.config import Settings
 from openpost.core import clock
 from openpost.integrations.models import Integration
-from openpost.platforms.fakes.x import FakeAccount, FakeX
-from openpost.platforms.synthetic import simulate
+from openpost.platforms.synthetic.client import simulate
+from openpost.platforms.x.fake import FakeAccount, FakeX
 from openpost.posts.models import PostTarget
 from openpost.refresh import runner
 from openpost.refresh.batches import Batch, BatchItem
@@ -365,7 +365,7 @@ def test_synthetic_integrations_collect_through_the_same_path(
     session: Session, rt: Runtime, now: Clock
 ) -> None:
     from openpost.platforms.base import Account
-    from openpost.platforms.synthetic import make_post_id
+    from openpost.platforms.synthetic.client import make_post_id
 
     workspace = builders.make_workspace(session, mode="test")
     integration = builders.make_integration(session, workspace, platform="bluesky", synthetic=True)

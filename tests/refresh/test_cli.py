@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from openpost.analytics.models import RefreshState, Snapshot
 from openpost.cli import app
 from openpost.platforms.fakes import LiveServer
-from openpost.platforms.fakes.x import DEFAULT_APP_TOKEN, FakeAccount, FakeX, seed
+from openpost.platforms.x.fake import DEFAULT_APP_TOKEN, FakeAccount, FakeX, seed
 from openpost.refresh.models import DiscoveryState
 from tests import builders
 from tests.refresh.conftest import NOW, Clock, x_integration

@@ -21,7 +21,7 @@ from openpost.config import Settings
 from openpost.core import clock
 from openpost.integrations.models import Integration
 from openpost.platforms.fakes import LiveServer
-from openpost.platforms.fakes.x import FakeAccount, FakeX, seed
+from openpost.platforms.x.fake import FakeAccount, FakeX, seed
 from openpost.posts.models import Post
 from openpost.refresh import discovery, runner
 from openpost.refresh.models import PlatformState

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from openpost.analytics.models import RefreshState, Snapshot
 from openpost.core import clock
 from openpost.integrations.models import Integration
-from openpost.platforms.fakes.x import FakeAccount, FakeX, seed
+from openpost.platforms.x.fake import FakeAccount, FakeX, seed
 from openpost.posts.models import Post, PostTarget
 from openpost.refresh import discovery, runner
 from openpost.refresh.models import DiscoveryState

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from openpost.config import Settings
 from openpost.core.db import make_sessionmaker
 from openpost.integrations.models import Integration
-from openpost.platforms.fakes.mastodon import FakeMastodon
+from openpost.platforms.mastodon.fake import FakeMastodon
 from openpost.refresh import runner, service
 from openpost.refresh.models import PlatformState
 from openpost.refresh.runner import Runtime

@@ -17,9 +17,9 @@ from openpost.analytics.models import RefreshState, Snapshot
 from openpost.config import Settings
 from openpost.core.db import make_sessionmaker
 from openpost.integrations.models import Integration
-from openpost.platforms.fakes.bluesky import FakeBluesky
-from openpost.platforms.fakes.mastodon import FakeMastodon
-from openpost.platforms.fakes.youtube import DEFAULT_API_KEY, FakeYouTube
+from openpost.platforms.bluesky.fake import FakeBluesky
+from openpost.platforms.mastodon.fake import FakeMastodon
+from openpost.platforms.youtube.fake import DEFAULT_API_KEY, FakeYouTube
 from openpost.refresh import runner
 from openpost.refresh.runner import Runtime
 from tests import builders

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from openpost.analytics.models import RefreshState
 from openpost.config import Settings
 from openpost.integrations.models import Integration
-from openpost.platforms.fakes.x import FakeX
+from openpost.platforms.x.fake import FakeX
 from openpost.posts.models import PostTarget
 from openpost.refresh import planner, ratestate
 from openpost.refresh.budgets import DailyBudget

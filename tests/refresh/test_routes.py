@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from openpost.analytics.models import Snapshot
 from openpost.config import Settings
 from openpost.core import clock
-from openpost.platforms.fakes.x import FakeAccount, FakeX
+from openpost.platforms.x.fake import FakeAccount, FakeX
 from openpost.refresh import runner
 from openpost.refresh.capture import capture_batch
 from openpost.refresh.runner import Runtime

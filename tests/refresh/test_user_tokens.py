@@ -18,7 +18,7 @@ from openpost.core.crypto import Sealer
 from openpost.core.db import make_sessionmaker
 from openpost.core.timefmt import format_time
 from openpost.integrations.models import Integration
-from openpost.platforms.fakes.x import FakeAccount, FakeX
+from openpost.platforms.x.fake import FakeAccount, FakeX
 from openpost.refresh import runner
 from openpost.refresh.runner import Runtime
 from openpost.refresh.user_tokens import REFRESH_MARGIN, UserTokens

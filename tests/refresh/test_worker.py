@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from openpost.analytics.models import Snapshot
 from openpost.config import Settings
 from openpost.core.db import make_sessionmaker, transaction
-from openpost.platforms.fakes.x import FakeX
+from openpost.platforms.x.fake import FakeX
 from openpost.refresh import runner
 from openpost.refresh.runner import Runtime
 from openpost.refresh.tasks import JobQueue

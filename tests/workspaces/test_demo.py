@@ -17,7 +17,7 @@ from openpost.auth.service import authenticate
 from openpost.core import clock
 from openpost.core.timefmt import format_time
 from openpost.integrations.models import Integration
-from openpost.platforms.synthetic import published_at_of, simulate
+from openpost.platforms.synthetic.client import published_at_of, simulate
 from openpost.posts.models import Post, PostTarget
 from openpost.refresh.tiers import next_due_at
 from openpost.workspaces.demo import (

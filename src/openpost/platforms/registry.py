@@ -30,11 +30,11 @@ import httpx
 
 from openpost.config import Settings
 from openpost.platforms.base import PlatformClient, PlatformError
-from openpost.platforms.bluesky import BlueskyClient
-from openpost.platforms.mastodon import MastodonClient
-from openpost.platforms.synthetic import BATCH_SIZES, DEFAULT_BATCH_SIZE, SyntheticClient
-from openpost.platforms.x import UserTokenSource, XClient
-from openpost.platforms.youtube import YouTubeClient
+from openpost.platforms.bluesky.client import BlueskyClient
+from openpost.platforms.mastodon.client import MastodonClient
+from openpost.platforms.synthetic.client import BATCH_SIZES, DEFAULT_BATCH_SIZE, SyntheticClient
+from openpost.platforms.x.client import UserTokenSource, XClient
+from openpost.platforms.youtube.client import YouTubeClient
 
 LIVE_PLATFORMS = frozenset({"twitter", "bluesky", "mastodon", "youtube"})
 

@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
 from openpost.config import Settings
-from openpost.platforms import youtube_quota
+from openpost.platforms.youtube import quota as youtube_quota
 
 Unit = Literal["posts", "quota_units"]
 

@@ -43,7 +43,7 @@ from openpost.core.db import transaction
 from openpost.core.timefmt import format_time
 from openpost.integrations.models import Integration
 from openpost.platforms.base import PermissionRequired, PlatformError
-from openpost.platforms.x_oauth import SCOPES, TokenRefused, TokenSet, XOAuth
+from openpost.platforms.x.oauth import SCOPES, TokenRefused, TokenSet, XOAuth
 
 KIND = "x_oauth2"
 REFRESH_MARGIN = timedelta(minutes=5)

@@ -50,7 +50,7 @@ from openpost.core.ids import new_id
 from openpost.core.timefmt import format_time
 from openpost.integrations.models import Integration
 from openpost.platforms.base import Account
-from openpost.platforms.synthetic import SyntheticClient, make_post_id, post_url, simulate
+from openpost.platforms.synthetic.client import SyntheticClient, make_post_id, post_url, simulate
 from openpost.posts.models import Post, PostSource, PostTarget, TargetStatus
 from openpost.refresh.tiers import DEFAULT_POLICY, TierPolicy, capture_schedule, next_due_at
 from openpost.workspaces.models import Workspace, WorkspaceMode

@@ -5,7 +5,7 @@ over a real socket with ``LiveServer`` (uvicorn on a loopback port, for end-to-e
 A fake reproduces what the real API does that a client must handle (shapes, partial
 errors, rate-limit headers, paid-budget errors, pagination, string ids) and keeps a request
 log so that tests can count calls. Each is also runnable as a server:
-``python -m openpost.platforms.fakes.x --port 8081``. What the fakes share (faults, rate
+``python -m openpost.platforms.x.fake --port 8081``. What the fakes share (faults, rate
 windows, the request log, the server's command line) is in ``fakes.base``.
 """
 

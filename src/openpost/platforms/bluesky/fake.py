@@ -17,7 +17,7 @@ put anything in them), delete posts, take accounts down, lower the rate limit, a
 ``inject`` faults (5xx, slow, non-JSON or wrong-shaped bodies). ``requests`` logs every
 call for counting.
 
-Run it as a server: ``python -m openpost.platforms.fakes.bluesky --port 8082 --seed``.
+Run it as a server: ``python -m openpost.platforms.bluesky.fake --port 8082 --seed``.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from openpost.core import clock
+from openpost.platforms.bluesky import fake_wire as wire
 from openpost.platforms.fakes import base
-from openpost.platforms.fakes import bluesky_wire as wire
 from openpost.platforms.fakes.base import Fault
 
 RESOLVE_HANDLE = "com.atproto.identity.resolveHandle"

@@ -24,7 +24,7 @@ lower the quota, and ``inject`` faults (5xx, 403 ``rateLimitExceeded``/
 ``accessNotConfigured``, ``forbidden``, slow answers, non-JSON or wrong-shaped bodies).
 ``requests`` logs every call (without the key) for counting.
 
-Run it as a server: ``python -m openpost.platforms.fakes.youtube --port 8084 --seed``
+Run it as a server: ``python -m openpost.platforms.youtube.fake --port 8084 --seed``
 (base URL ``http://127.0.0.1:8084/youtube/v3``, key ``fake-youtube-api-key``).
 """
 
@@ -42,9 +42,9 @@ from starlette.routing import Route
 
 from openpost.core import clock
 from openpost.platforms.fakes import base
-from openpost.platforms.fakes import youtube_wire as wire
 from openpost.platforms.fakes.base import Fault
-from openpost.platforms.youtube_quota import DEFAULT_DAILY_UNITS, quota_day
+from openpost.platforms.youtube import fake_wire as wire
+from openpost.platforms.youtube.quota import DEFAULT_DAILY_UNITS, quota_day
 
 DEFAULT_API_KEY = "fake-youtube-api-key"
 BASE_PATH = "/youtube/v3"

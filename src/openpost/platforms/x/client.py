@@ -62,7 +62,7 @@ from openpost.platforms.base import (
     RateWindow,
 )
 from openpost.platforms.http import DEFAULT_TIMEOUT, json_object, make_client, send
-from openpost.platforms.x_reading import (
+from openpost.platforms.x.reading import (
     PLATFORM,
     PRIVATE_SECTIONS,
     account_error,

@@ -65,7 +65,7 @@ from openpost.platforms.base import (
     NotFound,
     RateWindow,
 )
-from openpost.platforms.bluesky_reading import (
+from openpost.platforms.bluesky.reading import (
     AT_URI,
     HANDLE,
     INVALID_HANDLE,

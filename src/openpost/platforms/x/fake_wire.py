@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.responses import JSONResponse, Response
 
 if TYPE_CHECKING:
-    from openpost.platforms.fakes.x import FakePost
+    from openpost.platforms.x.fake import FakePost
 
 PROBLEMS = "https://api.twitter.com/2/problems/"
 ID = re.compile(r"^[0-9]{1,19}$")

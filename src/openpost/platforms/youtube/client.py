@@ -66,13 +66,13 @@ from openpost.platforms.base import (
     RateWindow,
 )
 from openpost.platforms.http import DEFAULT_TIMEOUT, json_object, make_client, send
-from openpost.platforms.youtube_quota import (
+from openpost.platforms.youtube.quota import (
     DEFAULT_DAILY_UNITS,
     IDS_PER_CALL,
     QuotaMeter,
     QuotaState,
 )
-from openpost.platforms.youtube_reading import (
+from openpost.platforms.youtube.reading import (
     PLATFORM,
     UNCHARGED_CODES,
     Upload,

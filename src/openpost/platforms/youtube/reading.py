@@ -31,7 +31,7 @@ from openpost.platforms.base import (
     TransientError,
 )
 from openpost.platforms.http import iso_time, json_object, safe_text
-from openpost.platforms.youtube_quota import next_quota_reset
+from openpost.platforms.youtube.quota import next_quota_reset
 
 PLATFORM = "youtube"
 COUNTERS = ("viewCount", "likeCount", "commentCount", "favoriteCount")

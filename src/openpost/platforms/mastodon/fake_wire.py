@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 if TYPE_CHECKING:
-    from openpost.platforms.fakes.mastodon import FakeAccount, FakeStatus
+    from openpost.platforms.mastodon.fake import FakeAccount, FakeStatus
 
 NOT_FOUND = {"error": "Record not found"}
 TOO_MANY = {"error": "Too many requests"}

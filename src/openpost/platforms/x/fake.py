@@ -14,7 +14,7 @@ protect or suspend accounts, issue user-context tokens, lower rate limits, and `
 faults (402 credits-depleted, 429 usage-capped, 5xx, 403 client-forbidden, slow answers,
 non-JSON or wrong-shaped bodies). ``requests`` logs every call for counting.
 
-Run it as a server: ``python -m openpost.platforms.fakes.x --port 8081 --seed``.
+Run it as a server: ``python -m openpost.platforms.x.fake --port 8081 --seed``.
 """
 
 from __future__ import annotations
@@ -32,9 +32,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from openpost.core import clock
-from openpost.platforms.fakes import base, x_oauth
-from openpost.platforms.fakes import x_wire as wire
+from openpost.platforms.fakes import base
 from openpost.platforms.fakes.base import Fault
+from openpost.platforms.x import fake_oauth as x_oauth
+from openpost.platforms.x import fake_wire as wire
 
 DEFAULT_APP_TOKEN = "fake-x-app-token"  # noqa: S105 - the fake's own well-known test token
 TWEPOCH_MS = 1_288_834_974_657  # X's snowflake epoch (2010-11-04)

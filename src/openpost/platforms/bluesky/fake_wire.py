@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from openpost.platforms.fakes.base import bad_gateway
 
 if TYPE_CHECKING:
-    from openpost.platforms.fakes.bluesky import FakeActor, FakePost, FakeRepost
+    from openpost.platforms.bluesky.fake import FakeActor, FakePost, FakeRepost
 
 POST = "app.bsky.feed.post"
 REPOST = "app.bsky.feed.repost"

@@ -1,6 +1,6 @@
 """The fake X's OAuth 2.0 side: the consent page, the token endpoint and ``/2/users/me``.
 
-What it checks is what X checks (see ``platforms/x_oauth.py`` for the facts): a registered
+What it checks is what X checks (see ``platforms/x/oauth.py`` for the facts): a registered
 client and exact redirect URI at the consent page; HTTP Basic client authentication at the
 token endpoint (401 ``unauthorized_client`` without it); the PKCE verifier against the
 S256 challenge; codes and refresh tokens usable once (a refresh rotates the refresh token);
@@ -28,7 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 if TYPE_CHECKING:
-    from openpost.platforms.fakes.x import FakeAccount, FakeX
+    from openpost.platforms.x.fake import FakeAccount, FakeX
 
 ACCESS_LIFETIME = timedelta(hours=2)
 CODE_LIFETIME = timedelta(seconds=30)

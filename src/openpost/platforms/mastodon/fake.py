@@ -16,7 +16,7 @@ change counters (or put anything in them), delete statuses, switch the version, 
 sign-in (``require_token``), lower the rate limit, and ``inject`` faults (5xx, 401, 403,
 slow, non-JSON or wrong-shaped bodies). ``requests`` logs every call for counting.
 
-Run it as a server: ``python -m openpost.platforms.fakes.mastodon --port 8083 --seed``.
+Run it as a server: ``python -m openpost.platforms.mastodon.fake --port 8083 --seed``.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from starlette.routing import Route
 
 from openpost.core import clock
 from openpost.platforms.fakes import base
-from openpost.platforms.fakes import mastodon_wire as wire
 from openpost.platforms.fakes.base import Fault
+from openpost.platforms.mastodon import fake_wire as wire
 
 DEFAULT_DOMAIN = "mastodon.example"
 DEFAULT_VERSION = "4.3.2"

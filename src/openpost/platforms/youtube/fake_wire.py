@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from openpost.platforms.fakes.base import bad_gateway
 
 if TYPE_CHECKING:
-    from openpost.platforms.fakes.youtube import FakeChannel, FakeVideo
+    from openpost.platforms.youtube.fake import FakeChannel, FakeVideo
 
 ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 VIDEO_LAST = "AEIMQUYcgkosw048"  # an 11-character id holds 64 bits: its last character 4

@@ -67,7 +67,7 @@ from openpost.platforms.base import (
     RateWindow,
 )
 from openpost.platforms.http import DEFAULT_TIMEOUT, make_client, safe_text, send
-from openpost.platforms.mastodon_reading import (
+from openpost.platforms.mastodon.reading import (
     PLATFORM,
     access_token,
     discovered,
