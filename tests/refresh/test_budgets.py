@@ -27,8 +27,8 @@ H = timedelta(hours=1)
 # and comes back at 07:00 UTC on the 17th.
 PACIFIC_MIDNIGHT = datetime(2026, 4, 17, 7, 0, tzinfo=UTC)
 
-X = DailyBudget("twitter", "posts", 3)
-YOUTUBE = DailyBudget("youtube", "quota_units", 10_000)
+X = DailyBudget.of("twitter", 3)
+YOUTUBE = DailyBudget.of("youtube", 10_000)
 
 
 @pytest.mark.parametrize(
@@ -71,8 +71,8 @@ def test_budget_for_reads_the_settings(settings: Settings) -> None:
     tuned = settings.model_copy(
         update={"x_daily_read_budget": 500, "youtube_daily_quota_units": 2000}
     )
-    assert budget_for(tuned, "twitter") == DailyBudget("twitter", "posts", 500)
-    assert budget_for(tuned, "youtube") == DailyBudget("youtube", "quota_units", 2000)
+    assert budget_for(tuned, "twitter") == DailyBudget.of("twitter", 500)
+    assert budget_for(tuned, "youtube") == DailyBudget.of("youtube", 2000)
     assert not budget_for(tuned, "bluesky").limited
 
 

@@ -264,7 +264,7 @@ def test_budget_prefers_free_then_fresh_and_engaged(
     row = session.get(PlatformState, "twitter", populate_existing=True)
     assert row is not None
     assert row.reads_today == 3
-    budget = DailyBudget("twitter", "posts", 3)
+    budget = DailyBudget.of("twitter", 3)
     assert ratestate.reads_left(row, budget, NOW) == 0
     assert ratestate.reads_left(row, budget, NOW + timedelta(days=1)) == 3  # a new UTC day
     assert recent_small not in _ids(result)

@@ -16,13 +16,15 @@ from openpost.core.ids import parse_uuid
 from openpost.core.logs import configure_logging
 from openpost.core.migrate import upgrade
 from openpost.core.timefmt import format_time, parse_time
+from openpost.platforms.specs import SPECS
 
 if TYPE_CHECKING:
     from openpost.refresh.runner import Runtime, SweepSummary
 
-# X bills each post read (reference/platform-apis.md §1, pay-per-use): an estimate only.
-X_USD_PER_POST_READ = 0.005
-USD_PER_READ = {"twitter": X_USD_PER_POST_READ}
+
+def _usd_per_read(platform: str) -> float:
+    spec = SPECS.get(platform)
+    return (spec.usd_per_read or 0.0) if spec is not None else 0.0
 
 
 def register(app: typer.Typer) -> None:
@@ -81,7 +83,8 @@ def refresh(
 
 
 def _payload(summary: SweepSummary) -> dict[str, Any]:
-    cost = sum(USD_PER_READ.get(p, 0.0) * n for p, n in summary.spend.items())
+    # Platforms that bill each post read (X's pay-per-use credits): an estimate only.
+    cost = sum(_usd_per_read(p) * n for p, n in summary.spend.items())
     return {
         "now": format_time(summary.now),
         "dry_run": summary.dry_run,

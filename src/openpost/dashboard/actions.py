@@ -24,6 +24,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from openpost.config import Settings
 from openpost.core.errors import NotFound
 from openpost.integrations.models import Integration, IntegrationStatus
+from openpost.platforms.spec import CredentialKey
+from openpost.platforms.specs import label
 from openpost.posts.models import Post, PostTarget, TargetStatus
 from openpost.refresh import planner, ratestate, service
 from openpost.refresh.batches import Batch
@@ -55,7 +57,7 @@ class RefreshRequest:
 
 
 def _name(platform: str) -> str:
-    return {"twitter": "X", "youtube": "YouTube"}.get(platform, platform.capitalize())
+    return label(platform)
 
 
 def _not_collected(
@@ -165,7 +167,7 @@ def _planner_reasons(
         if not count:
             continue
         seen += count
-        platform = key.split(":", 1)[0]
+        platform = CredentialKey.parse(key).platform
         pause = ratestate.active_pause(session, platform, key, ratestate.METRICS, now)
         detail = f": {pause.message}" if pause is not None and pause.message else ""
         reason = f"{_name(platform)} is paused{detail}"

@@ -127,17 +127,18 @@ def safe_text(value: object, limit: int = 200) -> str | None:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-_LABELS = {"twitter": "X", "youtube": "YouTube", "linkedin": "LinkedIn", "tiktok": "TikTok"}
-_CODE_PREFIXES = {"twitter": "x"}
-
-
 def _label(platform: str) -> str:
-    return _LABELS.get(platform, platform.capitalize())
+    from openpost.platforms.specs import label
+
+    return label(platform)
 
 
 def code_prefix(platform: str) -> str:
     """The prefix of a platform's error codes (``x_rate_limited``, ``bluesky_timeout``)."""
-    return _CODE_PREFIXES.get(platform, platform)
+    from openpost.platforms.specs import SPECS
+
+    spec = SPECS.get(platform)
+    return spec.prefix if spec is not None else platform
 
 
 def header_int(headers: httpx.Headers, name: str) -> int | None:

@@ -1,19 +1,18 @@
-"""Which client reads an integration, with which credential, in batches of what size.
+"""Which client reads an integration, with which credential, in batches of what size: all
+read from the platforms' specs (``platforms.specs``), with no per-platform branch here.
 
 - A synthetic integration (test workspaces) reads the deterministic simulator.
-- ``twitter`` reads X with the app bearer token shared by every workspace, or with the
-  account owner's token when the integration carries one; ``bluesky`` reads the public
-  AppView; ``mastodon`` reads each account's own instance; ``youtube`` reads the Data API
-  with the operator's API key (one quota for every workspace).
-- A platform without a client here yet gives ``None``: collection records ``unsupported``.
+- A live platform reads through its spec's ``reader``: the client it builds, its batch size
+  and discovery limit (from settings), the credential an account's reads spend and the
+  ``credentials`` its calls take. A platform without a reader gives ``None``: collection
+  records ``unsupported``.
 
-The *credential key* groups what may share a batch and a rate window: ``twitter`` (the app
-token, every workspace), ``twitter:user:<integration>`` (an owner's token),
-``mastodon:<instance>`` (limits are per instance; a batch never mixes instances).
+The *credential key* (``platforms.spec.CredentialKey``) groups what may share a batch and a
+rate window; ``credential_key`` gives its stored form (``str``), which jobs carry.
 
 ``Clients`` is built once per process from ``Settings``; ``transports`` replaces the network
 for a platform (a fake's in-process transport in tests). ``user_tokens`` refreshes and stores
-owners' X tokens (``refresh.user_tokens``: it needs the database, which platforms do not
+owners' tokens (``refresh.user_tokens``: it needs the database, which platforms do not
 touch); without it an owner's token is used until it expires.
 """
 
@@ -23,30 +22,18 @@ import threading
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from functools import lru_cache
 from typing import Any
 
 import httpx
 
 from openpost.config import Settings
-from openpost.platforms.base import PlatformClient, PlatformError
-from openpost.platforms.bluesky.client import BlueskyClient
-from openpost.platforms.mastodon.client import MastodonClient
+from openpost.platforms.base import PlatformClient
+from openpost.platforms.spec import CredentialKey
+from openpost.platforms.specs import LIVE, SPECS
 from openpost.platforms.synthetic.client import BATCH_SIZES, DEFAULT_BATCH_SIZE, SyntheticClient
-from openpost.platforms.x.client import UserTokenSource, XClient
-from openpost.platforms.youtube.client import YouTubeClient
 
-LIVE_PLATFORMS = frozenset({"twitter", "bluesky", "mastodon", "youtube"})
-
-
-@lru_cache(maxsize=65536)
-def _instance(username: str) -> str | None:
-    """A Mastodon account's instance (cached: parsing a host name is not cheap, and the
-    planner asks once per integration with due posts on every pass)."""
-    try:
-        return MastodonClient.instance_of(username)
-    except (PlatformError, ValueError):
-        return None
+LIVE_PLATFORMS = LIVE
+SYNTHETIC = "synthetic"
 
 
 class Clients:
@@ -55,7 +42,7 @@ class Clients:
         settings: Settings,
         *,
         transports: Mapping[str, httpx.BaseTransport] | None = None,
-        user_tokens: UserTokenSource | None = None,
+        user_tokens: Any = None,
     ) -> None:
         self.settings = settings
         self.user_tokens = user_tokens
@@ -65,29 +52,37 @@ class Clients:
         self._lock = threading.Lock()
 
     def supported(self, platform: str, synthetic: bool) -> bool:
-        return synthetic or platform in LIVE_PLATFORMS
+        return synthetic or platform in LIVE
 
     def batch_size(self, platform: str, synthetic: bool) -> int:
         """The most post ids one metrics request may carry."""
-        if not synthetic:
-            if platform == "twitter":
-                return min(self.settings.x_batch_size, XClient.batch_size)
-            if platform == "bluesky":
-                return min(self.settings.bluesky_batch_size, BlueskyClient.batch_size)
-            if platform == "mastodon":
-                return min(self.settings.mastodon_batch_size, MastodonClient.batch_size)
-            if platform == "youtube":
-                return min(self.settings.youtube_batch_size, YouTubeClient.batch_size)
+        spec = SPECS.get(platform)
+        if not synthetic and spec is not None and spec.reader is not None:
+            return spec.reader.batch_size(self.settings)
         return BATCH_SIZES.get(platform, DEFAULT_BATCH_SIZE)
 
     def discovery_limit(self, platform: str, default: int) -> int:
         """At most this many of an account's newest posts per discovery run."""
-        return {
-            "twitter": self.settings.x_max_posts_per_integration,
-            "bluesky": self.settings.bluesky_max_posts_per_integration,
-            "mastodon": self.settings.mastodon_max_posts_per_integration,
-            "youtube": self.settings.youtube_max_posts_per_integration,
-        }.get(platform, default)
+        spec = SPECS.get(platform)
+        if spec is None or spec.reader is None:
+            return default
+        return spec.reader.discovery_limit(self.settings)
+
+    @staticmethod
+    def credential(
+        platform: str,
+        synthetic: bool,
+        integration_id: uuid.UUID,
+        has_user_token: bool,
+        username: str = "",
+    ) -> CredentialKey:
+        """Targets with the same key may share a batch: one credential, one rate window."""
+        if synthetic:
+            return CredentialKey(SYNTHETIC, platform)
+        spec = SPECS.get(platform)
+        if spec is None:
+            return CredentialKey(platform)
+        return spec.credential_key(username, integration_id if has_user_token else None)
 
     @staticmethod
     def credential_key(
@@ -97,40 +92,28 @@ class Clients:
         has_user_token: bool,
         username: str = "",
     ) -> str:
-        """Targets with the same key may share a batch: one credential, one rate window."""
-        if synthetic:
-            return f"synthetic:{platform}"
-        if has_user_token:
-            return f"{platform}:user:{integration_id}"
-        if platform == "mastodon":
-            return f"mastodon:{_instance(username) or '?'}"
-        return platform
+        """The stored form of ``credential(…)``: what batches, jobs and rate state carry."""
+        return str(
+            Clients.credential(platform, synthetic, integration_id, has_user_token, username)
+        )
 
     @staticmethod
     def read_credentials(
         platform: str, username: str, stored: dict[str, Any] | None
     ) -> dict[str, Any] | None:
         """What the client's calls take as ``credentials`` for this account."""
-        if platform == "mastodon":
-            instance = _instance(username)
-            return {**(stored or {}), **({"instance": instance} if instance else {})}
-        return stored
+        spec = SPECS.get(platform)
+        if spec is None or spec.reader is None or spec.reader.read_credentials is None:
+            return stored
+        return spec.reader.read_credentials(username, stored)
 
     def build(self, platform: str, synthetic: bool) -> PlatformClient | None:
         if synthetic:
             return SyntheticClient(platform)
-        transport = self._transports.get(platform)
-        if platform == "twitter":
-            return XClient.from_settings(
-                self.settings, transport=transport, user_tokens=self.user_tokens
-            )
-        if platform == "bluesky":
-            return BlueskyClient.from_settings(self.settings, transport=transport)
-        if platform == "mastodon":
-            return MastodonClient.from_settings(self.settings, transport=transport)
-        if platform == "youtube":
-            return YouTubeClient.from_settings(self.settings, transport=transport)
-        return None
+        spec = SPECS.get(platform)
+        if spec is None or spec.reader is None:
+            return None
+        return spec.reader.build(self.settings, self._transports.get(platform), self.user_tokens)
 
     @contextmanager
     def open(self, platform: str, synthetic: bool) -> Iterator[PlatformClient | None]:

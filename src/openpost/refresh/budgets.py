@@ -1,6 +1,7 @@
 """Daily budgets: what each platform lets the service spend per day, in its own unit and day.
 
-Two platforms count differently (``reference/platform-apis.md`` §1, §8):
+A platform's spec says how its day is counted (``PlatformSpec.budget``, a
+``DailyBudgetRule``), for example:
 
 - **X** bills each post read, once per UTC day per post: a post already read today costs
   nothing more. The unit is *posts*, the day a UTC day, the limit
@@ -10,23 +11,23 @@ Two platforms count differently (``reference/platform-apis.md`` §1, §8):
   comes back at midnight America/Los_Angeles), the limit
   ``OPENPOST_YOUTUBE_DAILY_QUOTA_UNITS``.
 
-Every other live platform is counted in posts per UTC day with no limit, so the status page
-can say how much was read. The count lives in the platform's ``platform_states`` row
-(``refresh.ratestate``), shared by every worker; the planner charges a batch when it claims
-it, discovery when it has read.
+A platform whose spec names no budget is counted in posts per UTC day with no limit, so the
+status page can say how much was read. The count lives in the platform's
+``platform_states`` row (``refresh.ratestate``), shared by every worker; the planner charges
+a batch when it claims it, discovery when it has read.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal
+from datetime import date, datetime
 
 from openpost.config import Settings
-from openpost.platforms.youtube import quota as youtube_quota
+from openpost.platforms.spec import DailyBudgetRule, Unit, posts_per_utc_day
+from openpost.platforms.specs import SPECS
 
-Unit = Literal["posts", "quota_units"]
+_UNLIMITED = posts_per_utc_day(lambda _settings: 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,33 +35,38 @@ class DailyBudget:
     """How one platform's day is counted and how much of it there is (``limit`` 0: none)."""
 
     platform: str
-    unit: Unit
+    rule: DailyBudgetRule
     limit: int
+
+    @classmethod
+    def of(cls, platform: str, limit: int) -> DailyBudget:
+        """The platform's budget rule with ``limit`` (whatever the settings say)."""
+        return cls(platform, _rule(platform), limit)
+
+    @property
+    def unit(self) -> Unit:
+        return self.rule.unit
 
     @property
     def per_call(self) -> bool:
         """Calls are charged, not posts (YouTube's quota)."""
-        return self.unit == "quota_units"
+        return self.rule.unit == "quota_units"
 
     @property
     def limited(self) -> bool:
         return self.limit > 0
 
     def day(self, now: datetime) -> date:
-        """The budget day ``now`` spends: a Pacific day for YouTube's quota, else UTC."""
-        if self.per_call:
-            return youtube_quota.quota_day(now)
-        return now.astimezone(UTC).date()
+        """The budget day ``now`` spends, in the platform's own zone."""
+        return self.rule.day_of(now)
 
     def resets_at(self, now: datetime) -> datetime:
         """When the budget of ``now``'s day comes back."""
-        if self.per_call:
-            return youtube_quota.next_quota_reset(now)
-        return datetime.combine(self.day(now) + timedelta(days=1), time(0), tzinfo=UTC)
+        return self.rule.resets_at(now)
 
     def billable(self, last_success_at: datetime | None, now: datetime) -> bool:
-        """Whether reading a post now costs anything: X bills a post once per UTC day;
-        every YouTube call costs."""
+        """Whether reading a post now costs anything: a post budget bills a post once per
+        day; every call of a quota costs."""
         if self.per_call or last_success_at is None:
             return True
         return self.day(last_success_at) != self.day(now)
@@ -83,13 +89,15 @@ class DailyBudget:
         """Units a discovery must find left before it runs: its full cost on YouTube (a
         playlist page and a statistics call per 50 videos), one post on X (a discovery
         may overrun the budget by the rest of its page: X returns what it has)."""
-        return youtube_quota.discovery_units(limit) if self.per_call else 1
+        return self.rule.discovery_reserve(limit)
 
 
 def budget_for(settings: Settings, platform: str) -> DailyBudget:
     """The daily budget of a live platform."""
-    if platform == "youtube":
-        return DailyBudget(platform, "quota_units", settings.youtube_daily_quota_units)
-    if platform == "twitter":
-        return DailyBudget(platform, "posts", settings.x_daily_read_budget)
-    return DailyBudget(platform, "posts", 0)
+    rule = _rule(platform)
+    return DailyBudget(platform, rule, rule.limit(settings))
+
+
+def _rule(platform: str) -> DailyBudgetRule:
+    spec = SPECS.get(platform)
+    return spec.budget if spec is not None and spec.budget is not None else _UNLIMITED

@@ -53,6 +53,7 @@ from openpost.platforms.base import (
     Unsupported,
 )
 from openpost.platforms.registry import Clients
+from openpost.platforms.spec import CredentialKey
 from openpost.posts.models import PostTarget, TargetStatus
 from openpost.refresh import ratestate
 from openpost.refresh.batches import Batch, BatchItem
@@ -102,7 +103,7 @@ def _still_claimed(session: Session, batch: Batch) -> list[BatchItem]:
 def _account(session: Session, batch: Batch, target: BatchItem) -> tuple[str | None, str]:
     """Sealed owner credentials and username, for keys that read with the account's own
     (``<platform>:user:<id>``, ``mastodon:<instance>``): one account per such batch."""
-    if ":" not in batch.key or batch.synthetic:
+    if batch.synthetic or not CredentialKey.parse(batch.key).scope:
         return None, ""
     row = session.execute(
         select(Integration.credentials_encrypted, Integration.username).where(
@@ -297,7 +298,7 @@ def _write(
     summary.stale += len(targets) - len(states)
     live = [t for t in targets if t.target_id in states]
     now = clock.now()
-    shared = ":user:" not in batch.key and not batch.synthetic
+    shared = not batch.synthetic and CredentialKey.parse(batch.key).shared
     pause = None
     if not batch.synthetic and fetched.called:
         if fetched.error is None:

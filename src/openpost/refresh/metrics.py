@@ -31,7 +31,8 @@ from openpost.analytics.models import RefreshState
 from openpost.config import Settings
 from openpost.core import clock
 from openpost.core.db import transaction
-from openpost.platforms.registry import LIVE_PLATFORMS
+from openpost.platforms.spec import CredentialKey
+from openpost.platforms.specs import LIVE as LIVE_PLATFORMS
 from openpost.refresh import budgets, ratestate
 from openpost.refresh.models import PlatformState
 
@@ -171,7 +172,7 @@ class CollectionState(Collector):
             if pause is None:
                 continue
             scope = row.key.rsplit("/", 1)[0]
-            platform = scope.split(":", 1)[0]
+            platform = CredentialKey.parse(scope).platform
             paused.add_metric([platform, scope, pause.reason], 1.0)
         for platform in sorted(LIVE_PLATFORMS):
             budget = budgets.budget_for(self._settings, platform)

@@ -1,9 +1,10 @@
 """Collection policy built from settings: tiers (SPEC §5.1), platform caps (§5.2), retries.
 
-Platform policy. X's app-wide bearer token is shared by every workspace, so an X target is
-refreshed only while it is among its integration's ``x_max_posts_per_integration`` newest
-published posts (by ``published_at``) and younger than ``x_freshness_window_hours``; after
-that it keeps its last snapshot with outcome ``frozen``. A newly tracked target still gets
+Platform policy. A platform's spec may cap re-reading (``PlatformSpec.cap``): X's app-wide
+bearer token is shared by every workspace, so an X target is refreshed only while it is
+among its integration's ``x_max_posts_per_integration`` newest published posts (by
+``published_at``) and younger than ``x_freshness_window_hours``; after that it keeps its
+last snapshot with outcome ``frozen``. A newly tracked target still gets
 its one first reading whatever its age (SPEC §5.1: "a newly tracked target is due at
 once"); only re-reads are capped. Synthetic X integrations follow the same policy, so a
 test workspace behaves as a live one would.
@@ -20,17 +21,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from openpost.config import Settings
+from openpost.platforms.spec import PostCap as PlatformCap
+from openpost.platforms.specs import SPECS
 from openpost.refresh.tiers import Tier, TierPolicy, next_due_at, tier_for
 
 TIER_ORDER = {Tier.fresh: 0, Tier.recent: 1, Tier.long_tail: 2, Tier.frozen: 3}
 UNSUPPORTED_RECHECK = timedelta(hours=24)
 PERMISSION_PROBE = timedelta(hours=1)
-
-
-@dataclass(frozen=True, slots=True)
-class PlatformCap:
-    max_posts: int
-    window: timedelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,13 +50,9 @@ class CollectionPolicy:
             recent_every=timedelta(hours=settings.refresh_recent_hours),
             long_tail_every=timedelta(hours=settings.refresh_long_tail_hours),
         )
-        x_cap = PlatformCap(
-            max_posts=settings.x_max_posts_per_integration,
-            window=timedelta(hours=settings.x_freshness_window_hours),
-        )
         return cls(
             tiers=tiers,
-            caps={"twitter": x_cap},
+            caps={name: spec.cap(settings) for name, spec in SPECS.items() if spec.cap},
             retry_base=timedelta(seconds=settings.retry_base_seconds),
             retry_max=timedelta(
                 seconds=max(settings.retry_max_seconds, settings.retry_base_seconds)

@@ -33,6 +33,7 @@ from openpost.platforms.base import (
     RateLimited,
     RateWindow,
 )
+from openpost.platforms.specs import SPECS
 from openpost.refresh.budgets import DailyBudget
 from openpost.refresh.models import PlatformState
 
@@ -42,18 +43,7 @@ RATE_WINDOW_SPENT = "rate_window_spent"
 SPENT_MESSAGE = "the platform's rate window is spent until its reset"
 # Refusals of the app's own credential (not of one account): only the operator can fix them.
 APP_CREDENTIAL_CODES = frozenset(
-    {
-        "x_unauthorized",
-        "x_not_configured",
-        "x_forbidden",
-        # YouTube reads every channel with the operator's one API key.
-        "youtube_not_configured",
-        "youtube_key_invalid",
-        "youtube_key_restricted",
-        "youtube_access_not_configured",
-        "youtube_unauthorized",
-        "youtube_forbidden",
-    }
+    code for spec in SPECS.values() for code in spec.app_credential_codes
 )
 
 
