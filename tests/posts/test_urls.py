@@ -211,6 +211,8 @@ POST_IDS = [
     ("linkedin", "URN:LI:UGCPOST:7100000000000000002", "urn:li:ugcPost:7100000000000000002"),
     ("tiktok", "7077642457847991554", "7077642457847991554"),
     ("pinterest", "1234567890123", "1234567890123"),
+    ("twitter", str(2**64 - 1), str(2**64 - 1)),  # the largest 64-bit id
+    ("twitter", "20", "20"),
 ]
 
 
@@ -235,6 +237,13 @@ def test_post_ids_of_the_platform_are_accepted(platform: str, given: str, stored
         ("tiktok", "video1"),
         ("pinterest", ""),
         ("myspace", "1"),
+        # X and Mastodon ids: ASCII digits within 64 bits, nothing else.
+        ("twitter", "\u0661\u0662\u0663"),  # Arabic-Indic digits: str.isdigit() says yes
+        ("twitter", "\uff11\uff12"),  # full-width digits
+        ("twitter", "1234567890123456789012345"),  # 25 digits
+        ("twitter", str(2**64)),
+        ("mastodon", str(2**64 + 7)),
+        ("tiktok", "\u0967\u0968"),  # Devanagari digits
     ],
 )
 def test_post_ids_of_the_wrong_shape_are_refused(platform: str, given: str) -> None:
@@ -358,3 +367,18 @@ def test_a_mastodon_url_must_be_on_the_accounts_instance(url: str, refused: bool
             owned()
     else:
         assert owned() == "113000000000000001"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://x.com/alice/status/\u0661\u0662\u0663",
+        f"https://x.com/alice/status/{2**64}",
+        "https://x.com/alice/status/1234567890123456789012345",
+        "https://mastodon.social/@alice/\uff11\uff12",
+    ],
+)
+def test_post_urls_with_ids_no_platform_has_are_refused(url: str) -> None:
+    platform = "mastodon" if "mastodon" in url else "twitter"
+    with pytest.raises(PostUrlError, match="is not"):
+        post_id_from_url(platform, url)
