@@ -6,10 +6,11 @@ targets or the database: ``refresh`` maps readings onto targets and stores them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from datetime import datetime, timedelta
+from typing import Any, Literal, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,13 +72,54 @@ class BatchResult:
     errors: dict[str, PlatformError] = field(default_factory=dict)
 
 
+WindowScope = Literal["credential", "app"]
+
+
 @dataclass(frozen=True, slots=True)
 class RateWindow:
-    """A rate-limit window as the platform's headers describe it."""
+    """A rate-limit window as the platform's answer describes it.
+
+    - ``scope``: whose window it is. ``credential``: the credential the call used (X's app
+      token, a Mastodon instance, an owner's token: one account); ``app``: the operator's
+      app across every credential of the platform (Meta's ``X-App-Usage``), so a spent one
+      pauses the whole platform.
+    - ``rolling``: the window slides (calls in the last 24 hours, say) and the platform
+      gives no reset time: a spent window pauses for this long.
+    A window reported as a percentage used (Meta's usage headers) is ``from_usage``.
+    """
 
     limit: int | None
     remaining: int | None
     reset_at: datetime | None
+    scope: WindowScope = "credential"
+    rolling: timedelta | None = None
+
+    @classmethod
+    def from_usage(
+        cls,
+        percent: float,
+        *,
+        regain_at: datetime | None = None,
+        scope: WindowScope = "credential",
+        rolling: timedelta | None = None,
+    ) -> RateWindow:
+        """A window the platform reports as how much of it is used, in percent: limit 100,
+        remaining what is left (whole percents, never below 0); ``regain_at`` when access
+        comes back once it is spent."""
+        used = min(max(math.ceil(percent), 0), 100)
+        return cls(100, 100 - used, regain_at, scope, rolling)
+
+    @property
+    def spent(self) -> bool:
+        return self.remaining == 0
+
+    def pause_until(self, now: datetime) -> datetime | None:
+        """When a spent window lets calls through again (``None``: not spent, or unknown)."""
+        if not self.spent:
+            return None
+        if self.reset_at is not None:
+            return self.reset_at if self.reset_at > now else None
+        return now + self.rolling if self.rolling is not None else None
 
 
 class PlatformError(Exception):
@@ -166,3 +208,14 @@ class PlatformClient(Protocol):
     def rate_window(self) -> RateWindow | None:
         """The rate window seen on the last response, if the platform reports one."""
         ...
+
+
+def windows_of(client: PlatformClient) -> tuple[RateWindow, ...]:
+    """Every rate window the client saw on its last response: a client whose platform
+    reports several (one per app and one per account, as Meta's do) has ``rate_windows()``;
+    the others report one through ``rate_window()``."""
+    several = getattr(client, "rate_windows", None)
+    if callable(several):
+        return tuple(several())
+    window = client.rate_window()
+    return (window,) if window is not None else ()

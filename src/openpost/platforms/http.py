@@ -18,14 +18,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import orjson
 
 from openpost import __version__
-from openpost.platforms.base import MalformedResponse, RateWindow, TransientError
+from openpost.platforms.base import MalformedResponse, RateWindow, TransientError, WindowScope
 
 log = logging.getLogger("openpost.platforms.http")
 
@@ -171,3 +171,50 @@ def iso_time(value: object) -> datetime | None:
     except ValueError:
         return None
     return parsed.astimezone(UTC) if parsed.tzinfo else None
+
+
+def usage_window(
+    value: str | None, now: datetime, *, scope: WindowScope = "credential"
+) -> RateWindow | None:
+    """A usage header whose JSON says how much of a window is used, in percent (Meta's
+    ``X-App-Usage``: ``{"call_count": 28, "total_cputime": 25, "total_time": 25}``, or one
+    entry of ``X-Business-Use-Case-Usage``, which adds ``estimated_time_to_regain_access``
+    in minutes): the window of the most used of them. ``None`` when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        usage = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(usage, dict):
+        return None
+    percents = [
+        float(usage[name])
+        for name in ("call_count", "total_cputime", "total_time")
+        if isinstance(usage.get(name), int | float) and not isinstance(usage.get(name), bool)
+    ]
+    if not percents:
+        return None
+    minutes = usage.get("estimated_time_to_regain_access")
+    regain_at = None
+    if isinstance(minutes, int) and not isinstance(minutes, bool) and minutes > 0:
+        regain_at = now + timedelta(minutes=minutes)
+    return RateWindow.from_usage(max(percents), regain_at=regain_at, scope=scope)
+
+
+def error_code_in_body(response: httpx.Response) -> tuple[int | None, int | None]:
+    """``(code, subcode)`` of a JSON error body shaped ``{"error": {"code": 4,
+    "error_subcode": 2446079, …}}`` (Meta's; throttling comes as a 400 with such a code
+    rather than a 429). ``(None, None)`` for any other body."""
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return None, None
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return None, None
+    code, subcode = error.get("code"), error.get("error_subcode")
+    return (
+        code if isinstance(code, int) and not isinstance(code, bool) else None,
+        subcode if isinstance(subcode, int) and not isinstance(subcode, bool) else None,
+    )

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
     import httpx
@@ -153,6 +154,21 @@ def utc_day(now: datetime) -> date:
 
 def utc_midnight_after(now: datetime) -> datetime:
     return datetime.combine(utc_day(now) + timedelta(days=1), time(0), tzinfo=UTC)
+
+
+def per_day_in(zone: str, unit: Unit, limit: Callable[[Settings], int]) -> DailyBudgetRule:
+    """A budget whose day is the calendar day in the IANA ``zone`` the platform counts in
+    (its quota comes back at that zone's midnight)."""
+    tz = ZoneInfo(zone)
+
+    def day_of(now: datetime) -> date:
+        return now.astimezone(tz).date()
+
+    def resets_at(now: datetime) -> datetime:
+        following = datetime.combine(day_of(now) + timedelta(days=1), time(0), tzinfo=tz)
+        return following.astimezone(UTC)
+
+    return DailyBudgetRule(unit, limit, day_of, resets_at)
 
 
 def posts_per_utc_day(limit: Callable[[Settings], int]) -> DailyBudgetRule:

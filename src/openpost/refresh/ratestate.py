@@ -17,7 +17,7 @@ writes the state with the rest.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -41,6 +41,7 @@ METRICS = "metrics"
 DISCOVERY = "discovery"
 RATE_WINDOW_SPENT = "rate_window_spent"
 SPENT_MESSAGE = "the platform's rate window is spent until its reset"
+APP_SPENT_MESSAGE = "the app's rate window on this platform is spent until access is regained"
 # Refusals of the app's own credential (not of one account): only the operator can fix them.
 APP_CREDENTIAL_CODES = frozenset(
     code for spec in SPECS.values() for code in spec.app_credential_codes
@@ -133,26 +134,35 @@ def record_success(
     platform: str,
     scope: str,
     endpoint: str,
-    window: RateWindow | None,
+    window: RateWindow | Sequence[RateWindow] | None,
     now: datetime,
     *,
     clear_platform_pause: bool = True,
 ) -> None:
-    """A call went through: remember its window, pause on a spent one, end a platform-wide
+    """A call went through: remember its windows, pause on a spent one, end a platform-wide
     pause (a successful probe). Callers that read the platform row just before may say
     there was no pause to end (``clear_platform_pause=False``).
 
+    ``window`` is what the answer reported (``platforms.base.windows_of``): a window of the
+    credential used is kept on its endpoint row (the tightest, when there are several); a
+    spent window of the whole app (``scope="app"``) pauses the platform.
+
     Written with UPDATE statements and no read: this runs once per batch."""
+    windows = _as_windows(window)
+    own = [w for w in windows if w.scope == "credential"]
+    spent_app = [u for w in windows if w.scope == "app" and (u := w.pause_until(now))]
     values: dict[Any, Any] = {PlatformState.updated_at: now}
-    if window is not None:
+    if own:
+        tightest = min(own, key=lambda w: (w.remaining is None, w.remaining or 0))
         values |= {
-            PlatformState.rate_limit: window.limit,
-            PlatformState.rate_remaining: window.remaining,
-            PlatformState.rate_reset_at: window.reset_at,
+            PlatformState.rate_limit: tightest.limit,
+            PlatformState.rate_remaining: tightest.remaining,
+            PlatformState.rate_reset_at: tightest.reset_at,
         }
-        if window.remaining == 0 and window.reset_at is not None and window.reset_at > now:
+        until = max((u for w in own if (u := w.pause_until(now))), default=None)
+        if until is not None:
             values |= {
-                PlatformState.paused_until: window.reset_at,
+                PlatformState.paused_until: until,
                 PlatformState.pause_reason: RATE_WINDOW_SPENT,
                 PlatformState.pause_message: SPENT_MESSAGE,
             }
@@ -179,25 +189,44 @@ def record_success(
             .values(values)
             .execution_options(synchronize_session=False)
         )
-    if not clear_platform_pause:
-        return
-    session.execute(
-        update(PlatformState)
-        .where(PlatformState.key == platform, PlatformState.pause_reason.is_not(None))
-        .values(pause_reason=None, pause_message=None, paused_until=None, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
+    if clear_platform_pause:
+        session.execute(
+            update(PlatformState)
+            .where(PlatformState.key == platform, PlatformState.pause_reason.is_not(None))
+            .values(pause_reason=None, pause_message=None, paused_until=None, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    if spent_app:
+        row = _locked(session, platform)
+        row.paused_until = max(spent_app)
+        row.pause_reason = RATE_WINDOW_SPENT
+        row.pause_message = APP_SPENT_MESSAGE
+        row.updated_at = now
+        session.flush()
 
 
-def _apply_window(row: PlatformState, window: RateWindow | None, now: datetime) -> None:
-    row.updated_at = now
+def _as_windows(window: RateWindow | Sequence[RateWindow] | None) -> tuple[RateWindow, ...]:
     if window is None:
+        return ()
+    if isinstance(window, RateWindow):
+        return (window,)
+    return tuple(window)
+
+
+def _apply_window(
+    row: PlatformState, window: RateWindow | Sequence[RateWindow] | None, now: datetime
+) -> None:
+    row.updated_at = now
+    own = [w for w in _as_windows(window) if w.scope == "credential"]
+    if not own:
         return
-    row.rate_limit = window.limit
-    row.rate_remaining = window.remaining
-    row.rate_reset_at = window.reset_at
-    if window.remaining == 0 and window.reset_at is not None and window.reset_at > now:
-        row.paused_until = window.reset_at
+    tightest = min(own, key=lambda w: (w.remaining is None, w.remaining or 0))
+    row.rate_limit = tightest.limit
+    row.rate_remaining = tightest.remaining
+    row.rate_reset_at = tightest.reset_at
+    until = max((u for w in own if (u := w.pause_until(now))), default=None)
+    if until is not None:
+        row.paused_until = until
         row.pause_reason = RATE_WINDOW_SPENT
         row.pause_message = SPENT_MESSAGE
     elif row.pause_reason == RATE_WINDOW_SPENT:
@@ -210,7 +239,7 @@ def record_failure(
     scope: str,
     endpoint: str,
     error: PlatformError,
-    window: RateWindow | None,
+    window: RateWindow | Sequence[RateWindow] | None,
     now: datetime,
     *,
     shared_credential: bool,
