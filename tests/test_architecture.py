@@ -3,7 +3,8 @@
 - ``openpost.platforms`` never touches the database: it imports no SQLAlchemy and no
   openpost module outside platforms, core (minus its database plumbing) and config.
 - Only ``openpost.refresh`` calls ``openpost.platforms``; besides platforms itself, the
-  composition roots ``openpost.app`` and ``openpost.cli`` and the demo seeder
+  owner-consent flow ``openpost.consent`` (it runs each platform's OAuth exchange and token
+  renewal), the composition roots ``openpost.app`` and ``openpost.cli`` and the demo seeder
   ``openpost.workspaces.demo`` (which seeds through the simulator) may import it.
 - Packages call each other's services, never each other's routes: only ``openpost.app``
   imports route modules of other packages.
@@ -28,6 +29,7 @@ PLATFORM_MAY_NOT_IMPORT = ("openpost.core.db", "openpost.core.migrate", "sqlalch
 PLATFORM_CALLERS = (
     "openpost.platforms",
     "openpost.refresh",
+    "openpost.consent",
     "openpost.app",
     "openpost.cli",
     "openpost.workspaces.demo",
