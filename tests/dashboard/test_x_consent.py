@@ -242,6 +242,21 @@ def test_consent_connects_the_account_and_collection_reads_its_private_metrics(
     assert "non_public_metrics" not in by_post[old.id]  # X refuses them past 30 days
 
 
+def test_the_get_link_of_spec_9_1_starts_the_same_x_consent(
+    admin: TestClient, session: Session, world: World, setup: Setup
+) -> None:
+    """``GET /integrations/x/connect`` (the generic route, X's slug ``x``) as the form's POST."""
+    response = admin.get("/integrations/x/connect", follow_redirects=False)
+    assert response.status_code == 303
+    consent_url = response.headers["location"]
+    assert parse_qs(urlsplit(consent_url).query)["code_challenge_method"] == ["S256"]
+    assert session.scalars(select(OAuthAttempt)).one().platform == "twitter"
+    assert callback(admin, at_x(setup.fake, consent_url)) == "/integrations?notice=x-connected"
+    assert [i.username for i in integrations_of(session, world) if i.username == "openpost"] == [
+        "openpost"
+    ]
+
+
 def test_an_account_connected_by_handle_gets_the_owners_token_attached(
     admin: TestClient, session: Session, world: World, setup: Setup
 ) -> None:

@@ -50,6 +50,12 @@ def find(consents: Mapping[str, OwnerConsent], slug: str) -> OwnerConsent:
     if consent is not None:
         return consent
     spec = SPECS.get(slug)
+    elsewhere = [c.slug for c in consents.values() if c.platform == slug]
+    if spec is not None and elsewhere:
+        raise NotFound(
+            f"{spec.label}'s owner consent is at /integrations/{elsewhere[0]}/connect "
+            f"(its URL name is “{elsewhere[0]}”)."
+        )
     if spec is None:
         raise NotFound("No platform of that name connects accounts with their owner's consent.")
     if not spec.consent_only:
