@@ -14,7 +14,7 @@ request whose delete removed it may store anything. Then the code is exchanged (
 verifier), swapped for a long-lived token where the platform has that step, the account
 identified, and the integration created or given the token (``integrations.service.
 connect_owner``). Every failure is a ``ConsentError`` with a fixed code; the dashboard turns
-the code into a sentence (``ConsentError.message``), so nothing from the query string or the
+the code into a sentence (``error_message``), so nothing from the query string or the
 platform is echoed, and no token, code or verifier is ever logged or shown.
 
 The platform calls run before the attempt is deleted, so that on SQLite the request does not
