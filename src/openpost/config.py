@@ -158,8 +158,9 @@ class Settings(BaseSettings):
         default="",
         description="Dashboard: the address browsers reach this server at, scheme and host "
         "(`https://analytics.example.com`, no trailing slash). OAuth consent sends the browser "
-        "back to `<public_base_url>/integrations/x/callback`, which must be registered as the "
-        "X app's callback URL. Empty: no OAuth connection is offered.",
+        "back to `<public_base_url>/integrations/<slug>/callback` (X: "
+        "`/integrations/x/callback`), which must be registered as the platform app's callback "
+        "URL. Empty: no OAuth connection is offered.",
     )
     session_lifetime_hours: int = Field(
         default=168,

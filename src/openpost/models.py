@@ -2,8 +2,9 @@
 
 from openpost.analytics.models import RefreshState, Snapshot
 from openpost.auth.models import ApiKey, IdempotencyRecord
+from openpost.consent.models import OAuthAttempt
 from openpost.core.db import Base
-from openpost.dashboard.models import DashboardSession, OAuthAttempt
+from openpost.dashboard.models import DashboardSession
 from openpost.integrations.models import Integration
 from openpost.posts.models import Post, PostTarget
 from openpost.refresh.models import DiscoveryState, PlatformState, SchedulerLease

@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session
 from openpost.analytics.models import Snapshot
 from openpost.app import create_app
 from openpost.config import Settings
+from openpost.consent import security
+from openpost.consent.models import OAuthAttempt
 from openpost.core import clock
 from openpost.core.crypto import Sealer
 from openpost.core.db import make_sessionmaker
-from openpost.dashboard import x_connect
-from openpost.dashboard.models import OAuthAttempt
 from openpost.dashboard.sessions import hash_token
 from openpost.integrations.models import Integration
 from openpost.platforms.x.fake import DEFAULT_APP_TOKEN, FakeAccount, FakeX
@@ -40,6 +40,7 @@ NOW = datetime(2026, 4, 16, 10, 0, 0, tzinfo=UTC)
 BASE = "https://analytics.example.com"
 FAKE = "http://fake-x.test"
 CLIENT_ID, SECRET = "openpost-client", "openpost-client-secret-value"
+CALLBACK_PATH = "/integrations/x/callback"
 
 
 @dataclass
@@ -62,7 +63,7 @@ def world_now() -> Iterator[Clock]:
 def setup(settings: Settings, world_now: Clock) -> Setup:
     fake = FakeX(app_token=DEFAULT_APP_TOKEN)
     owner = fake.add_account("openpost", name="OpenPost")
-    fake.add_oauth_client(CLIENT_ID, SECRET, BASE + x_connect.CALLBACK_PATH)
+    fake.add_oauth_client(CLIENT_ID, SECRET, BASE + CALLBACK_PATH)
     fake.set_consent("approve", owner)
     configured = settings.model_copy(
         update={
@@ -114,7 +115,7 @@ def at_x(fake: FakeX, consent_url: str) -> str:
         response = x_browser.get(f"{FAKE}{parts.path}?{parts.query}")
     assert response.status_code == 302
     back = response.headers["location"]
-    assert back.startswith(BASE + x_connect.CALLBACK_PATH + "?")
+    assert back.startswith(BASE + CALLBACK_PATH + "?")
     return back.removeprefix(BASE)
 
 
@@ -153,13 +154,13 @@ def server_logs(caplog: pytest.LogCaptureFixture) -> str:
 
 def test_s256_challenge_matches_rfc_7636s_example() -> None:
     verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
-    assert x_connect.challenge(verifier) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+    assert security.challenge(verifier) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
 
 
 def test_verifiers_and_states_are_long_random_and_url_safe() -> None:
     allowed = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
-    verifiers = {x_connect.new_verifier() for _ in range(50)}
-    states = {x_connect.new_state() for _ in range(50)}
+    verifiers = {security.new_verifier() for _ in range(50)}
+    states = {security.new_state() for _ in range(50)}
     assert len(verifiers) == len(states) == 50
     for verifier in verifiers:
         assert 43 <= len(verifier) <= 128
@@ -239,6 +240,21 @@ def test_consent_connects_the_account_and_collection_reads_its_private_metrics(
         "user_profile_clicks": 0,
     }
     assert "non_public_metrics" not in by_post[old.id]  # X refuses them past 30 days
+
+
+def test_the_get_link_of_spec_9_1_starts_the_same_x_consent(
+    admin: TestClient, session: Session, world: World, setup: Setup
+) -> None:
+    """``GET /integrations/x/connect`` (the generic route, X's slug ``x``) as the form's POST."""
+    response = admin.get("/integrations/x/connect", follow_redirects=False)
+    assert response.status_code == 303
+    consent_url = response.headers["location"]
+    assert parse_qs(urlsplit(consent_url).query)["code_challenge_method"] == ["S256"]
+    assert session.scalars(select(OAuthAttempt)).one().platform == "twitter"
+    assert callback(admin, at_x(setup.fake, consent_url)) == "/integrations?notice=x-connected"
+    assert [i.username for i in integrations_of(session, world) if i.username == "openpost"] == [
+        "openpost"
+    ]
 
 
 def test_an_account_connected_by_handle_gets_the_owners_token_attached(

@@ -14,14 +14,15 @@ from sqlalchemy.orm import Session
 
 from openpost.analytics.models import RefreshState, Snapshot
 from openpost.config import Settings
+from openpost.consent.tokens import OwnerTokens
 from openpost.core.crypto import Sealer
 from openpost.core.db import make_sessionmaker
 from openpost.core.timefmt import format_time
 from openpost.integrations.models import Integration
+from openpost.platforms.consent import REFRESH_MARGIN
 from openpost.platforms.x.fake import FakeAccount, FakeX
 from openpost.refresh import runner
 from openpost.refresh.runner import Runtime
-from openpost.refresh.user_tokens import REFRESH_MARGIN, UserTokens
 from tests import builders
 from tests.refresh.conftest import Clock, make_runtime, no_discovery_today, track, x_integration
 
@@ -190,11 +191,14 @@ def test_two_workers_refreshing_at_once_spend_the_refresh_token_once(
     integration, before = connect(session, oauth_settings, fake_x, owner)
     factory = make_sessionmaker(engine)
     fake_x.inject("slow", endpoint="oauth2_token", delay=0.5)
-    workers = [UserTokens(factory, oauth_settings, transport=fake_x.transport()) for _ in range(2)]
+    workers = [
+        OwnerTokens(factory, oauth_settings, transports={"twitter": fake_x.transport()})
+        for _ in range(2)
+    ]
     results: list[dict[str, Any]] = []
     failures: list[BaseException] = []
 
-    def refresh(source: UserTokens) -> None:
+    def refresh(source: OwnerTokens) -> None:
         try:
             results.append(source(before, force=True))
         except BaseException as exc:  # reported below
@@ -217,7 +221,9 @@ def test_two_workers_refreshing_at_once_spend_the_refresh_token_once(
 def test_credentials_without_a_refresh_token_are_never_refreshed(
     session: Session, engine: Engine, oauth_settings: Settings, fake_x: FakeX, owner: FakeAccount
 ) -> None:
-    source = UserTokens(make_sessionmaker(engine), oauth_settings, transport=fake_x.transport())
+    source = OwnerTokens(
+        make_sessionmaker(engine), oauth_settings, transports={"twitter": fake_x.transport()}
+    )
     plain = {"access_token": "t"}
     assert source(plain, force=True) is plain
     assert fake_x.calls("oauth2_token") == []
@@ -228,6 +234,6 @@ def test_runtime_wires_the_token_source_into_the_x_client(
 ) -> None:
     rt = Runtime.from_settings(oauth_settings, factory=make_sessionmaker(engine))
     try:
-        assert isinstance(rt.clients.user_tokens, UserTokens)
+        assert isinstance(rt.clients.user_tokens, OwnerTokens)
     finally:
         rt.close()

@@ -12,11 +12,14 @@ from fastapi import APIRouter, Request
 from starlette.background import BackgroundTask
 from starlette.responses import Response
 
+from openpost.consent import providers
+from openpost.consent import service as consent
 from openpost.core import clock
 from openpost.core.errors import BadRequest
 from openpost.core.ids import parse_uuid
-from openpost.dashboard import actions, connect, keys, members, views, x_connect
+from openpost.dashboard import actions, connect, keys, members, owner_consent, views
 from openpost.dashboard.deps import CheckedForm, CurrentViewer, require_editor, require_manager
+from openpost.dashboard.sessions import Viewer
 from openpost.dashboard.web import DashboardRoute, redirect, render
 from openpost.deps import DbSession, get_sessionmaker, get_settings
 from openpost.integrations import service as integrations
@@ -86,7 +89,10 @@ def connect_integration(
         result = connect.connect(session, settings, viewer, platform=platform, username=username)
     except connect.ConnectRefused as refused:
         # The page again, the input kept and the reason above the form (not an error page).
-        context = views.integrations_page(session, settings, viewer, now=clock.now())
+        consents = owner_consent.available(request)
+        context = views.integrations_page(
+            session, settings, viewer, now=clock.now(), consents=consents
+        )
         page = {"connect_error": refused.message, "connect_platform": platform}
         response = render(
             request,
@@ -95,38 +101,61 @@ def connect_integration(
             refused.status_code,
         )
         response.headers.update(refused.headers)
-        response.headers.update(x_connect.page_headers(settings))
+        response.headers.update(owner_consent.page_headers(settings, consents))
         return response
     return _back("/integrations", notice="connected" if result.created else "reconnected")
 
 
-@router.post("/integrations/x/connect")
-def start_x_consent(
-    request: Request, session: DbSession, viewer: CurrentViewer, _form: CheckedForm
+@router.get("/integrations/{platform}/connect")
+def start_consent_by_link(
+    request: Request, session: DbSession, viewer: CurrentViewer, platform: str
 ) -> Response:
-    """Send the browser to X's consent page (see ``dashboard.x_connect``)."""
+    """SPEC §9.1's ``GET /integrations/{platform}/connect``: as the form's POST."""
     require_manager(viewer)
-    return redirect(x_connect.start(session, get_settings(request), viewer, now=clock.now()))
+    return _start_consent(request, session, viewer, platform)
 
 
-@router.get("/integrations/x/callback")
-def finish_x_consent(request: Request, session: DbSession, viewer: CurrentViewer) -> Response:
-    """X's redirect back: connect the account, or say on the integrations page why not."""
+@router.post("/integrations/{platform}/connect")
+def start_consent(
+    request: Request, session: DbSession, viewer: CurrentViewer, _form: CheckedForm, platform: str
+) -> Response:
+    """The integrations page's "Connect … with the owner's consent" (CSRF-checked)."""
     require_manager(viewer)
-    params = dict(request.query_params.items())
+    return _start_consent(request, session, viewer, platform)
+
+
+def _start_consent(request: Request, session: DbSession, viewer: Viewer, slug: str) -> Response:
+    """Send the browser to the platform's consent page (see ``consent.service``)."""
+    chosen = providers.find(owner_consent.available(request), slug)
+    requester = owner_consent.requester(viewer)
+    return redirect(
+        consent.start(session, get_settings(request), chosen, requester, now=clock.now())
+    )
+
+
+@router.get("/integrations/{platform}/callback")
+def finish_consent(
+    request: Request, session: DbSession, viewer: CurrentViewer, platform: str
+) -> Response:
+    """The platform's redirect back: connect the account, or say on the integrations page
+    why not (``<slug>_error=<code>``)."""
+    require_manager(viewer)
+    chosen = providers.find(owner_consent.available(request), platform)
     transports = getattr(request.app.state, "platform_transports", None) or {}
     try:
-        result = x_connect.finish(
+        result = consent.finish(
             session,
             get_settings(request),
-            viewer,
-            params,
+            chosen,
+            owner_consent.requester(viewer),
+            dict(request.query_params.items()),
             now=clock.now(),
-            transport=transports.get("twitter"),  # tests reach a fake in-process
+            transport=transports.get(chosen.platform),  # tests reach a fake in-process
         )
-    except x_connect.ConsentError as failed:
-        return _back("/integrations", x_error=failed.code)
-    return _back("/integrations", notice="x-connected" if result.created else "x-attached")
+    except consent.ConsentError as failed:
+        return _back("/integrations", **failed.query)
+    outcome = "connected" if result.created else "attached"
+    return _back("/integrations", notice=f"{chosen.slug}-{outcome}")
 
 
 @router.post("/integrations/{integration_id}/disconnect")

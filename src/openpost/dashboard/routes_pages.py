@@ -9,7 +9,7 @@ from openpost.analytics.export import MEDIA_TYPE
 from openpost.core import clock
 from openpost.core.errors import BadRequest
 from openpost.core.ids import parse_uuid
-from openpost.dashboard import views, x_connect
+from openpost.dashboard import owner_consent, views
 from openpost.dashboard.deps import CurrentViewer
 from openpost.dashboard.filters import parse_filters
 from openpost.dashboard.web import DashboardRoute, render
@@ -73,12 +73,17 @@ def post(request: Request, session: DbSession, viewer: CurrentViewer, post_id: s
 @router.get("/integrations")
 def integrations(request: Request, session: DbSession, viewer: CurrentViewer) -> Response:
     settings = get_settings(request)
-    context = views.integrations_page(session, settings, viewer, now=clock.now())
-    notice = request.query_params.get("notice")
-    x_error = x_connect.message(request.query_params.get("x_error"))
-    page = {"notice": notice, "x_error": x_error, "active": "integrations"}
+    consents = owner_consent.available(request)
+    context = views.integrations_page(session, settings, viewer, now=clock.now(), consents=consents)
+    query = request.query_params
+    page = {
+        "notice": query.get("notice"),
+        "consent_notice": owner_consent.notice(consents, query.get("notice")),
+        "consent_error": owner_consent.error(settings, consents, query),
+        "active": "integrations",
+    }
     response = render(request, "integrations.html", {**context, **page})
-    response.headers.update(x_connect.page_headers(settings))
+    response.headers.update(owner_consent.page_headers(settings, consents))
     return response
 
 

@@ -20,9 +20,10 @@ from openpost.analytics.export import CsvExport, open_export, parse_request
 from openpost.analytics.models import METRICS
 from openpost.auth.service import list_keys
 from openpost.config import Settings
+from openpost.consent.providers import OwnerConsent
 from openpost.core.errors import BadRequest
 from openpost.core.timefmt import format_time
-from openpost.dashboard import x_connect
+from openpost.dashboard import owner_consent
 from openpost.dashboard.filters import Filters, Period, parse_filters
 from openpost.dashboard.members import ROLES, list_members
 from openpost.dashboard.sessions import Viewer, memberships
@@ -173,7 +174,12 @@ def post_page(
 
 
 def integrations_page(
-    session: Session, settings: Settings, viewer: Viewer, *, now: datetime
+    session: Session,
+    settings: Settings,
+    viewer: Viewer,
+    *,
+    now: datetime,
+    consents: Mapping[str, OwnerConsent],
 ) -> dict[str, Any]:
     """Integrations with their collection health and the platforms' budgets: exactly
     ``GET /v1/integrations`` beside ``GET /v1/analytics/status``."""
@@ -188,7 +194,7 @@ def integrations_page(
         "integrations": rows,
         "budgets": status["platforms"],
         "platforms": [p.value for p in Platform],
-        "x_consent": x_connect.offer(settings, viewer),
+        "owner_consent": owner_consent.offer(settings, viewer, consents),
     }
 
 

@@ -49,7 +49,8 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 def policy_with_form_target(origin: str) -> str:
     """The dashboard's policy, with ``origin`` allowed as a form target: browsers check a
-    form's redirects against ``form-action`` too, and the X consent form redirects to X."""
+    form's redirects against ``form-action`` too, and an owner-consent form redirects to
+    its platform (several origins: separated by spaces)."""
     return CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action 'self' {origin}")
 
 

@@ -28,6 +28,7 @@ import httpx
 
 from openpost.config import Settings
 from openpost.platforms.base import PlatformClient
+from openpost.platforms.consent import UserTokenSource
 from openpost.platforms.spec import CredentialKey
 from openpost.platforms.specs import LIVE, SPECS
 from openpost.platforms.synthetic.client import BATCH_SIZES, DEFAULT_BATCH_SIZE, SyntheticClient
@@ -42,7 +43,7 @@ class Clients:
         settings: Settings,
         *,
         transports: Mapping[str, httpx.BaseTransport] | None = None,
-        user_tokens: Any = None,
+        user_tokens: UserTokenSource | None = None,
     ) -> None:
         self.settings = settings
         self.user_tokens = user_tokens

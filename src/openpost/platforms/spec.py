@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from openpost.config import Settings
     from openpost.platforms.base import PlatformClient
+    from openpost.platforms.consent import OwnerConsent, UserTokenSource
 
 
 class PostUrlError(ValueError):
@@ -116,7 +117,7 @@ class Reader:
       ``credentials`` for that account.
     """
 
-    build: Callable[[Settings, httpx.BaseTransport | None, Any], PlatformClient]
+    build: Callable[[Settings, httpx.BaseTransport | None, UserTokenSource | None], PlatformClient]
     batch_size: Callable[[Settings], int]
     discovery_limit: Callable[[Settings], int]
     credential_scope: Callable[[str], str] | None = None
@@ -216,7 +217,7 @@ class PlatformSpec:
     app_credential_codes: frozenset[str] = frozenset()
     usd_per_read: float | None = None
     fake: Callable[[], Any] | None = None
-    consent: Any = None
+    consent: OwnerConsent | None = None
 
     @property
     def prefix(self) -> str:

@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from openpost.config import Settings
+from openpost.consent.tokens import OwnerTokens
 from openpost.core.db import make_engine, make_sessionmaker, transaction
 from openpost.platforms.registry import Clients
 from openpost.refresh import discovery, planner
@@ -26,7 +27,6 @@ from openpost.refresh.capture import capture_batch
 from openpost.refresh.discovery import DiscoveryJob
 from openpost.refresh.planner import Batch, Plan
 from openpost.refresh.policy import CollectionPolicy
-from openpost.refresh.user_tokens import UserTokens
 
 
 @dataclass
@@ -55,9 +55,7 @@ class Runtime:
             clients=Clients(
                 settings,
                 transports=transports,
-                user_tokens=UserTokens(
-                    factory, settings, transport=(transports or {}).get("twitter")
-                ),
+                user_tokens=OwnerTokens(factory, settings, transports=transports),
             ),
             policy=CollectionPolicy.from_settings(settings),
             engine=engine,

@@ -10,10 +10,13 @@ import httpx
 from openpost.config import Settings
 from openpost.platforms.bluesky.client import BlueskyClient
 from openpost.platforms.bluesky.urls import URLS
+from openpost.platforms.consent import UserTokenSource
 from openpost.platforms.spec import PlatformSpec, Reader, posts_per_utc_day
 
 
-def _build(settings: Settings, transport: httpx.BaseTransport | None, _tokens: Any) -> Any:
+def _build(
+    settings: Settings, transport: httpx.BaseTransport | None, _tokens: UserTokenSource | None
+) -> Any:
     return BlueskyClient.from_settings(settings, transport=transport)
 
 

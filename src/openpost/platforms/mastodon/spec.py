@@ -11,6 +11,7 @@ import httpx
 
 from openpost.config import Settings
 from openpost.platforms.base import PlatformError
+from openpost.platforms.consent import UserTokenSource
 from openpost.platforms.mastodon.client import MastodonClient
 from openpost.platforms.mastodon.urls import URLS
 from openpost.platforms.spec import PlatformSpec, Reader, posts_per_utc_day
@@ -31,7 +32,9 @@ def _read_credentials(username: str, stored: dict[str, Any] | None) -> dict[str,
     return {**(stored or {}), **({"instance": instance} if instance else {})}
 
 
-def _build(settings: Settings, transport: httpx.BaseTransport | None, _tokens: Any) -> Any:
+def _build(
+    settings: Settings, transport: httpx.BaseTransport | None, _tokens: UserTokenSource | None
+) -> Any:
     return MastodonClient.from_settings(settings, transport=transport)
 
 

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -61,6 +61,7 @@ from openpost.platforms.base import (
     PlatformError,
     RateWindow,
 )
+from openpost.platforms.consent import UserTokenSource as UserTokenSource  # the registry's
 from openpost.platforms.http import DEFAULT_TIMEOUT, json_object, make_client, send
 from openpost.platforms.x.reading import (
     PLATFORM,
@@ -83,13 +84,6 @@ TIMELINE_FIELDS = "public_metrics,created_at"
 TIMELINE_PAGE_MIN, TIMELINE_PAGE_MAX = 5, 100
 _HANDLE = re.compile(r"^[A-Za-z0-9_]{1,15}$")
 T = TypeVar("T")
-
-
-class UserTokenSource(Protocol):
-    """Gives current owner credentials: the same ones, or refreshed (and stored) ones when
-    they expire soon or ``force`` says X rejected them."""
-
-    def __call__(self, credentials: dict[str, Any], *, force: bool) -> dict[str, Any]: ...
 
 
 class XClient:

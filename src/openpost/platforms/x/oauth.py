@@ -21,6 +21,9 @@ Facts (X's "OAuth 2.0 Authorization Code Flow with PKCE" docs and
 - ``GET /2/users/me`` with the user's token names the account (``data.id``, ``username``,
   ``name``).
 
+``CONSENT`` is X's part of the generic owner-consent flow (``platforms.consent``): PKCE
+S256, the three scopes, the operator's client id and secret, ``XOAuth`` as its client.
+
 Nothing here ever puts a token, a code, a verifier or the client secret in a message or a
 log line.
 """
@@ -28,9 +31,9 @@ log line.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -41,7 +44,13 @@ from openpost.platforms.base import (
     PlatformError,
     TransientError,
 )
+from openpost.platforms.consent import ClientRejected, ConsentClient, OwnerConsent
+from openpost.platforms.consent import TokenRefused as TokenRefused  # X's refusals
+from openpost.platforms.consent import TokenSet as TokenSet
 from openpost.platforms.http import json_object, make_client, safe_text, send
+
+if TYPE_CHECKING:
+    from openpost.config import Settings
 
 PLATFORM = "twitter"
 SCOPES = ("tweet.read", "users.read", "offline.access")
@@ -50,21 +59,9 @@ ME_PATH = "/2/users/me"
 # Shorter than SQLite's busy timeout (10 s): a refresh runs while its row is locked.
 TOKEN_TIMEOUT = httpx.Timeout(8.0, connect=4.0)
 REFUSED_ERRORS = frozenset({"invalid_grant", "invalid_request"})
+ACCESS_LIFETIME = timedelta(hours=2)
 
 _ID = re.compile(r"^[0-9]{1,19}$")
-
-
-class TokenRefused(PermissionRequired):
-    """X refused the code or refresh token (used, expired, revoked): the owner must consent
-    again. A ``PermissionRequired``, so collection marks the integration ``needs_refresh``."""
-
-
-@dataclass(frozen=True, slots=True)
-class TokenSet:
-    access_token: str = field(repr=False)
-    refresh_token: str | None = field(repr=False)
-    expires_at: datetime
-    scope: str
 
 
 class XOAuth:
@@ -96,21 +93,35 @@ class XOAuth:
         return f"XOAuth(base_url={str(self._http.base_url)!r})"
 
     def exchange_code(
-        self, code: str, *, verifier: str, redirect_uri: str, now: datetime
+        self, code: str, *, verifier: str | None, redirect_uri: str, now: datetime
     ) -> TokenSet:
-        """The owner's tokens for the code X handed back (``TokenRefused`` if X will not)."""
-        form = {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": redirect_uri,
-            "code_verifier": verifier,
-        }
+        """The owner's tokens for the code X handed back (``TokenRefused`` if X will not;
+        X requires the PKCE verifier, so without one it refuses)."""
+        form = {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+        if verifier is not None:
+            form["code_verifier"] = verifier
         return self._token(form, now, what="authorization code")
 
     def refresh(self, refresh_token: str, *, now: datetime) -> TokenSet:
         """New tokens for a refresh token; the refresh token is rotated (keep the new one)."""
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
         return self._token(form, now, what="refresh token")
+
+    def long_lived(self, tokens: TokenSet, *, now: datetime) -> TokenSet:  # noqa: ARG002 - protocol
+        """X has no long-lived exchange: its tokens are kept as issued."""
+        return tokens
+
+    def renew(self, tokens: TokenSet, *, now: datetime) -> TokenSet:
+        """``refresh`` with the stored refresh token (none: ``TokenRefused``)."""
+        if not tokens.refresh_token:
+            raise TokenRefused(
+                "the X connection has no refresh token; reconnect the account",
+                code="x_token_refused",
+            )
+        return self.refresh(tokens.refresh_token, now=now)
+
+    def identify(self, access_token: str) -> Account:
+        return self.me(access_token)
 
     def me(self, access_token: str) -> Account:
         """The account the user token belongs to."""
@@ -137,7 +148,7 @@ class XOAuth:
 
     def _token(self, form: dict[str, str], now: datetime, *, what: str) -> TokenSet:
         if not self._configured:  # the operator's to fix: not a reason to reconnect accounts
-            raise PlatformError(
+            raise ClientRejected(
                 "no X OAuth client is configured (OPENPOST_X_CLIENT_ID, OPENPOST_X_CLIENT_SECRET)",
                 code="x_oauth_not_configured",
             )
@@ -157,7 +168,7 @@ class XOAuth:
             )
         if response.status_code == 401 or error in ("invalid_client", "unauthorized_client"):
             # The operator's to fix, so not PermissionRequired (which sends owners to reconnect).
-            raise PlatformError(
+            raise ClientRejected(
                 "X rejected this server's OAuth client id or secret", code="x_oauth_client"
             )
         raise _status_error(response)
@@ -206,3 +217,46 @@ def _token_set(body: dict[str, Any], now: datetime) -> TokenSet:
         expires_at=now + timedelta(seconds=expires_in),
         scope=scope if isinstance(scope, str) else "",
     )
+
+
+# ---- X's part of the owner-consent flow ----------------------------------------------------
+
+
+def _open(settings: Settings, transport: httpx.BaseTransport | None) -> ConsentClient:
+    return XOAuth(
+        client_id=settings.x_client_id,
+        client_secret=settings.x_client_secret,
+        base_url=settings.x_api_base_url,
+        transport=transport,
+    )
+
+
+def _app_settings(settings: Settings) -> Mapping[str, str]:
+    return {
+        "OPENPOST_X_CLIENT_ID": settings.x_client_id,
+        "OPENPOST_X_CLIENT_SECRET": settings.x_client_secret,
+    }
+
+
+def _authorize_endpoint(settings: Settings) -> str:
+    return settings.x_oauth_authorize_url
+
+
+def _client_id(settings: Settings) -> str:
+    return settings.x_client_id
+
+
+CONSENT = OwnerConsent(
+    platform=PLATFORM,
+    slug="x",
+    kind="x_oauth2",
+    authorize_endpoint=_authorize_endpoint,
+    client_id=_client_id,
+    open=_open,
+    scopes=SCOPES,
+    app_settings=_app_settings,
+    pkce=True,
+    uses_refresh_token=True,  # offline.access: without it the connection dies in two hours
+    access_lifetime=ACCESS_LIFETIME,
+    adds="non-public metrics are collected for its posts under 30 days old",
+)

@@ -9,15 +9,19 @@ from typing import Any
 import httpx
 
 from openpost.config import Settings
+from openpost.platforms.consent import UserTokenSource
 from openpost.platforms.spec import PlatformSpec, PostCap, Reader, posts_per_utc_day
 from openpost.platforms.x.client import XClient
+from openpost.platforms.x.oauth import CONSENT
 from openpost.platforms.x.urls import URLS
 
 # X bills each post read (pay-per-use credits): the dry run's estimate, in US dollars.
 USD_PER_POST_READ = 0.005
 
 
-def _build(settings: Settings, transport: httpx.BaseTransport | None, tokens: Any) -> XClient:
+def _build(
+    settings: Settings, transport: httpx.BaseTransport | None, tokens: UserTokenSource | None
+) -> XClient:
     return XClient.from_settings(settings, transport=transport, user_tokens=tokens)
 
 
@@ -51,4 +55,5 @@ SPEC = PlatformSpec(
     app_credential_codes=frozenset({"x_unauthorized", "x_not_configured", "x_forbidden"}),
     usd_per_read=USD_PER_POST_READ,
     fake=_fake,
+    consent=CONSENT,
 )

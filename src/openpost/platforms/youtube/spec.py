@@ -9,13 +9,16 @@ from typing import Any
 import httpx
 
 from openpost.config import Settings
+from openpost.platforms.consent import UserTokenSource
 from openpost.platforms.spec import DailyBudgetRule, PlatformSpec, Reader
 from openpost.platforms.youtube import quota
 from openpost.platforms.youtube.client import YouTubeClient
 from openpost.platforms.youtube.urls import URLS
 
 
-def _build(settings: Settings, transport: httpx.BaseTransport | None, _tokens: Any) -> Any:
+def _build(
+    settings: Settings, transport: httpx.BaseTransport | None, _tokens: UserTokenSource | None
+) -> Any:
     return YouTubeClient.from_settings(settings, transport=transport)
 
 
