@@ -178,7 +178,7 @@ def capture_batch(
                 code="credentials_unreadable",
             )
             fetched = _Fetched(None, error, None, called=False)
-    summary.requests = 1 if fetched.called else 0
+    summary.requests = _requests(fetched)
 
     with transaction(factory) as session:
         _write(session, policy, batch, targets, fetched, summary, clear_platform_pause=flagged)
@@ -196,6 +196,14 @@ def capture_batch(
     return summary
 
 
+def _requests(fetched: _Fetched) -> int:
+    """The requests the read made: what the client's answer reports (Mastodon's fallback
+    reads each status alone), one for a call that failed as a whole, none when not called."""
+    if fetched.result is not None:
+        return fetched.result.calls
+    return 1 if fetched.called else 0
+
+
 def _count(label: str, summary: CaptureResult, fetched: _Fetched, seconds: float) -> None:
     """This process's collection counters (``refresh.metrics``)."""
     if not fetched.called:
@@ -203,8 +211,8 @@ def _count(label: str, summary: CaptureResult, fetched: _Fetched, seconds: float
     else:
         result = "ok" if fetched.error is None else "failed"
     WORK.batches.labels(label, result).inc()
-    if fetched.called:
-        WORK.requests.labels(label, "metrics").inc()
+    if summary.requests:
+        WORK.requests.labels(label, "metrics").inc(summary.requests)
     for outcome, count in summary.outcomes.items():
         WORK.targets.labels(label, outcome).inc(count)
     if summary.written:

@@ -149,6 +149,11 @@ class YouTubeClient:
         return self._quota.state(clock.now())
 
     @property
+    def requests(self) -> int:
+        """Requests sent since the client was made, answered or not."""
+        return sum(self.calls.values())
+
+    @property
     def units_spent(self) -> int:
         """Units this client spent today: what a job adds to the shared daily count."""
         return self.quota().units_spent
@@ -174,7 +179,7 @@ class YouTubeClient:
             raise ValueError(
                 f"YouTube reads at most {self.batch_size} videos per call, not {len(unique)}"
             )
-        result = BatchResult(readings={})
+        result = BatchResult(readings={}, calls=0)
         valid = []
         for video_id in unique:
             if is_video_id(video_id):
@@ -188,10 +193,10 @@ class YouTubeClient:
             return result
         self._require_key()
         readings, errors = self._statistics(valid)
-        result.readings.update(readings)
-        result.errors.update(errors)
-        result.deleted.update(v for v in valid if v not in readings and v not in errors)
-        return result
+        deleted = {v for v in valid if v not in readings and v not in errors}
+        return BatchResult(
+            readings=readings, deleted=deleted, errors={**result.errors, **errors}, calls=1
+        )
 
     def discover(
         self,
