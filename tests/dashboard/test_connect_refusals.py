@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -62,7 +63,7 @@ def live(settings: Settings, engine: Engine, youtube: FakeYouTube) -> Iterator[T
         app.state.engine.dispose()
 
 
-def post_form(client: TestClient, platform: str, username: str) -> object:
+def post_form(client: TestClient, platform: str, username: str) -> Any:
     return client.post(
         "/integrations/connect",
         data={
@@ -117,8 +118,8 @@ def test_a_refused_mastodon_instance_is_a_400_not_a_503(
 
     sign_in(live, session, members.a["admin"])
     form = post_form(live, "mastodon", handle)
-    assert form.status_code == 400  # type: ignore[attr-defined]
-    text = form.text  # type: ignore[attr-defined]
+    assert form.status_code == 400
+    text = form.text
     assert '<p class="notice error" role="alert" id="connect-error">' in text
     assert "refused: " in text
     assert "Try again" not in text
@@ -141,7 +142,7 @@ def test_a_youtube_lookup_that_finds_nothing_is_charged_to_the_quota(
     assert api.status_code == 400, api.text
     assert "YouTube has no channel" in api.json()["error"]
     sign_in(live, session, members.a["admin"])
-    assert post_form(live, "youtube", "@nobody").status_code == 400  # type: ignore[attr-defined]
+    assert post_form(live, "youtube", "@nobody").status_code == 400
     # An idempotent request holds the request's transaction open while it looks up.
     keyed = live.post(
         "/v1/integrations",
