@@ -221,3 +221,24 @@ def test_the_cli_summary_counts_every_request(
     assert len(old_instance.requests) == 4
     assert (summary["batches"], summary["requests"], summary["snapshots_written"]) == (1, 4, 3)
     assert (summary["discovery_requests"], summary["discoveries_held_by_pause"]) == (0, 0)
+
+
+def test_a_fallback_cut_short_by_a_429_counts_the_requests_it_made(
+    session: Session,
+    collect_settings: Settings,
+    engine: Engine,
+    old_instance: FakeMastodon,
+    now: Clock,
+) -> None:
+    _track_three(session, old_instance)
+    old_instance.set_rate_limit(3)  # the refused multi-status read and two statuses, then 429
+    before = _metric("metrics")
+    rt = _runtime(collect_settings, engine, "mastodon", old_instance)
+    try:
+        summary = runner.sweep(rt, now.at)
+    finally:
+        rt.close()
+    assert [r.status for r in old_instance.requests] == [404, 200, 200, 429]
+    assert (summary.requests, summary.written) == (4, 0)
+    assert summary.outcomes == {"rate_limited": 3}
+    assert _metric("metrics") - before == 4

@@ -83,6 +83,7 @@ class _Fetched:
     error: PlatformError | None
     window: RateWindow | None
     called: bool
+    calls: int = 0  # requests sent: every one, those of a read that failed part-way too
 
 
 def _still_claimed(session: Session, batch: Batch) -> list[BatchItem]:
@@ -123,17 +124,19 @@ def _fetch(
                 code="unsupported",
             )
             return _Fetched(None, error, None, called=False)
+        before = client.requests
         try:
             result = client.fetch_metrics(
                 [t.platform_post_id for t in targets], credentials=credentials
             )
-            return _Fetched(result, None, client.rate_window(), called=True)
+            return _Fetched(result, None, client.rate_window(), True, result.calls)
         except PlatformError as exc:
-            return _Fetched(None, exc, client.rate_window(), called=True)
+            calls = client.requests - before
+            return _Fetched(None, exc, client.rate_window(), True, calls)
         except Exception:  # a bug in a client must not kill the worker: record and retry
             log.exception("platform client failed", extra={"platform": batch.platform})
             error = TransientError("internal error while reading the platform", code="internal")
-            return _Fetched(None, error, None, called=True)
+            return _Fetched(None, error, None, True, client.requests - before)
 
 
 def capture_batch(
@@ -178,7 +181,7 @@ def capture_batch(
                 code="credentials_unreadable",
             )
             fetched = _Fetched(None, error, None, called=False)
-    summary.requests = _requests(fetched)
+    summary.requests = fetched.calls
 
     with transaction(factory) as session:
         _write(session, policy, batch, targets, fetched, summary, clear_platform_pause=flagged)
@@ -194,14 +197,6 @@ def capture_batch(
         },
     )
     return summary
-
-
-def _requests(fetched: _Fetched) -> int:
-    """The requests the read made: what the client's answer reports (Mastodon's fallback
-    reads each status alone), one for a call that failed as a whole, none when not called."""
-    if fetched.result is not None:
-        return fetched.result.calls
-    return 1 if fetched.called else 0
 
 
 def _count(label: str, summary: CaptureResult, fetched: _Fetched, seconds: float) -> None:

@@ -293,6 +293,7 @@ def run(
                 code="unsupported",
             )
         else:
+            before = client.requests
             try:
                 stored = (
                     Sealer(clients.settings.effective_secret_key).open(sealed) if sealed else None
@@ -317,7 +318,8 @@ def run(
                 error = TransientError("internal error while discovering posts", code="internal")
             if called:
                 window = client.rate_window()
-    result.requests = page.calls if page is not None else int(called)
+                # What the read sent, every request of one that failed part-way too.
+                result.requests = page.calls if page is not None else client.requests - before
 
     with transaction(factory) as session:
         state = session.get(
