@@ -96,6 +96,7 @@ class Harness:
     has_owner_tokens: ClassVar[bool] = False
     one_request_per_batch: ClassVar[bool] = True  # else: one per post (an old Mastodon)
     deleted_cursor_defect: ClassVar[str | None] = None  # a known defect, not a lack
+    rate_headers: ClassVar[bool] = True  # the platform reports its rate window in headers
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
@@ -381,6 +382,7 @@ class YouTubeHarness(Harness):
     ids_beyond_float = False  # 11-character video ids
     fail_error = MalformedResponse
     handle = "@openpost"
+    rate_headers = False  # its limit is the daily quota, sent in no header
     deleted_cursor_defect = (
         "video ids carry no order and the cursor is only the newest video's id: once that "
         "video is deleted, discovery never meets it and reads older videos as new, up to "

@@ -111,6 +111,23 @@ def test_an_empty_batch_calls_nothing_and_a_repeated_id_is_asked_once(harness: H
     assert sorted(asked) == sorted([first, second])
 
 
+def test_the_rate_window_is_the_one_the_platform_reported(
+    harness: Harness, frozen_clock: Clock
+) -> None:
+    (post_id,) = posts(harness, 1)
+    harness.client.fetch_metrics([post_id], credentials=harness.credentials)
+    window = harness.client.rate_window()
+    if not harness.rate_headers:
+        assert window is None
+        return
+    assert window is not None
+    assert window.limit is not None
+    assert window.remaining is not None
+    assert 0 <= window.remaining < window.limit
+    assert window.reset_at is not None
+    assert window.reset_at > frozen_clock()
+
+
 def test_deleted_posts_are_reported_deleted(harness: Harness) -> None:
     ids = posts(harness, 3)
     harness.delete(ids[0])
