@@ -32,7 +32,7 @@ from openpost.platforms.youtube.fake import (
     FakeYouTube,
     seed,
 )
-from openpost.platforms.youtube.reading import http_error
+from openpost.platforms.youtube.reading import http_error, parse_cursor
 from tests.platforms.support import NOW, Clock
 
 # Summer time in Los Angeles (PDT): the quota comes back at 07:00 UTC.
@@ -533,7 +533,7 @@ def test_discovery_returns_uploads_newest_first_with_their_counters(
     fake.hide_likes(made[3])
     page = client.discover(as_account(channel), since_id=None, limit=50)
     assert [p.platform_post_id for p in page.posts] == [made[0], made[3]]
-    assert page.newest_id == made[0]
+    assert video_of(page.newest_id) == made[0]
     first = page.posts[0]
     assert first.post_url == f"https://www.youtube.com/watch?v={made[0]}"
     assert first.published_at == NOW - timedelta(hours=1)
@@ -576,12 +576,12 @@ def test_discovery_since_id_reads_only_what_is_new(
 ) -> None:
     made = uploads(fake, channel, 80)
     first = client.discover(as_account(channel), since_id=None, limit=60)
-    assert first.newest_id == made[0]
+    assert video_of(first.newest_id) == made[0]
     newer = [video(fake, channel, hours_ago=0.5 - n / 10) for n in range(3)][::-1]
     fake.requests.clear()
     second = client.discover(as_account(channel), since_id=first.newest_id, limit=60)
     assert [p.platform_post_id for p in second.posts] == newer
-    assert second.newest_id == newer[0]
+    assert video_of(second.newest_id) == newer[0]
     assert [r.endpoint for r in fake.requests] == ["playlistItems.list", "videos.list"]
     fake.requests.clear()
     idle = client.discover(as_account(channel), since_id=second.newest_id, limit=60)
@@ -589,16 +589,38 @@ def test_discovery_since_id_reads_only_what_is_new(
     assert [r.endpoint for r in fake.requests] == ["playlistItems.list"]  # 1 unit
 
 
-def test_discovery_since_a_video_deleted_since_reads_to_the_limit_then_moves_on(
+def test_discovery_since_a_video_deleted_since_stops_at_older_videos(
     client: YouTubeClient, fake: FakeYouTube, channel: FakeChannel
 ) -> None:
+    """Video ids carry no order: the cursor also carries its video's publish time, so that
+    once its video is deleted the older videos are still recognised as already seen."""
     made = uploads(fake, channel, 10)
+    first = client.discover(as_account(channel), since_id=None, limit=50)
     fake.remove_video(made[0])
-    page = client.discover(as_account(channel), since_id=made[0], limit=4)
-    assert [p.platform_post_id for p in page.posts] == made[1:5]
-    assert page.newest_id == made[1]  # the next run stops at once
-    again = client.discover(as_account(channel), since_id=page.newest_id, limit=4)
-    assert again.posts == []
+    page = client.discover(as_account(channel), since_id=first.newest_id, limit=4)
+    assert page.posts == []
+    assert page.newest_id == first.newest_id
+
+
+def test_a_bare_video_id_cursor_of_before_is_still_read(
+    client: YouTubeClient, fake: FakeYouTube, channel: FakeChannel
+) -> None:
+    """Cursors stored before they carried a time are bare video ids: read as before (the
+    id alone), and the next cursor carries the time."""
+    made = uploads(fake, channel, 5)
+    page = client.discover(as_account(channel), since_id=made[2], limit=50)
+    assert [p.platform_post_id for p in page.posts] == made[:2]
+    assert page.newest_id is not None
+    assert video_of(page.newest_id) == made[0]
+    assert "@" in page.newest_id
+
+
+@pytest.mark.parametrize("cursor", ["nope", "dQw4w9WgXcQ@soon", "dQw4w9WgXcQ@\u0661"])
+def test_a_malformed_cursor_is_refused(
+    client: YouTubeClient, channel: FakeChannel, cursor: str
+) -> None:
+    with pytest.raises(ValueError, match="cursor"):
+        client.discover(as_account(channel), since_id=cursor, limit=5)
 
 
 def test_discovery_keeps_a_video_whose_counters_are_malformed(
@@ -683,3 +705,8 @@ def test_seeded_world_through_a_real_server() -> None:
         "videos.list",
         "videos.list",
     ]
+
+
+def video_of(cursor: str | None) -> str | None:
+    """The video a discovery cursor names."""
+    return parse_cursor(cursor)[0] if cursor is not None else None

@@ -90,6 +90,8 @@ def _payload(summary: SweepSummary) -> dict[str, Any]:
         "dry_run": summary.dry_run,
         "discoveries": summary.discoveries,
         "discovered_posts": summary.discovered,
+        "discovery_requests": summary.discovery_requests,
+        "discoveries_held_by_pause": summary.discovery_held,
         "targets": summary.targets,
         "batches": summary.batches,
         "batches_by_credential": dict(summary.batches_by_platform),
@@ -114,7 +116,13 @@ def _print(summary: SweepSummary, as_json: bool) -> None:
     lines = [
         f"sweep at {payload['now']}{' (dry run)' if summary.dry_run else ''}",
         f"discovery: {summary.discoveries} integration(s)"
-        + ("" if summary.dry_run else f", {summary.discovered} new post(s)"),
+        + (
+            ""
+            if summary.dry_run
+            else f", {summary.discovered} new post(s) in {summary.discovery_requests} "
+            f"request(s)"
+            + (f", {summary.discovery_held} held by a pause" if summary.discovery_held else "")
+        ),
         f"targets: {verb} {summary.targets} in {summary.batches} batch(es) "
         f"({summary.requests} request(s){' estimated' if summary.dry_run else ''})",
     ]

@@ -56,9 +56,11 @@ def get_integration(
     "",
     summary="Connect a public account by its handle",
     description="In a test workspace this connects a synthetic account on any platform. "
-    "In a live workspace the platform resolves the handle (X; other platforms: 400 until "
-    "their clients land; 503 when the platform cannot answer now) and its recent posts are "
-    "discovered. Connecting an account that is already connected returns it with 200, "
+    "In a live workspace the platform resolves the handle (X, Bluesky, Mastodon, YouTube) "
+    "and its recent posts are discovered: 400 for a handle the platform does not know, a "
+    "Mastodon instance the URL guard refuses (private or loopback addresses, a port other "
+    "than 443) or a platform without a live client; 503 when the platform cannot answer "
+    "now. Connecting an account that is already connected returns it with 200, "
     "reactivated if it was disconnected or needed a refresh. Unknown body fields are a 400.",
     status_code=201,
     response_model=IntegrationEnvelope,

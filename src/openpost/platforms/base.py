@@ -65,11 +65,15 @@ class BatchResult:
 
     ``readings`` by platform post id; ``deleted`` lists ids the platform reports gone;
     ``errors`` holds per-id failures of a partial response (the rest still succeeded).
+    ``calls`` counts the requests the read took (0 when every id was refused before any
+    call; more than 1 when a client had to ask again: X's public re-read of posts refused
+    private fields, Mastodon's one-status-per-call fallback on instances before 4.3).
     """
 
     readings: dict[str, MetricReading]
     deleted: set[str] = field(default_factory=set)
     errors: dict[str, PlatformError] = field(default_factory=dict)
+    calls: int = 1
 
 
 WindowScope = Literal["credential", "app"]
@@ -179,10 +183,19 @@ class Unsupported(PlatformError):
 
 @runtime_checkable
 class PlatformClient(Protocol):
-    """What ``refresh`` needs of a platform."""
+    """What ``refresh`` needs of a platform.
+
+    ``requests`` counts the requests this client has sent since it was made (what a caller
+    subtracts to learn what one call to it cost: a lookup YouTube charges for, say).
+    """
 
     platform: str
     batch_size: int
+
+    @property
+    def requests(self) -> int:
+        """Requests sent since the client was made."""
+        ...
 
     def lookup_account(self, handle: str) -> Account:
         """Resolve a public handle to the platform's account id."""

@@ -84,6 +84,7 @@ class _Fetched:
     error: PlatformError | None
     window: RateWindow | None
     called: bool
+    calls: int = 0  # requests sent: every one, those of a read that failed part-way too
 
 
 def _still_claimed(session: Session, batch: Batch) -> list[BatchItem]:
@@ -124,17 +125,19 @@ def _fetch(
                 code="unsupported",
             )
             return _Fetched(None, error, None, called=False)
+        before = client.requests
         try:
             result = client.fetch_metrics(
                 [t.platform_post_id for t in targets], credentials=credentials
             )
-            return _Fetched(result, None, client.rate_window(), called=True)
+            return _Fetched(result, None, client.rate_window(), True, result.calls)
         except PlatformError as exc:
-            return _Fetched(None, exc, client.rate_window(), called=True)
+            calls = client.requests - before
+            return _Fetched(None, exc, client.rate_window(), True, calls)
         except Exception:  # a bug in a client must not kill the worker: record and retry
             log.exception("platform client failed", extra={"platform": batch.platform})
             error = TransientError("internal error while reading the platform", code="internal")
-            return _Fetched(None, error, None, called=True)
+            return _Fetched(None, error, None, True, client.requests - before)
 
 
 def capture_batch(
@@ -179,7 +182,7 @@ def capture_batch(
                 code="credentials_unreadable",
             )
             fetched = _Fetched(None, error, None, called=False)
-    summary.requests = 1 if fetched.called else 0
+    summary.requests = fetched.calls
 
     with transaction(factory) as session:
         _write(session, policy, batch, targets, fetched, summary, clear_platform_pause=flagged)
@@ -204,8 +207,8 @@ def _count(label: str, summary: CaptureResult, fetched: _Fetched, seconds: float
     else:
         result = "ok" if fetched.error is None else "failed"
     WORK.batches.labels(label, result).inc()
-    if fetched.called:
-        WORK.requests.labels(label, "metrics").inc()
+    if summary.requests:
+        WORK.requests.labels(label, "metrics").inc(summary.requests)
     for outcome, count in summary.outcomes.items():
         WORK.targets.labels(label, outcome).inc(count)
     if summary.written:

@@ -7,6 +7,11 @@ the account's posts newer than the stored ``since_id`` (the first time, the newe
 and a refresh state for each one not tracked yet, keeps the counters that came with the
 read as that target's first snapshot, and moves the cursor. Claims work as for captures:
 the job writes only while the state still carries its claim.
+
+Pauses are checked twice: by ``due`` when the jobs are planned, and again by each job just
+before it calls the platform, because an earlier job of the same pass (or another worker)
+may have recorded one since (a spent YouTube quota, a 429 on a Bluesky or Mastodon
+window). A job held that way calls nothing and is due again when the pause ends.
 """
 
 from __future__ import annotations
@@ -90,6 +95,8 @@ class DiscoveryResult:
     snapshots: int = 0
     outcome: str = Outcome.pending.value
     stale: bool = False
+    requests: int = 0  # requests sent to the platform
+    held: bool = False  # a pause recorded since planning kept the job from calling
 
 
 def _collectable() -> Any:
@@ -230,6 +237,13 @@ def claim(
     return [replace(c, claim=lease_until) for c in candidates if c.integration_id in claimed]
 
 
+def _pause_now(session: Session, job: DiscoveryJob) -> ratestate.Pause | None:
+    """The pause in force for the job's platform or credential now (live jobs only)."""
+    if job.synthetic:
+        return None
+    return ratestate.active_pause(session, job.platform, job.key, ratestate.DISCOVERY, clock.now())
+
+
 def _load(session: Session, job: DiscoveryJob) -> tuple[Account, str | None, str | None] | None:
     row = session.execute(
         select(
@@ -261,9 +275,12 @@ def run(
     result = DiscoveryResult()
     with transaction(factory) as session:
         loaded = _load(session, job)
+        held = _pause_now(session, job) if loaded is not None else None
     if loaded is None:
         result.stale = True
         return result
+    if held is not None:
+        return _hold(factory, policy, job, held, result)
     account, since_id, sealed = loaded
     page: DiscoveryPage | None = None
     error: PlatformError | None = None
@@ -276,6 +293,7 @@ def run(
                 code="unsupported",
             )
         else:
+            before = client.requests
             try:
                 stored = (
                     Sealer(clients.settings.effective_secret_key).open(sealed) if sealed else None
@@ -300,6 +318,8 @@ def run(
                 error = TransientError("internal error while discovering posts", code="internal")
             if called:
                 window = client.rate_window()
+                # What the read sent, every request of one that failed part-way too.
+                result.requests = page.calls if page is not None else client.requests - before
 
     with transaction(factory) as session:
         state = session.get(
@@ -348,8 +368,8 @@ def run(
                     ratestate.count_reads(session, budget, 1, now)
             _failed(session, policy, job, state, error, pause, now)
         result.outcome = state.outcome
-    if called:
-        WORK.requests.labels(label, "discovery").inc()
+    if result.requests:
+        WORK.requests.labels(label, "discovery").inc(result.requests)
     if result.discovered:
         WORK.discovered.labels(label).inc(result.discovered)
     if result.snapshots:
@@ -362,6 +382,34 @@ def run(
             "discovered": result.discovered,
             "outcome": result.outcome,
         },
+    )
+    return result
+
+
+def _hold(
+    factory: sessionmaker[Session],
+    policy: CollectionPolicy,
+    job: DiscoveryJob,
+    pause: ratestate.Pause,
+    result: DiscoveryResult,
+) -> DiscoveryResult:
+    """Put a job a pause holds back off until the pause ends, without calling."""
+    with transaction(factory) as session:
+        state = session.get(
+            DiscoveryState, job.integration_id, with_for_update=True, populate_existing=True
+        )
+        if state is None or state.next_due_at != job.claim:
+            result.stale = True
+            return result
+        state.outcome = Outcome.rate_limited.value
+        state.error_code = pause.reason[:64]
+        state.error_message = (pause.message or "the platform is paused")[:500]
+        state.next_due_at = policy.jitter(max(pause.until, clock.now()))
+        result.outcome = state.outcome
+    result.held = True
+    log.info(
+        "discovery held",
+        extra={"platform": job.platform, "reason": pause.reason, "until": pause.until},
     )
     return result
 

@@ -66,7 +66,8 @@ class WorkMetrics:
         )
         self.requests = Counter(
             "openpost_platform_requests_total",
-            "Metrics and discovery calls sent to platforms, by platform.",
+            "Requests sent to platforms by metric reads and discovery, by platform (every "
+            "request: Mastodon's one-status-per-call fallback counts each read).",
             ["platform", "endpoint"],
             registry=self.registry,
         )

@@ -107,7 +107,9 @@ class SweepSummary:
     discoveries: int = 0
     discovered: int = 0
     batches: int = 0
-    requests: int = 0
+    requests: int = 0  # metric reads' requests (every one: a fallback's per-post reads too)
+    discovery_requests: int = 0
+    discovery_held: int = 0  # discoveries a pause recorded during the sweep held back
     targets: int = 0
     written: int = 0
     spend: dict[str, int] = field(default_factory=dict)  # platform -> budget units spent
@@ -162,6 +164,8 @@ def sweep(
         summary.discoveries += 1
         summary.discovered += found.discovered
         summary.written += found.snapshots
+        summary.discovery_requests += found.requests
+        summary.discovery_held += int(found.held)
     result, batches = plan_captures(rt, now, workspace_id)
     _describe(summary, result, batches)
     for batch in batches:

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -134,6 +135,7 @@ class BlueskyClient:
         self._http = make_client(base_url, transport=transport, timeout=timeout)
         self._handles = handles if handles is not None else HandleCache()
         self._last_window: RateWindow | None = None
+        self.requests = 0  # requests sent, for the calls a read reports
 
     @classmethod
     def from_settings(
@@ -188,6 +190,7 @@ class BlueskyClient:
             raise ValueError(
                 f"Bluesky reads at most {self.batch_size} posts per call, not {len(unique)}"
             )
+        before = self.requests
         result = BatchResult(readings={})
         parsed: dict[str, tuple[str, str]] = {}
         for post_id in unique:
@@ -212,7 +215,7 @@ class BlueskyClient:
                 continue
             wanted.setdefault(post_uri(did, rkey), []).append(post_id)
         if not wanted:
-            return result
+            return replace(result, calls=self.requests - before)
         body = self._get("app.bsky.feed.getPosts", [("uris", uri) for uri in wanted])
         posts = body.get("posts")
         if not isinstance(posts, list):
@@ -231,7 +234,7 @@ class BlueskyClient:
         for uri, ids in wanted.items():
             if uri not in answered:
                 result.deleted.update(ids)
-        return result
+        return replace(result, calls=self.requests - before)
 
     def discover(
         self,
@@ -246,6 +249,7 @@ class BlueskyClient:
         actor = account.external_account_id
         if not is_did(actor):
             raise NotFound("not a Bluesky account id (a DID)", code="bluesky_invalid_account")
+        before = self.requests
         posts: list[tuple[int, DiscoveredPost]] = []
         cursor: str | None = None
         seen_cursors: set[str] = set()
@@ -283,7 +287,8 @@ class BlueskyClient:
             cursor = next_cursor
         posts.sort(key=lambda kp: kp[0], reverse=True)
         newest_id = posts[0][1].platform_post_id if posts else since_id
-        return DiscoveryPage(posts=[p for _, p in posts], newest_id=newest_id)
+        calls = self.requests - before
+        return DiscoveryPage(posts=[p for _, p in posts], newest_id=newest_id, calls=calls)
 
     def rate_window(self) -> RateWindow | None:
         return self._last_window
@@ -309,6 +314,7 @@ class BlueskyClient:
 
     def _get(self, method: str, params: list[tuple[str, str]]) -> dict[str, Any]:
         path = f"/xrpc/{method}?{urlencode(params)}"
+        self.requests += 1
         response = send(self._http, "GET", path, platform=PLATFORM)
         self._last_window = window_of(response.headers)
         if response.status_code == 200:

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -141,6 +142,7 @@ class MastodonClient:
         self._memory = memory if memory is not None else InstanceMemory()
         self._last_window: RateWindow | None = None
         self._windows: dict[str, RateWindow] = {}
+        self.requests = 0  # requests sent, for the calls a read reports
 
     @classmethod
     def from_settings(
@@ -226,7 +228,7 @@ class MastodonClient:
             raise ValueError(
                 f"Mastodon reads at most {self.batch_size} statuses per call, not {len(unique)}"
             )
-        result = BatchResult(readings={})
+        result = BatchResult(readings={}, calls=0)
         valid = []
         for post_id in unique:
             if is_mastodon_id(post_id):
@@ -239,6 +241,7 @@ class MastodonClient:
             return result
         target = self._target(instance)
         token = access_token(credentials)
+        before = self.requests
         if not self._memory.single_only(instance):
             params = [("id[]", post_id) for post_id in valid]
             try:
@@ -247,7 +250,7 @@ class MastodonClient:
                 self._memory.remember_single_only(instance)
             else:
                 read_statuses(body, valid, result)
-                return result
+                return replace(result, calls=self.requests - before)
         for post_id in valid:
             path = f"/api/v1/statuses/{quote(post_id, safe='')}"
             try:
@@ -263,7 +266,7 @@ class MastodonClient:
                     )
                 continue
             read_statuses([status], [post_id], result)
-        return result
+        return replace(result, calls=self.requests - before)
 
     def discover(
         self,
@@ -281,6 +284,7 @@ class MastodonClient:
         target = self._target(instance)
         token = access_token(credentials)
         path = f"/api/v1/accounts/{account.external_account_id}/statuses"
+        before = self.requests
         posts: list[DiscoveredPost] = []
         max_id: str | None = None
         for _ in range(TIMELINE_MAX_PAGES):
@@ -316,7 +320,7 @@ class MastodonClient:
             max_id = next_max
         posts.sort(key=lambda p: id_order(p.platform_post_id), reverse=True)
         newest_id = posts[0].platform_post_id if posts else since_id
-        return DiscoveryPage(posts=posts, newest_id=newest_id)
+        return DiscoveryPage(posts=posts, newest_id=newest_id, calls=self.requests - before)
 
     def rate_window(self) -> RateWindow | None:
         return self._last_window
@@ -355,6 +359,7 @@ class MastodonClient:
         """A 200 answer; 404/405/410/501 raise ``_MissingEndpoint``, the rest their error."""
         url = target.base_url + path + (f"?{urlencode(params)}" if params else "")
         headers = {"Authorization": f"Bearer {token}"} if token else None
+        self.requests += 1
         response = send(self._http, "GET", url, platform=PLATFORM, headers=headers)
         window = rate_window_of(response.headers)
         self._last_window = window

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import httpx
@@ -106,6 +107,7 @@ class XClient:
         self._http = make_client(base_url, transport=transport, timeout=timeout)
         self._last_window: RateWindow | None = None
         self._windows: dict[str, RateWindow] = {}
+        self.requests = 0  # requests sent, for the calls a read reports
 
     @classmethod
     def from_settings(
@@ -174,8 +176,9 @@ class XClient:
             else:
                 invalid[post_id] = NotFound("not a valid X post id", code="x_invalid_id")
         if not valid:
-            return BatchResult(readings={}, errors=invalid)
+            return BatchResult(readings={}, errors=invalid, calls=0)
         private = credentials is not None
+        before = self.requests
 
         def read(token: str) -> BatchResult:
             result = BatchResult(readings={}, errors=dict(invalid))
@@ -184,7 +187,8 @@ class XClient:
                 self._read_batch(refused, token=token, private=False, into=result)
             return result
 
-        return self._with_token(credentials, read)
+        result = self._with_token(credentials, read)
+        return replace(result, calls=self.requests - before)
 
     def discover(
         self,
@@ -198,9 +202,11 @@ class XClient:
             raise ValueError("since_id must be an X post id (digits)")
         if not is_id(account.external_account_id):
             raise NotFound("not a valid X account id", code="x_invalid_account")
-        return self._with_token(
+        before = self.requests
+        page = self._with_token(
             credentials, lambda token: self._discover(account, since_id, limit, token)
         )
+        return replace(page, calls=self.requests - before)
 
     def _discover(
         self, account: Account, since_id: str | None, limit: int, token: str
@@ -333,6 +339,7 @@ class XClient:
         self, path: str, params: dict[str, str], *, token: str, endpoint: str
     ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}"}
+        self.requests += 1
         response = send(self._http, "GET", path, platform=PLATFORM, params=params, headers=headers)
         window = window_of(response.headers)
         self._last_window = window

@@ -78,10 +78,12 @@ from openpost.platforms.youtube.reading import (
     Upload,
     channel_from,
     channel_query,
+    discovery_cursor,
     http_error,
     is_channel_id,
     is_video_id,
     malformed,
+    parse_cursor,
     reading,
     upload_from,
     uploads_playlist_of,
@@ -149,6 +151,11 @@ class YouTubeClient:
         return self._quota.state(clock.now())
 
     @property
+    def requests(self) -> int:
+        """Requests sent since the client was made, answered or not."""
+        return sum(self.calls.values())
+
+    @property
     def units_spent(self) -> int:
         """Units this client spent today: what a job adds to the shared daily count."""
         return self.quota().units_spent
@@ -174,7 +181,7 @@ class YouTubeClient:
             raise ValueError(
                 f"YouTube reads at most {self.batch_size} videos per call, not {len(unique)}"
             )
-        result = BatchResult(readings={})
+        result = BatchResult(readings={}, calls=0)
         valid = []
         for video_id in unique:
             if is_video_id(video_id):
@@ -188,10 +195,10 @@ class YouTubeClient:
             return result
         self._require_key()
         readings, errors = self._statistics(valid)
-        result.readings.update(readings)
-        result.errors.update(errors)
-        result.deleted.update(v for v in valid if v not in readings and v not in errors)
-        return result
+        deleted = {v for v in valid if v not in readings and v not in errors}
+        return BatchResult(
+            readings=readings, deleted=deleted, errors={**result.errors, **errors}, calls=1
+        )
 
     def discover(
         self,
@@ -202,8 +209,7 @@ class YouTubeClient:
         credentials: dict[str, Any] | None = None,
     ) -> DiscoveryPage:
         del credentials
-        if since_id is not None and not is_video_id(since_id):
-            raise ValueError("since_id must be a YouTube video id")
+        since_video, since_time = parse_cursor(since_id) if since_id is not None else (None, None)
         channel_id = account.external_account_id
         if not is_channel_id(channel_id):
             raise NotFound("not a YouTube channel id (UC…)", code="youtube_invalid_account")
@@ -214,6 +220,7 @@ class YouTubeClient:
         playlist = uploads_playlist_of(channel_id)
         asked_channel = False
         posts: list[DiscoveredPost] = []
+        newest: Upload | None = None  # the first new upload: the next cursor
         seen: set[str] = set()
         token: str | None = None
         tokens: set[str] = set()
@@ -242,13 +249,16 @@ class YouTubeClient:
                 upload = upload_from(item)
                 if upload is None or upload.video_id in seen:
                     continue
-                if upload.video_id == since_id:
+                if upload.video_id == since_video or (
+                    since_time is not None and upload.published_at <= since_time
+                ):  # the cursor's video, or older than it (the cursor's may be deleted)
                     reached = True
                     break
                 if len(posts) + len(fresh) >= limit:
                     break
                 seen.add(upload.video_id)
                 fresh.append(upload)
+                newest = newest or upload
             posts.extend(self._discovered(fresh))
             next_token = body.get("nextPageToken")
             if reached or len(posts) >= limit or not isinstance(next_token, str) or not items:
@@ -258,7 +268,7 @@ class YouTubeClient:
             tokens.add(next_token)
             token = next_token
         # The playlist's own order is YouTube's newest first; its first video is the cursor.
-        newest_id = posts[0].platform_post_id if posts else since_id
+        newest_id = discovery_cursor(newest) if newest is not None else since_id
         calls = sum(self.calls.values()) - calls_before
         return DiscoveryPage(posts=posts, newest_id=newest_id, calls=calls)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeGuard
 from urllib.parse import unquote, urlsplit
 
@@ -218,6 +218,22 @@ class Upload:
     video_id: str
     published_at: datetime
     title: str
+
+
+def discovery_cursor(upload: Upload) -> str:
+    """The discovery cursor after ``upload``: its id and its publish time in Unix seconds
+    (``dQw4w9WgXcQ@1700000000``). Video ids carry no order, so the time is what tells an
+    older video from a newer one once the cursor's own video is deleted."""
+    return f"{upload.video_id}@{int(upload.published_at.timestamp())}"
+
+
+def parse_cursor(cursor: str) -> tuple[str, datetime | None]:
+    """``(video id, publish time)`` of a discovery cursor; a bare video id (the form
+    stored before the time was added) has no time. ``ValueError`` for anything else."""
+    video_id, at, seconds = cursor.partition("@")
+    if not is_video_id(video_id) or (at and not (seconds.isascii() and seconds.isdigit())):
+        raise ValueError("since_id must be a YouTube discovery cursor (<video id>[@<time>])")
+    return video_id, datetime.fromtimestamp(int(seconds), UTC) if at else None
 
 
 def upload_from(item: object) -> Upload | None:

@@ -1,0 +1,459 @@
+"""The platform contract suite's adapter table: one row per live platform, saying how to
+build its client against its fake in-process and how to make that fake do what each check
+needs (seed posts, delete one, fail one id alone, throttle, expire an owner token, count the
+ids a metrics request carried).
+
+A new platform gets every check of ``test_contract`` by adding its ``Harness`` subclass to
+``HARNESSES``. A feature the platform lacks is ``None`` in its row (``owner_tokens``): the
+checks of that feature are not generated for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
+
+from openpost.core import clock
+from openpost.platforms.base import (
+    Account,
+    BudgetExhausted,
+    MalformedResponse,
+    PermissionRequired,
+    PlatformClient,
+    PlatformError,
+    RateLimited,
+)
+from openpost.platforms.bluesky import fake as bluesky_fake
+from openpost.platforms.bluesky.client import BlueskyClient, HandleCache
+from openpost.platforms.mastodon import fake as mastodon_fake
+from openpost.platforms.mastodon.client import InstanceMemory, MastodonClient
+from openpost.platforms.x import fake as x_fake
+from openpost.platforms.x.client import XClient
+from openpost.platforms.x.oauth import SCOPES, XOAuth
+from openpost.platforms.x.reading import CREDITS_PROBE_INTERVAL, next_utc_midnight
+from openpost.platforms.youtube import fake as youtube_fake
+from openpost.platforms.youtube.client import YouTubeClient
+from openpost.platforms.youtube.quota import next_quota_reset
+from openpost.platforms.youtube.reading import DEFAULT_RATE_PAUSE as YOUTUBE_RATE_PAUSE
+from openpost.platforms.youtube.reading import parse_cursor
+from tests.platforms.support import Clock
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """One way the platform says "not now", and what the client must make of it."""
+
+    name: str
+    arrange: Callable[[Harness], None]
+    error: type[PlatformError]
+    code: str
+    retry_at: Callable[[datetime], datetime]  # from the moment of the call
+
+
+class OwnerTokens:
+    """The owner-token side of a platform that has one (X's OAuth 2.0 user context): issue
+    the owner's tokens, let them expire, and the token source the client asks before each
+    read, which refreshes them at the fake's token endpoint (``refreshes`` counts that)."""
+
+    def issue(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def expire_at_platform(self, credentials: dict[str, Any]) -> None:
+        """The platform stops taking the access token although it is not due to expire."""
+        raise NotImplementedError
+
+    def refuse_refresh(self, credentials: dict[str, Any]) -> None:
+        """The platform stops taking the refresh token (revoked consent)."""
+        raise NotImplementedError
+
+    lifetime: timedelta  # how long an access token lives
+    refreshes: int  # refreshes the token source made
+    owner_context: str  # what the fake's request log says for a read with the owner's token
+
+    def context(self, request: Any) -> str:
+        """Whose token one logged request carried."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+class Harness:
+    """A platform's fake, its client built against it in-process, one account, and the
+    platform's answers a check needs. Subclasses are the rows of the table."""
+
+    platform: ClassVar[str]
+    name: ClassVar[str]  # the row's test id (a platform may have several rows)
+    batch_size: ClassVar[int]
+    metrics_endpoint: ClassVar[str]  # the fake's name for the metrics read
+    discovery_endpoint: ClassVar[str]
+    discovery_page: ClassVar[int]  # the most posts one discovery request returns
+    ids_beyond_float: ClassVar[bool]  # numeric ids past 2**53 (a float would round them)
+    fail_error: ClassVar[type[PlatformError]]  # what the one failed id is reported as
+    throttles: ClassVar[list[Throttle]]
+    handle: ClassVar[str]  # what a user types to connect the account
+    has_owner_tokens: ClassVar[bool] = False
+    one_request_per_batch: ClassVar[bool] = True  # else: one per post (an old Mastodon)
+    rate_headers: ClassVar[bool] = True  # the platform reports its rate window in headers
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.owner_tokens: OwnerTokens | None = None
+        self.fake: Any = None
+        self.client: PlatformClient = self._build()
+        self.account: Account = self.client.lookup_account(self.handle)
+
+    def _build(self) -> PlatformClient:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        close = getattr(self.client, "close", None)
+        if close is not None:
+            close()
+
+    @property
+    def credentials(self) -> dict[str, Any] | None:
+        """What a metrics read of the account's posts takes (Mastodon: its instance)."""
+        return None
+
+    # ---- arranging the fake ------------------------------------------------------------
+
+    def add_post(self, *, age: timedelta, likes: int = 0) -> str:
+        """A post of the account published ``age`` ago; its platform post id."""
+        raise NotImplementedError
+
+    def delete(self, post_id: str) -> None:
+        raise NotImplementedError
+
+    def fail(self, post_id: str) -> None:
+        """Make that post fail alone in the next reads (the rest of a batch still reads)."""
+        raise NotImplementedError
+
+    # ---- reading the fake's request log -----------------------------------------------
+
+    def requests(self) -> list[Any]:
+        return list(self.fake.requests)
+
+    def cursor_post(self, cursor: str | None) -> str | None:
+        """The post a discovery cursor names (the cursor is the client's own: most are the
+        newest post's id)."""
+        return cursor
+
+    def ids_sent(self, request: Any) -> list[str]:
+        """The post ids one logged metrics request carried."""
+        raise NotImplementedError
+
+
+# ---- X ------------------------------------------------------------------------------------
+
+X_TOKEN = "contract-x-app-token"
+X_CLIENT_ID, X_SECRET = "contract-client", "contract-secret"
+
+
+class XOwnerTokens(OwnerTokens):
+    def __init__(self, fake: x_fake.FakeX, account: x_fake.FakeAccount, clock: Clock) -> None:
+        self.fake, self.owner, self.clock = fake, account, clock
+        fake.add_oauth_client(X_CLIENT_ID, X_SECRET, "https://openpost.test/callback")
+        self.oauth = XOAuth(
+            client_id=X_CLIENT_ID,
+            client_secret=X_SECRET,
+            base_url="https://api.x.com",
+            transport=fake.transport(),
+        )
+        self.lifetime = fake.oauth.access_lifetime
+        self.refreshes = 0
+        self.owner_context = f"user:{account.id}"
+
+    def issue(self) -> dict[str, Any]:
+        issued = self.fake.issue_user_token(
+            self.owner, client_id=X_CLIENT_ID, scope=" ".join(SCOPES)
+        )
+        return {
+            "access_token": issued["access_token"],
+            "refresh_token": issued["refresh_token"],
+            "expires_at": (self.clock() + timedelta(seconds=issued["expires_in"])).isoformat(),
+        }
+
+    def expire_at_platform(self, credentials: dict[str, Any]) -> None:
+        self.fake.user_token_expiry[credentials["access_token"]] = self.clock()
+
+    def refuse_refresh(self, credentials: dict[str, Any]) -> None:
+        del self.fake.oauth.refresh_tokens[credentials["refresh_token"]]
+
+    def __call__(self, credentials: dict[str, Any], *, force: bool) -> dict[str, Any]:
+        """The client's token source: refresh when the token expires within five minutes,
+        or when X rejected it (``force``), as ``refresh.user_tokens`` does with the stored
+        tokens."""
+        expires_at = datetime.fromisoformat(credentials["expires_at"])
+        if not force and expires_at - clock.now() > timedelta(minutes=5):
+            return credentials
+        tokens = self.oauth.refresh(credentials["refresh_token"], now=clock.now())
+        self.refreshes += 1
+        return {
+            "access_token": tokens.access_token,
+            "refresh_token": tokens.refresh_token,
+            "expires_at": tokens.expires_at.isoformat(),
+        }
+
+    def context(self, request: Any) -> str:
+        return str(request.context)
+
+    def close(self) -> None:
+        self.oauth.close()
+
+
+class XHarness(Harness):
+    platform = name = "twitter"
+    batch_size = 100
+    metrics_endpoint = "tweets_lookup"
+    discovery_endpoint = "user_tweets"
+    discovery_page = 100
+    ids_beyond_float = True
+    fail_error = PermissionRequired  # X's errors[] entry for a protected author's post
+    handle = "@openpost"
+    has_owner_tokens = True
+    throttles: ClassVar[list[Throttle]] = [
+        Throttle(
+            "429-window",
+            lambda h: h.fake.set_rate_limit("tweets_lookup", 0),
+            RateLimited,
+            "x_rate_limited",
+            lambda now: now + x_fake.WINDOW,
+        ),
+        Throttle(
+            "402-credits",
+            lambda h: h.fake.inject("credits_depleted", endpoint="tweets_lookup"),
+            BudgetExhausted,
+            "x_credits_depleted",
+            lambda now: now + CREDITS_PROBE_INTERVAL,
+        ),
+        Throttle(
+            "429-usage-cap",
+            lambda h: h.fake.inject("usage_capped", endpoint="tweets_lookup", period="Daily"),
+            BudgetExhausted,
+            "x_usage_capped",
+            next_utc_midnight,
+        ),
+    ]
+
+    def _build(self) -> PlatformClient:
+        self.fake = fake = x_fake.FakeX(app_token=X_TOKEN, now=self.clock)
+        self.owner = fake.add_account("OpenPost", name="OpenPost HQ")
+        self.protected = fake.add_account("locked_acct", protected=True)
+        self.owner_tokens = self.tokens = XOwnerTokens(fake, self.owner, self.clock)
+        return XClient(bearer_token=X_TOKEN, transport=fake.transport(), user_tokens=self.tokens)
+
+    def close(self) -> None:
+        self.tokens.close()
+        super().close()
+
+    def add_post(self, *, age: timedelta, likes: int = 0) -> str:
+        post = self.fake.add_post(self.owner, created_at=self.clock() - age, likes=likes)
+        return str(post.id)
+
+    def delete(self, post_id: str) -> None:
+        self.fake.delete_post(post_id)
+
+    def fail(self, post_id: str) -> None:
+        self.fake.posts[post_id].author_id = self.protected.id
+
+    def ids_sent(self, request: Any) -> list[str]:
+        return str(request.params["ids"]).split(",")
+
+
+# ---- Bluesky ------------------------------------------------------------------------------
+
+
+class BlueskyHarness(Harness):
+    platform = name = "bluesky"
+    batch_size = 25
+    metrics_endpoint = bluesky_fake.GET_POSTS
+    discovery_endpoint = bluesky_fake.GET_AUTHOR_FEED
+    discovery_page = 100
+    ids_beyond_float = False  # AT-URIs
+    fail_error = MalformedResponse  # the AppView has no per-post error: a broken count
+    handle = "openpost.bsky.social"
+    throttles: ClassVar[list[Throttle]] = [
+        Throttle(
+            "429-ratelimit-headers",
+            lambda h: h.fake.set_rate_limit(0),
+            RateLimited,
+            "bluesky_rate_limited",
+            lambda now: now + bluesky_fake.WINDOW,
+        ),
+    ]
+
+    def _build(self) -> PlatformClient:
+        self.fake = fake = bluesky_fake.FakeBluesky(now=self.clock)
+        self.actor = fake.add_account(self.handle, display_name="OpenPost")
+        return BlueskyClient(transport=fake.transport(), handles=HandleCache())
+
+    def add_post(self, *, age: timedelta, likes: int = 0) -> str:
+        post = self.fake.add_post(self.actor, created_at=self.clock() - age, likes=likes)
+        return str(post.uri)
+
+    def delete(self, post_id: str) -> None:
+        self.fake.delete_post(post_id)
+
+    def fail(self, post_id: str) -> None:
+        self.fake.set_counts(post_id, likeCount="many")
+
+    def ids_sent(self, request: Any) -> list[str]:
+        return list(request.params.get("uris", []))
+
+
+# ---- Mastodon -----------------------------------------------------------------------------
+
+MASTODON_DOMAIN = "mastodon.example"
+
+
+def _public_resolver(host: str, _port: int) -> list[str]:
+    if host != MASTODON_DOMAIN:
+        raise OSError(f"unknown host {host}")
+    return ["93.184.215.14"]  # a public address: the URL guard stays on
+
+
+class MastodonHarness(Harness):
+    platform = name = "mastodon"
+    version = mastodon_fake.DEFAULT_VERSION
+    batch_size = 20
+    metrics_endpoint = "statuses"
+    discovery_endpoint = "account_statuses"
+    discovery_page = 40
+    ids_beyond_float = True
+    fail_error = MalformedResponse
+    handle = f"@alice@{MASTODON_DOMAIN}"
+    throttles: ClassVar[list[Throttle]] = [
+        Throttle(
+            "429-x-ratelimit-reset",
+            lambda h: h.fake.set_rate_limit(0),
+            RateLimited,
+            "mastodon_rate_limited",
+            lambda now: now + mastodon_fake.WINDOW,
+        ),
+    ]
+
+    def _build(self) -> PlatformClient:
+        self.fake = fake = mastodon_fake.FakeMastodon(
+            domain=MASTODON_DOMAIN, version=self.version, now=self.clock
+        )
+        self.alice = fake.add_account("alice", display_name="Alice")
+        return MastodonClient(
+            transport=fake.transport(), resolver=_public_resolver, memory=InstanceMemory()
+        )
+
+    @property
+    def credentials(self) -> dict[str, Any] | None:
+        return {"instance": MastodonClient.instance_of(self.account.username)}
+
+    def add_post(self, *, age: timedelta, likes: int = 0) -> str:
+        status = self.fake.add_status(self.alice, created_at=self.clock() - age, favourites=likes)
+        return str(status.id)
+
+    def delete(self, post_id: str) -> None:
+        self.fake.delete_status(post_id)
+
+    def fail(self, post_id: str) -> None:
+        self.fake.set_counts(post_id, favourites_count=-1)
+
+    def ids_sent(self, request: Any) -> list[str]:
+        return list(request.params.get("id[]", []))
+
+
+# ---- YouTube ------------------------------------------------------------------------------
+
+
+class OldMastodonHarness(MastodonHarness):
+    """An instance before 4.3: no ``GET /api/v1/statuses?id[]=``, so the client reads each
+    status alone (``GET /api/v1/statuses/:id``) after one refused multi-status request."""
+
+    name = "mastodon-4.2"
+    version = "4.2.10"
+    metrics_endpoint = "status"
+    one_request_per_batch = False
+
+    def ids_sent(self, request: Any) -> list[str]:
+        return [str(request.path).rsplit("/", 1)[-1]]
+
+
+class YouTubeHarness(Harness):
+    platform = name = "youtube"
+    batch_size = 50
+    metrics_endpoint = "videos.list"
+    discovery_endpoint = "playlistItems.list"
+    discovery_page = 50
+    ids_beyond_float = False  # 11-character video ids
+    fail_error = MalformedResponse
+    handle = "@openpost"
+    rate_headers = False  # its limit is the daily quota, sent in no header
+
+    def cursor_post(self, cursor: str | None) -> str | None:
+        return parse_cursor(cursor)[0] if cursor is not None else None
+
+    throttles: ClassVar[list[Throttle]] = [
+        Throttle(
+            "403-quotaExceeded",
+            lambda h: h.fake.exhaust_quota(),
+            BudgetExhausted,
+            "youtube_quota_exceeded",
+            next_quota_reset,
+        ),
+        Throttle(
+            "403-rateLimitExceeded",
+            lambda h: h.fake.inject("rate_limited", endpoint="videos.list"),
+            RateLimited,
+            "youtube_rate_limited",
+            lambda now: now + YOUTUBE_RATE_PAUSE,
+        ),
+        Throttle(
+            "429-retry-after",
+            lambda h: h.fake.inject("too_many_requests", endpoint="videos.list"),
+            RateLimited,
+            "youtube_rate_limited",
+            lambda now: now + timedelta(seconds=30),
+        ),
+    ]
+
+    def _build(self) -> PlatformClient:
+        self.fake = fake = youtube_fake.FakeYouTube(now=self.clock)
+        self.channel = fake.add_channel("openpost", title="OpenPost")
+        return YouTubeClient(
+            api_key=youtube_fake.DEFAULT_API_KEY,
+            base_url="https://youtube.test/youtube/v3",
+            transport=fake.transport(),
+        )
+
+    def add_post(self, *, age: timedelta, likes: int = 0) -> str:
+        video = self.fake.add_video(self.channel, published_at=self.clock() - age, likes=likes)
+        return str(video.id)
+
+    def delete(self, post_id: str) -> None:
+        self.fake.remove_video(post_id)
+
+    def fail(self, post_id: str) -> None:
+        self.fake.set_stats(post_id, viewCount="lots")
+
+    def ids_sent(self, request: Any) -> list[str]:
+        return str(request.params["id"]).split(",")
+
+
+HARNESSES: list[type[Harness]] = [
+    XHarness,
+    BlueskyHarness,
+    MastodonHarness,
+    OldMastodonHarness,
+    YouTubeHarness,
+]
+
+
+def with_owner_tokens() -> list[type[Harness]]:
+    """The rows whose platform has owner tokens (the only ones token checks are made for)."""
+    return [h for h in HARNESSES if h.has_owner_tokens]
+
+
+def throttle_cases() -> Iterator[tuple[type[Harness], Throttle]]:
+    for harness in HARNESSES:
+        for throttle in harness.throttles:
+            yield harness, throttle
