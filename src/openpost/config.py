@@ -44,14 +44,15 @@ class Settings(BaseSettings):
     database_url: str = Field(
         repr=False,  # may carry a password or a key
         default="",
-        description="SQLAlchemy URL. Empty means SQLite at `<data_dir>/openpost.db`. "
-        "PostgreSQL: `postgresql+psycopg://user@host/db`.",
+        description="SQLAlchemy URL. Empty means SQLite at `<data_dir>/openpost.db`; "
+        "`sqlite:///path/to/file.db` (four slashes for an absolute path), or PostgreSQL: "
+        "`postgresql+psycopg://user:password@host:5432/db`. Other databases are refused.",
     )
     queue_url: str = Field(
         repr=False,  # may carry a password or a key
         default="",
         description="Job queue. Empty means huey on SQLite under `data_dir`; "
-        "`redis://host:6379/0` for many processes.",
+        "`redis://host:6379/0` (or `rediss://…`, `unix:///path/redis.sock`) for many processes.",
     )
     secret_key: str = Field(
         repr=False,  # may carry a password or a key
@@ -60,13 +61,15 @@ class Settings(BaseSettings):
     )
     api_rate_limit: str = Field(
         default="600/minute",
-        description="Requests each API key may make, in `limits` notation (`600/minute`).",
+        description="Requests each API key may make: `<count>/<period>` with a period of "
+        "second, minute, hour or day (`600/minute`, `10/second`); at least 1.",
     )
     rate_limit_storage_url: str = Field(
         repr=False,  # may carry a password or a key
         default="",
-        description="Where rate-limit counters live: empty means this process's memory "
-        "(fine for one process); `redis://…` shares them across processes.",
+        description="Where rate-limit counters live: empty (or `memory://`) means this "
+        "process's memory (fine for one process); `redis://…` or `rediss://…` shares them "
+        "across processes.",
     )
     idempotency_ttl_hours: int = Field(
         default=24, ge=1, le=720, description="How long an `Idempotency-Key` is remembered."
@@ -74,7 +77,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request body accepted (413 above)."
     )
-    log_level: str = Field(default="INFO", description="Python logging level name.")
+    log_level: str = Field(
+        default="INFO", description="`DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL`."
+    )
 
     x_api_base_url: str = Field(default="https://api.x.com", description="X API base URL.")
     x_bearer_token: str = Field(
