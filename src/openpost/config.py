@@ -13,8 +13,6 @@ from urllib.parse import urlsplit
 from limits import parse as parse_rate
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 Environment = Literal["production", "development", "demo", "test"]
 
@@ -436,6 +434,10 @@ def check_database_url(url: str) -> str:
     """``url`` if SQLAlchemy can use it here (SQLite or PostgreSQL through psycopg)."""
     if not url:
         return url
+    # Here, not at the top: platform clients read Settings and must not load SQLAlchemy.
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
     try:
         parsed = make_url(url)
         backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
