@@ -166,3 +166,22 @@ def test_demo_serve_links_its_port_refuses_a_second_run_and_serves(tmp_path: Pat
         assert queued.status_code == 202, queued.text
     finally:
         _stop(server)
+
+
+@pytest.mark.parametrize("command", [["worker"], ["serve", "--no-worker"], ["serve"]])
+def test_an_unreachable_redis_queue_stops_the_start_in_one_line(
+    tmp_path: Path, command: list[str]
+) -> None:
+    env = _env(
+        tmp_path,
+        OPENPOST_QUEUE_URL="redis://:hunter2@127.0.0.1:1/0",
+        OPENPOST_PORT=str(_free_port()),
+    )
+    assert _run(["db", "upgrade"], env).returncode == 0
+    done = _run(command, env)
+    assert done.returncode == 1, done
+    assert done.stderr.strip().splitlines() == [
+        "error: cannot reach Redis at redis://:***@127.0.0.1:1/0 (OPENPOST_QUEUE_URL): "
+        "Error 111 connecting to 127.0.0.1:1. Connection refused."
+    ]
+    assert "hunter2" not in done.stdout + done.stderr

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from openpost.cli.common import fail, load_settings, open_engine
+from openpost.cli.common import fail, load_settings, open_engine, require_queue
 from openpost.core import clock
 from openpost.core.errors import AppError
 from openpost.core.ids import parse_uuid
@@ -167,6 +167,7 @@ def worker(
         queue = JobQueue(settings)
     except ValueError as exc:
         fail(str(exc), code=2)
+    require_queue(queue.huey.storage, settings.queue_url)
     configure_logging(settings.log_level)
     runtime = Runtime.from_settings(settings)
     try:

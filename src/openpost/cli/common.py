@@ -134,3 +134,22 @@ def emit_rows(as_json: bool, rows: list[dict[str, Any]], columns: list[str], nou
     widths = [max(len(line[i]) for line in cells) for i in range(len(columns))]
     for line in cells:
         typer.echo("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
+
+
+def require_queue(huey_storage: object, queue_url: str) -> None:
+    """Stop at start, in one line, when the Redis job queue cannot be reached.
+
+    Later outages are huey's to retry; a process that could never reach its queue should
+    not start and log a traceback a second.
+    """
+    from redis import Redis
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    connection = getattr(huey_storage, "conn", None)
+    if not isinstance(connection, Redis):
+        return  # SQLite under the data dir: nothing to reach
+    try:
+        connection.ping()
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        fail(f"cannot reach Redis at {shown_url(queue_url)} (OPENPOST_QUEUE_URL): {exc}")

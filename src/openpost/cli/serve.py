@@ -8,7 +8,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from openpost.cli.common import fail, load_settings, note, open_engine, shown_url
+from openpost.cli.common import (
+    fail,
+    load_settings,
+    note,
+    open_engine,
+    require_queue,
+    shown_url,
+)
 from openpost.config import Settings
 from openpost.core.db import make_engine
 from openpost.core.logs import configure_logging
@@ -133,9 +140,11 @@ def _queue(settings: Settings) -> JobQueue:
     from openpost.refresh.tasks import JobQueue
 
     try:
-        return JobQueue(settings)
+        queue = JobQueue(settings)
     except ValueError as exc:
         fail(str(exc), code=2)
+    require_queue(queue.huey.storage, settings.queue_url)
+    return queue
 
 
 def _start_collector(settings: Settings, queue: JobQueue) -> Collector:
