@@ -62,8 +62,10 @@ def render() -> str:
 SETTINGS_HEADER = """# Settings reference
 
 Generated from `openpost.config.Settings` by `scripts/reference_docs.py`; CI fails when it is
-stale. Every setting is an environment variable; values are validated when the process
-starts, and a bad value stops it with a message naming the variable.
+stale. Every setting is an environment variable; values are validated when any `openpost`
+command starts (`serve`, `serve --no-worker`, `worker` and every other): a bad value stops it
+before it does anything, with one line on stderr per bad setting naming the variable and what it
+accepts, and exit code 2. Base URLs must be absolute `https://` (or `http://`) URLs.
 
 | variable | default | what it does |
 |---|---|---|

@@ -8,11 +8,21 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from limits import parse as parse_rate
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Environment = Literal["production", "development", "demo", "test"]
+
+QUEUE_SCHEMES = ("redis", "rediss", "unix")
+RATE_LIMIT_STORAGE_SCHEMES = ("memory", "redis", "rediss")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DATABASE_FORMS = (
+    "sqlite:///relative/path.db, sqlite:////absolute/path.db or "
+    "postgresql+psycopg://user:password@host:5432/database"
+)
 
 # Used only when OPENPOST_ENV is development, demo or test; production refuses to start.
 _DEV_SECRET = "openpost-development-secret-key-not-for-production"  # noqa: S105
@@ -32,14 +42,15 @@ class Settings(BaseSettings):
     database_url: str = Field(
         repr=False,  # may carry a password or a key
         default="",
-        description="SQLAlchemy URL. Empty means SQLite at `<data_dir>/openpost.db`. "
-        "PostgreSQL: `postgresql+psycopg://user@host/db`.",
+        description="SQLAlchemy URL. Empty means SQLite at `<data_dir>/openpost.db`; "
+        "`sqlite:///path/to/file.db` (four slashes for an absolute path), or PostgreSQL: "
+        "`postgresql+psycopg://user:password@host:5432/db`. Other databases are refused.",
     )
     queue_url: str = Field(
         repr=False,  # may carry a password or a key
         default="",
         description="Job queue. Empty means huey on SQLite under `data_dir`; "
-        "`redis://host:6379/0` for many processes.",
+        "`redis://host:6379/0` (or `rediss://…`, `unix:///path/redis.sock`) for many processes.",
     )
     secret_key: str = Field(
         repr=False,  # may carry a password or a key
@@ -48,13 +59,15 @@ class Settings(BaseSettings):
     )
     api_rate_limit: str = Field(
         default="600/minute",
-        description="Requests each API key may make, in `limits` notation (`600/minute`).",
+        description="Requests each API key may make: `<count>/<period>` with a period of "
+        "second, minute, hour or day (`600/minute`, `10/second`); at least 1.",
     )
     rate_limit_storage_url: str = Field(
         repr=False,  # may carry a password or a key
         default="",
-        description="Where rate-limit counters live: empty means this process's memory "
-        "(fine for one process); `redis://…` shares them across processes.",
+        description="Where rate-limit counters live: empty (or `memory://`) means this "
+        "process's memory (fine for one process); `redis://…` or `rediss://…` shares them "
+        "across processes.",
     )
     idempotency_ttl_hours: int = Field(
         default=24, ge=1, le=720, description="How long an `Idempotency-Key` is remembered."
@@ -62,7 +75,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request body accepted (413 above)."
     )
-    log_level: str = Field(default="INFO", description="Python logging level name.")
+    log_level: str = Field(
+        default="INFO", description="`DEBUG`, `INFO`, `WARNING`, `ERROR` or `CRITICAL`."
+    )
 
     x_api_base_url: str = Field(default="https://api.x.com", description="X API base URL.")
     x_bearer_token: str = Field(
@@ -280,18 +295,90 @@ class Settings(BaseSettings):
         "per run (one `playlistItems.list` page and one `videos.list` call per 50).",
     )
 
-    @field_validator("database_url", "queue_url", "rate_limit_storage_url")
+    @field_validator("database_url")
     @classmethod
-    def _strip(cls, value: str) -> str:
-        return value.strip()
+    def _database_url(cls, value: str) -> str:
+        return check_database_url(value.strip())
+
+    @field_validator("queue_url")
+    @classmethod
+    def _queue_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not _has_scheme(value, QUEUE_SCHEMES):
+            raise ValueError(
+                "must be empty (huey on SQLite under OPENPOST_DATA_DIR) or a Redis URL: "
+                "redis://host:6379/0, rediss://host:6379/0 or unix:///path/to/redis.sock"
+            )
+        return value
+
+    @field_validator("rate_limit_storage_url")
+    @classmethod
+    def _rate_limit_storage_url(cls, value: str) -> str:
+        value = value.strip()
+        if value and not _has_scheme(value, RATE_LIMIT_STORAGE_SCHEMES):
+            raise ValueError(
+                "must be empty (this process's memory), memory:// or a Redis URL: "
+                "redis://host:6379/0 or rediss://host:6379/0"
+            )
+        return value
+
+    @field_validator("api_rate_limit")
+    @classmethod
+    def _api_rate_limit(cls, value: str) -> str:
+        value = value.strip()
+        try:
+            item = parse_rate(value)
+        except ValueError:
+            raise ValueError(
+                "is not a rate: use <count>/<period>, such as 600/minute, 10/second, "
+                "5000/hour or 100000/day"
+            ) from None
+        if item.amount < 1:
+            raise ValueError("must allow at least 1 request per period (such as 600/minute)")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return level
+
+    @field_validator("data_dir")
+    @classmethod
+    def _data_dir(cls, value: Path) -> Path:
+        if value.exists() and not value.is_dir():
+            raise ValueError("is a file; it must be a directory (created if missing)")
+        return value
+
+    @field_validator(
+        "x_api_base_url",
+        "x_oauth_authorize_url",
+        "bluesky_api_base_url",
+        "youtube_api_base_url",
+        "threads_api_base_url",
+        "instagram_api_base_url",
+        "facebook_api_base_url",
+        "linkedin_api_base_url",
+        "tiktok_api_base_url",
+        "pinterest_api_base_url",
+    )
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return check_http_url(value.strip())
+
+    @field_validator("mastodon_api_base_url")
+    @classmethod
+    def _optional_http_url(cls, value: str) -> str:
+        value = value.strip()
+        return check_http_url(value) if value else value
 
     @field_validator("public_base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
         value = value.strip().rstrip("/")
-        if value and not value.startswith(("https://", "http://")):
-            raise ValueError("OPENPOST_PUBLIC_BASE_URL must start with https:// (or http://)")
-        return value
+        return check_http_url(value) if value else value
 
     @property
     def x_oauth_configured(self) -> bool:
@@ -309,6 +396,22 @@ class Settings(BaseSettings):
             raise ValueError("OPENPOST_SECRET_KEY must be at least 16 characters")
         return self
 
+    @model_validator(mode="after")
+    def _consistent_intervals(self) -> Settings:
+        if self.retry_base_seconds > self.retry_max_seconds:
+            raise ValueError(
+                f"OPENPOST_RETRY_BASE_SECONDS ({self.retry_base_seconds}) must not exceed "
+                f"OPENPOST_RETRY_MAX_SECONDS ({self.retry_max_seconds})"
+            )
+        recent_hours, long_tail_hours = self.tier_recent_days * 24, self.tier_long_tail_days * 24
+        if not self.tier_fresh_hours < recent_hours < long_tail_hours:
+            raise ValueError(
+                "tiers must grow: OPENPOST_TIER_FRESH_HOURS "
+                f"({self.tier_fresh_hours} h) < OPENPOST_TIER_RECENT_DAYS ({recent_hours} h) "
+                f"< OPENPOST_TIER_LONG_TAIL_DAYS ({long_tail_hours} h)"
+            )
+        return self
+
     @property
     def effective_secret_key(self) -> str:
         return self.secret_key or _DEV_SECRET
@@ -322,3 +425,50 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.effective_database_url.startswith("sqlite")
+
+
+def _has_scheme(url: str, schemes: tuple[str, ...]) -> bool:
+    return url.partition("://")[0].lower() in schemes and "://" in url
+
+
+def check_database_url(url: str) -> str:
+    """``url`` if SQLAlchemy can use it here (SQLite or PostgreSQL through psycopg)."""
+    if not url:
+        return url
+    # Here, not at the top: platform clients read Settings and must not load SQLAlchemy.
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        parsed = make_url(url)
+        backend, driver = parsed.get_backend_name(), parsed.get_driver_name()
+    except (ArgumentError, NoSuchModuleError, ValueError):
+        raise ValueError(f"is not a database URL; use {DATABASE_FORMS}") from None
+    if (backend, driver) not in (("sqlite", "pysqlite"), ("postgresql", "psycopg")):
+        raise ValueError(f"{backend}+{driver} is not supported; use {DATABASE_FORMS}")
+    return url
+
+
+def check_http_url(url: str) -> str:
+    """``url`` if it is an absolute http(s) URL with a host."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise ValueError("must be an absolute URL starting with https:// (or http://)")
+    return url
+
+
+def describe_errors(exc: ValidationError) -> list[str]:
+    """One line per invalid setting, naming its variable; secret values are never echoed."""
+    lines = []
+    for error in exc.errors():
+        message = error["msg"].removeprefix("Value error, ")
+        if not error["loc"]:
+            lines.append(message)
+            continue
+        name = str(error["loc"][0])
+        field = Settings.model_fields.get(name)
+        shown = ""
+        if field is not None and field.repr and error.get("input") is not None:
+            shown = f" (got {str(error['input'])!r})"
+        lines.append(f"OPENPOST_{name.upper()}: {message}{shown}")
+    return lines

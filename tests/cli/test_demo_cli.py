@@ -75,6 +75,6 @@ def test_demo_reports_bad_settings_without_a_traceback() -> None:
     result = CliRunner().invoke(
         app, ["demo"], env={"OPENPOST_ENV": "production", "OPENPOST_SECRET_KEY": ""}
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "OPENPOST_SECRET_KEY must be set" in result.stderr
     assert result.stdout == ""

@@ -5,9 +5,11 @@ from __future__ import annotations
 import typer
 
 from openpost.cli import admin, collect, demo, export, serve
+from openpost.cli.group import OpenPostGroup
 
 app = typer.Typer(
     name="openpost",
+    cls=OpenPostGroup,
     help="OpenPost Analytics: keep and serve the analytics of social-publishing workspaces.",
     no_args_is_help=True,
     add_completion=False,

@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from openpost.auth.service import create_key, revoke_key
-from openpost.cli.common import emit, unit_of_work
+from openpost.auth.service import create_key, list_keys, revoke_key
+from openpost.cli.common import emit, emit_rows, unit_of_work
 from openpost.core.ids import parse_uuid
 from openpost.core.timefmt import format_time
-from openpost.workspaces.service import add_member, create_workspace, get_workspace
+from openpost.dashboard.members import list_members
+from openpost.workspaces.service import (
+    add_member,
+    create_workspace,
+    find_user,
+    get_workspace,
+    list_workspaces,
+    set_password,
+)
 
 workspace_app = typer.Typer(help="Workspaces.", no_args_is_help=True)
 key_app = typer.Typer(help="API keys.", no_args_is_help=True)
 user_app = typer.Typer(help="Dashboard users and their roles.", no_args_is_help=True)
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+WorkspaceOption = Annotated[str, typer.Option(metavar="ID", help="Workspace id.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -28,9 +37,13 @@ def register(app: typer.Typer) -> None:
 
 @workspace_app.command("create")
 def workspace_create(
-    name: Annotated[str, typer.Option(help="Workspace name.")],
-    mode: Annotated[str, typer.Option(help="`live`, or `test` for synthetic data.")] = "live",
-    timezone: Annotated[str, typer.Option(help="IANA timezone for day buckets.")] = "UTC",
+    name: Annotated[str, typer.Option(metavar="NAME", help="Workspace name.")],
+    mode: Annotated[
+        str, typer.Option(metavar="MODE", help="`live`, or `test` for synthetic data.")
+    ] = "live",
+    timezone: Annotated[
+        str, typer.Option(metavar="ZONE", help="IANA timezone for day buckets.")
+    ] = "UTC",
     as_json: JsonFlag = False,
 ) -> None:
     """Create a workspace."""
@@ -46,10 +59,27 @@ def workspace_create(
     emit(as_json, payload, f"created workspace {payload['id']} ({workspace.name}, {mode})")
 
 
+@workspace_app.command("list")
+def workspace_list(as_json: JsonFlag = False) -> None:
+    """List every workspace, oldest first."""
+    with unit_of_work() as session:
+        rows: list[dict[str, Any]] = [
+            {
+                "id": str(w.id),
+                "name": w.name,
+                "mode": w.mode,
+                "timezone": w.timezone,
+                "created_at": format_time(w.created_at),
+            }
+            for w in list_workspaces(session)
+        ]
+    emit_rows(as_json, rows, ["id", "name", "mode", "timezone", "created_at"], "workspaces")
+
+
 @key_app.command("create")
 def key_create(
-    workspace: Annotated[str, typer.Option(help="Workspace id.")],
-    name: Annotated[str, typer.Option(help="A name to recognise the key by.")],
+    workspace: WorkspaceOption,
+    name: Annotated[str, typer.Option(metavar="NAME", help="A name to recognise the key by.")],
     as_json: JsonFlag = False,
 ) -> None:
     """Create an API key. The key is printed once and never stored."""
@@ -66,6 +96,26 @@ def key_create(
     emit(as_json, payload, f"{plaintext}\n(key id {payload['id']}; shown once, store it now)")
 
 
+@key_app.command("list")
+def key_list(workspace: WorkspaceOption, as_json: JsonFlag = False) -> None:
+    """List a workspace's API keys, newest first: names and last 4 characters, never a key."""
+    with unit_of_work() as session:
+        target = get_workspace(session, parse_uuid(workspace, "workspace"))
+        rows: list[dict[str, Any]] = [
+            {
+                "id": str(k.id),
+                "name": k.name,
+                "last4": k.last4,
+                "created_at": format_time(k.created_at),
+                "last_used_at": format_time(k.last_used_at),
+                "revoked_at": format_time(k.revoked_at),
+            }
+            for k in list_keys(session, target.id)
+        ]
+    columns = ["id", "name", "last4", "created_at", "last_used_at", "revoked_at"]
+    emit_rows(as_json, rows, columns, "keys")
+
+
 @key_app.command("revoke")
 def key_revoke(
     key_id: Annotated[str, typer.Argument(help="The key's id (not the key itself).")],
@@ -80,33 +130,75 @@ def key_revoke(
 
 @user_app.command("create")
 def user_create(
-    email: Annotated[str, typer.Option(help="Login email.")],
-    workspace: Annotated[str, typer.Option(help="Workspace id.")],
-    role: Annotated[str, typer.Option(help="owner, admin, editor or viewer.")] = "viewer",
+    email: Annotated[str, typer.Option(metavar="EMAIL", help="Login email.")],
+    workspace: WorkspaceOption,
+    role: Annotated[
+        str, typer.Option(metavar="ROLE", help="owner, admin, editor or viewer.")
+    ] = "viewer",
     password: Annotated[
         str | None,
         typer.Option(
             envvar="OPENPOST_USER_PASSWORD",
-            help="Password (8+ characters). Omit to generate one, printed once.",
+            metavar="PASSWORD",
+            help="Password (8+ characters). A new user without one gets a generated "
+            "password, printed once. For an existing user: their new password; without "
+            "it they keep theirs.",
         ),
     ] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Give a person a dashboard login and a role in a workspace."""
-    generated = password is None
-    secret = password if password is not None else secrets.token_urlsafe(12)
+    """Give a person a dashboard login and a role in a workspace.
+
+    The email may already have a login (in this or another workspace): the person then
+    gets the role here and keeps their password unless --password is given.
+    """
     with unit_of_work() as session:
         target = get_workspace(session, parse_uuid(workspace, "workspace"))
+        existing = find_user(session, email)
+        generated = None
+        if existing is None:
+            generated = None if password is not None else secrets.token_urlsafe(12)
+            secret = password if password is not None else generated
+            assert secret is not None
+        else:
+            secret = ""  # unused: add_member keeps an existing user's password
+            if password is not None:
+                set_password(existing, password)
         member = add_member(session, target, email=email, password=secret, role=role)
-        payload: dict[str, str] = {
+        payload: dict[str, Any] = {
             "user_id": str(member.user_id),
             "workspace_id": str(target.id),
             "email": email.strip().lower(),
             "role": member.role,
+            "created_user": existing is None,
+            "password_changed": existing is not None and password is not None,
         }
-    if generated:
-        payload["password"] = secret
-    text = f"{payload['email']} is {role} of workspace {target.id}"
-    if generated:
-        text += f"\npassword: {secret}  (shown once)"
+    if generated is not None:
+        payload["password"] = generated
+    text = f"{payload['email']} is {member.role} of workspace {target.id}"
+    if existing is None:
+        text += "\n" + (
+            f"password: {generated}  (shown once)" if generated else "password: as given"
+        )
+    elif password is not None:
+        text += f"\n{payload['email']} already had a login; its password is now the one given"
+    else:
+        text += f"\n{payload['email']} already had a login and keeps its password"
     emit(as_json, payload, text)
+
+
+@user_app.command("list")
+def user_list(workspace: WorkspaceOption, as_json: JsonFlag = False) -> None:
+    """List a workspace's members and their roles (never a password)."""
+    with unit_of_work() as session:
+        target = get_workspace(session, parse_uuid(workspace, "workspace"))
+        rows: list[dict[str, Any]] = [
+            {
+                "user_id": str(m.user_id),
+                "email": m.email,
+                "role": m.role,
+                "member_since": format_time(m.created_at),
+            }
+            for m in list_members(session, target.id)
+        ]
+    emit_rows(as_json, rows, ["user_id", "email", "role", "member_since"], "members")

@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from openpost.cli.common import fail, load_settings
+from openpost.cli.common import fail, load_settings, open_engine, require_queue
 from openpost.core import clock
 from openpost.core.errors import AppError
 from openpost.core.ids import parse_uuid
 from openpost.core.logs import configure_logging
-from openpost.core.migrate import upgrade
 from openpost.core.timefmt import format_time, parse_time
 from openpost.platforms.specs import SPECS
 
@@ -37,11 +36,15 @@ def refresh(
         bool, typer.Option("--once", help="Run one sweep now and exit (required).")
     ] = False,
     workspace: Annotated[
-        str | None, typer.Option(help="Only this workspace's integrations and posts.")
+        str | None,
+        typer.Option(metavar="ID", help="Only this workspace's integrations and posts."),
     ] = None,
     now: Annotated[
         str | None,
-        typer.Option(help="Sweep as if the clock read this RFC 3339 time (simulation and tests)."),
+        typer.Option(
+            metavar="TIME",
+            help="Sweep as if the clock read this RFC 3339 time (simulation and tests).",
+        ),
     ] = None,
     dry_run: Annotated[
         bool,
@@ -61,16 +64,15 @@ def refresh(
     from openpost.refresh.runner import Runtime, sweep
 
     settings = load_settings()
-    configure_logging(settings.log_level)
     try:
         workspace_id = parse_uuid(workspace, "--workspace") if workspace else None
         at = parse_time(now, "--now") if now else None
     except AppError as exc:
         fail(exc.message)
+    open_engine(settings, migrate=True).dispose()
+    configure_logging(settings.log_level)
     runtime = Runtime.from_settings(settings)
     try:
-        assert runtime.engine is not None
-        upgrade(runtime.engine)
         if at is not None:
             frozen_at: datetime = at
             clock.set_clock(lambda: frozen_at)
@@ -157,7 +159,7 @@ def worker(
         ),
     ] = 0,
     metrics_host: Annotated[
-        str, typer.Option(help="The address the metrics port listens on.")
+        str, typer.Option(metavar="HOST", help="The address the metrics port listens on.")
     ] = "127.0.0.1",
 ) -> None:
     """Run collection jobs (and, while it holds the lease, the scheduler) until stopped.
@@ -171,13 +173,15 @@ def worker(
     from openpost.refresh.worker import Collector
 
     settings = load_settings()
+    open_engine(settings, migrate=False).dispose()  # says so when `db upgrade` is needed
+    try:
+        queue = JobQueue(settings)
+    except ValueError as exc:
+        fail(str(exc), code=2)
+    require_queue(queue.huey.storage, settings.queue_url)
     configure_logging(settings.log_level)
     runtime = Runtime.from_settings(settings)
     try:
-        try:
-            queue = JobQueue(settings)
-        except ValueError as exc:
-            fail(str(exc))
         if metrics_port:
             _serve_metrics(runtime, metrics_host, metrics_port)
         typer.echo(f"openpost worker: {settings.worker_threads} job thread(s)", err=True)

@@ -14,9 +14,9 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from openpost.analytics.export import CsvExport, View, open_export, parse_request
-from openpost.cli.common import fail, load_settings
+from openpost.cli.common import fail, load_settings, open_engine
 from openpost.core import clock
-from openpost.core.db import make_engine, make_sessionmaker
+from openpost.core.db import make_sessionmaker
 from openpost.core.errors import AppError
 from openpost.core.ids import parse_uuid
 from openpost.workspaces.service import get_workspace
@@ -27,29 +27,40 @@ def register(app: typer.Typer) -> None:
 
 
 def export(
-    workspace: Annotated[str, typer.Option(help="Workspace id.")],
+    workspace: Annotated[str, typer.Option(metavar="ID", help="Workspace id.")],
     days: Annotated[
         str | None, typer.Option(metavar="N", help="Days back to include (1-365, default 30).")
     ] = None,
     since: Annotated[
-        str | None, typer.Option(help="Start, RFC 3339 with an offset (inclusive).")
+        str | None,
+        typer.Option(metavar="TIME", help="Start, RFC 3339 with an offset (inclusive)."),
     ] = None,
     until: Annotated[
-        str | None, typer.Option(help="End, RFC 3339 with an offset (exclusive; needs --since).")
+        str | None,
+        typer.Option(
+            metavar="TIME", help="End, RFC 3339 with an offset (exclusive; needs --since)."
+        ),
     ] = None,
-    integration: Annotated[str | None, typer.Option(help="Only this integration id.")] = None,
-    post: Annotated[str | None, typer.Option(help="Only this post id.")] = None,
+    integration: Annotated[
+        str | None, typer.Option(metavar="ID", help="Only this integration id.")
+    ] = None,
+    post: Annotated[str | None, typer.Option(metavar="ID", help="Only this post id.")] = None,
     view: Annotated[
-        str, typer.Option(help="`snapshots` (every snapshot) or `latest` (one row a target).")
+        str,
+        typer.Option(
+            metavar="VIEW", help="`snapshots` (every snapshot) or `latest` (one row a target)."
+        ),
     ] = View.snapshots.value,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write to this file instead of stdout."),
+        typer.Option(
+            "--output", "-o", metavar="FILE", help="Write to this file instead of stdout."
+        ),
     ] = None,
 ) -> None:
     """Export analytics as CSV: the same file as GET /v1/analytics/export."""
     settings = load_settings()
-    engine = make_engine(settings.effective_database_url)
+    engine = open_engine(settings, migrate=False)
     factory = make_sessionmaker(engine)
     try:
         now = clock.now()

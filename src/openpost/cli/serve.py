@@ -2,22 +2,40 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import errno
+import socket
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from openpost.cli.common import fail, load_settings
+from openpost.cli.common import (
+    fail,
+    load_settings,
+    note,
+    open_engine,
+    require_queue,
+    shown_url,
+)
 from openpost.config import Settings
 from openpost.core.db import make_engine
 from openpost.core.logs import configure_logging
 from openpost.core.migrate import upgrade
 
 if TYPE_CHECKING:
-    from fastapi import FastAPI
-
+    from openpost.refresh.tasks import JobQueue
     from openpost.refresh.worker import Collector
 
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+
+HostOption = Annotated[
+    str, typer.Option(envvar="OPENPOST_HOST", metavar="HOST", help="Interface to listen on.")
+]
+PortOption = Annotated[
+    int,
+    typer.Option(
+        envvar="OPENPOST_PORT", metavar="PORT", min=1, max=65535, help="Port to listen on."
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -27,53 +45,113 @@ def register(app: typer.Typer) -> None:
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Create or migrate the database schema to the newest revision."""
+    """Create or migrate the database schema to the newest revision; say what it did."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    from openpost.cli.common import database_error
+
     settings = load_settings()
     engine = make_engine(settings.effective_database_url)
-    upgrade(engine)
-    engine.dispose()
-    typer.echo("database is up to date")
+    try:
+        result = upgrade(engine)
+    except (OperationalError, InterfaceError) as exc:
+        fail(database_error(exc, settings.effective_database_url))
+    finally:
+        engine.dispose()
+    typer.echo(f"{result.describe()}: {shown_url(settings.effective_database_url)}")
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """Bind ``host:port`` now, before anything is created, or stop with what to do.
+
+    The bound socket is handed to uvicorn, so nothing can take the port in between.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        fail(f"cannot listen on {host!r}: {exc.strerror} (--host / OPENPOST_HOST)")
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            fail(
+                f"port {port} on {host} is already in use (another `openpost serve`?); "
+                "stop that process, or choose another port with --port or OPENPOST_PORT"
+            )
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    sock.set_inheritable(True)
+    return sock
 
 
 def serve(
-    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
-    port: int = typer.Option(8000, help="Port to listen on."),
-    no_worker: bool = typer.Option(
-        False, "--no-worker", help="Serve HTTP only; collection runs in `openpost worker`s."
-    ),
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+    no_worker: Annotated[
+        bool,
+        typer.Option("--no-worker", help="Serve HTTP only; collection runs in `openpost worker`s."),
+    ] = False,
 ) -> None:
-    """Run the API and dashboard (and, by default, the embedded scheduler and worker)."""
+    """Run the API and dashboard (and, by default, the embedded scheduler and worker).
+
+    Checks every setting and the port, then creates or migrates the database schema.
+    """
+    settings = load_settings()
+    sock = listen(host, port)
+    run_server(settings, sock, host, port, no_worker=no_worker)
+
+
+def run_server(
+    settings: Settings, sock: socket.socket, host: str, port: int, *, no_worker: bool
+) -> None:
+    """Serve on ``sock`` (bound by ``listen``) until stopped."""
     import uvicorn
 
     from openpost.app import create_app
 
-    settings = load_settings()
-    engine = make_engine(settings.effective_database_url)
-    upgrade(engine)
-    engine.dispose()
-    typer.echo(f"OpenPost Analytics on http://{host}:{port}  (API docs: /docs)")
-    configure_logging(settings.log_level)
-    app = create_app(settings)
-    collector = None if no_worker else _start_collector(settings, app)
     try:
-        uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+        open_engine(settings, migrate=True).dispose()
+        queue = _queue(settings)
+        typer.echo(f"OpenPost Analytics on http://{host}:{port}  (API docs: /docs)")
+        configure_logging(settings.log_level)
+        app = create_app(settings)
+        app.state.job_queue = queue  # the API queues refreshes here
+        collector = None
+        if no_worker:
+            note("collection is left to `openpost worker` processes (--no-worker)")
+        else:
+            collector = _start_collector(settings, queue)
+        config = uvicorn.Config(app, log_config=None, access_log=False)
+        try:
+            uvicorn.Server(config).run(sockets=[sock])
+        finally:
+            if collector is not None:
+                collector.stop()
+                collector.runtime.close()
     finally:
-        if collector is not None:
-            collector.stop()
-            collector.runtime.close()
+        sock.close()
 
 
-def _start_collector(settings: Settings, app: FastAPI) -> Collector:
-    """The embedded scheduler and worker: collection with no other process to run."""
-    from openpost.refresh.runner import Runtime
+def _queue(settings: Settings) -> JobQueue:
+    """The job queue, built once at start: a queue that cannot be built stops the start."""
     from openpost.refresh.tasks import JobQueue
-    from openpost.refresh.worker import Collector
 
     try:
         queue = JobQueue(settings)
     except ValueError as exc:
-        fail(str(exc))
-    app.state.job_queue = queue  # the API queues refreshes on the same queue
+        fail(str(exc), code=2)
+    require_queue(queue.huey.storage, settings.queue_url)
+    return queue
+
+
+def _start_collector(settings: Settings, queue: JobQueue) -> Collector:
+    """The embedded scheduler and worker: collection with no other process to run."""
+    from openpost.refresh.runner import Runtime
+    from openpost.refresh.worker import Collector
+
     collector = Collector(Runtime.from_settings(settings), queue, workers=settings.worker_threads)
     collector.start()
     return collector

@@ -55,6 +55,18 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def set_password(user: User, password: str) -> None:
+    """Give ``user`` a new password (8+ characters)."""
+    if len(password) < 8:
+        raise BadRequest("password must be at least 8 characters")
+    user.password_hash = hash_password(password)
+
+
+def list_workspaces(session: Session) -> list[Workspace]:
+    """Every workspace, oldest first: for the operator's CLI, never for a caller of /v1."""
+    return list(session.scalars(select(Workspace).order_by(Workspace.created_at, Workspace.id)))
+
+
 def verify_password(password_hash: str, password: str) -> bool:
     try:
         return _hasher.verify(password_hash, password)
