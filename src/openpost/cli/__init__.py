@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from openpost.cli import admin, collect, demo, export, serve
+from openpost.cli import admin, collect, demo, export, ops, serve
 
 app = typer.Typer(
     name="openpost",
@@ -19,6 +19,7 @@ admin.register(app)
 demo.register(app)
 export.register(app)
 collect.register(app)
+ops.register(app)
 
 
 def main() -> None:

@@ -158,7 +158,7 @@ def start(session: Session, settings: Settings, viewer: Viewer, *, now: datetime
             session_id=viewer.session_id,
             workspace_id=viewer.workspace_id,
             platform=Platform.twitter.value,
-            verifier_sealed=Sealer(settings.effective_secret_key).seal({"verifier": verifier}),
+            verifier_sealed=Sealer.from_settings(settings).seal({"verifier": verifier}),
             created_at=now,
             expires_at=now + ATTEMPT_LIFETIME,
         )
@@ -221,7 +221,7 @@ def finish(
         username=connection.username,
         display_name=connection.display_name,
         credentials=connection.credentials,
-        sealer=Sealer(settings.effective_secret_key),
+        sealer=Sealer.from_settings(settings),
         now=now,
     )
 
@@ -239,7 +239,7 @@ def _exchange(
     if not code or len(code) > 1000:
         raise ConsentError("no_code")
     try:
-        verifier = Sealer(settings.effective_secret_key).open(verifier_sealed)["verifier"]
+        verifier = Sealer.from_settings(settings).open(verifier_sealed)["verifier"]
     except (CredentialsUnreadable, KeyError):
         raise ConsentError("state_unknown") from None  # sealed under another secret key
     try:

@@ -13,8 +13,11 @@ make a repeat harmless, and a lost job's targets are planned again once its leas
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from typing import Any
 
+import redis
 from huey import Huey, RedisHuey, SqliteHuey
 
 from openpost.config import Settings
@@ -23,8 +26,12 @@ from openpost.refresh.batches import Batch
 from openpost.refresh.capture import capture_batch
 from openpost.refresh.runner import Jobs, Runtime
 
+log = logging.getLogger("openpost.refresh.queue")
+
 QUEUE_NAME = "openpost"
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+# What huey's storages raise when they cannot store a job (Redis, or the SQLite queue file).
+QUEUE_ERRORS = (redis.exceptions.RedisError, sqlite3.Error, OSError)
 
 
 def make_huey(settings: Settings) -> Huey:
@@ -58,12 +65,29 @@ class JobQueue:
         return self._runtime
 
     def enqueue(self, jobs: Jobs) -> int:
-        """Queue the jobs (their rows are committed already); how many were queued."""
-        for job in jobs.discoveries:
-            self._discover(job.payload())
-        for batch in jobs.batches:
-            self._capture(batch.payload())
-        return len(jobs.discoveries) + len(jobs.batches)
+        """Queue the jobs (their rows are committed already); how many were queued.
+
+        A queue that cannot be reached (Redis stopped, the SQLite queue's disk full) loses
+        nothing: the jobs' targets stay claimed until their lease ends and are planned
+        again then. So the failure is a warning here, not an error for the caller (the
+        scheduler pass, or the API's 202 for a refresh whose claims are committed).
+        """
+        work = [(self._discover, job.payload()) for job in jobs.discoveries]
+        work += [(self._capture, batch.payload()) for batch in jobs.batches]
+        for queued, (task, payload) in enumerate(work):
+            try:
+                task(payload)
+            except QUEUE_ERRORS as exc:
+                log.warning(
+                    "job queue unreachable; the rest of these jobs run after their lease",
+                    extra={
+                        "error": type(exc).__name__,
+                        "queued": queued,
+                        "left": len(work) - queued,
+                    },
+                )
+                return queued
+        return len(work)
 
     def pending(self) -> int:
         return int(self.huey.pending_count())

@@ -182,7 +182,7 @@ class UserTokens:
     def _refresh(
         self, integration_id: uuid.UUID, seen: dict[str, Any], *, force: bool
     ) -> dict[str, Any]:
-        sealer = Sealer(self._settings.effective_secret_key)
+        sealer = Sealer.from_settings(self._settings)
         with transaction(self._factory) as session:
             sealed = _locked_credentials(session, integration_id)
             if sealed is None:
