@@ -356,14 +356,14 @@ def per_target(engine: Engine) -> dict[Any, int]:
     return {target: int(n) for target, n in rows}
 
 
-def make_due(engine: Engine) -> int:
-    """Every target still collected becomes due now (a sweep's worth of work)."""
+def make_due(engine: Engine, workspace_id: uuid.UUID | None = None) -> int:
+    """Every target still collected (of one workspace, or all) becomes due now: a sweep's
+    worth of work."""
+    query = update(RefreshState).where(RefreshState.next_due_at.is_not(None))
+    if workspace_id is not None:
+        query = query.where(RefreshState.workspace_id == workspace_id)
     with engine.begin() as conn:
-        done = conn.execute(
-            update(RefreshState)
-            .where(RefreshState.next_due_at.is_not(None))
-            .values(next_due_at=clock.now())
-        )
+        done = conn.execute(query.values(next_due_at=clock.now()))
     return int(done.rowcount)
 
 

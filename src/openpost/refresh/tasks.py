@@ -21,6 +21,7 @@ import redis
 from huey import Huey, RedisHuey, SqliteHuey
 
 from openpost.config import Settings
+from openpost.core import unavailable
 from openpost.refresh import discovery
 from openpost.refresh.batches import Batch
 from openpost.refresh.capture import capture_batch
@@ -102,11 +103,28 @@ class JobQueue:
 
     def _run_capture(self, payload: dict[str, Any]) -> dict[str, int]:
         rt = self.runtime
-        result = capture_batch(rt.factory, rt.clients, rt.policy, Batch.from_payload(payload))
+        try:
+            result = capture_batch(rt.factory, rt.clients, rt.policy, Batch.from_payload(payload))
+        except Exception as exc:
+            _unless_outage(exc, "capture")
+            return {"written": 0, "stale": 0, "requests": 0}
         return {"written": result.written, "stale": result.stale, "requests": result.requests}
 
     def _run_discover(self, payload: dict[str, Any]) -> dict[str, int]:
         rt = self.runtime
         job = discovery.DiscoveryJob.from_payload(payload)
-        result = discovery.run(rt.factory, rt.clients, rt.policy, job)
+        try:
+            result = discovery.run(rt.factory, rt.clients, rt.policy, job)
+        except Exception as exc:
+            _unless_outage(exc, "discovery")
+            return {"discovered": 0, "snapshots": 0}
         return {"discovered": result.discovered, "snapshots": result.snapshots}
+
+
+def _unless_outage(error: Exception, job: str) -> None:
+    """A job that failed because the database is unavailable is given up with one line (its
+    transaction rolled back whole; its claim brings it back after the lease); any other
+    failure is raised for huey to log with its traceback."""
+    if not unavailable.is_database_unavailable(error):
+        raise error
+    unavailable.note(error, f"{job} job (planned again when its lease ends)")
