@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -77,19 +78,34 @@ def source(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 def _backup(procs: harness.Processes, url: str, target: Path) -> None:
+    """Back up while the sweep writes. The collecting process is paused (SIGSTOP, perhaps
+    inside a transaction) until the backup process is about to copy, then let go: the copy
+    runs while the sweep goes on, however slowly the backup's interpreter starts."""
+    collector = procs.processes["serve"]
+    collector.send_signal(signal.SIGSTOP)
+    try:
+        if not harness.ON_POSTGRES:
+            command = [harness.OPENPOST, "backup", "--to", str(target), "--json"]
+        else:
+            refused = procs.run("backup", "--to", str(target), check=False)
+            assert refused.returncode == 2
+            assert "pg_dump --format=custom" in refused.stderr
+            pg_dump = harness.require_binary("pg_dump")
+            command = [pg_dump, "--format=custom", f"--file={target}", "--verbose", _libpq(url)]
+        backup = subprocess.Popen(  # noqa: S603 - fixed binaries; our throwaway database
+            command, env=procs.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        assert backup.stderr is not None
+        first_line = backup.stderr.readline()  # "backing up …" / pg_dump's first step
+        assert first_line, "the backup said nothing"
+    finally:
+        collector.send_signal(signal.SIGCONT)
+    out, err = backup.communicate(timeout=60)
+    assert backup.returncode == 0, first_line + err
     if not harness.ON_POSTGRES:
-        done = procs.run("backup", "--to", str(target), "--json")
-        report = json.loads(done.stdout)
+        report = json.loads(out)
         assert report["integrity"] == "ok"
         assert report["pages"] > 0
-        return
-    refused = procs.run("backup", "--to", str(target), check=False)
-    assert refused.returncode == 2
-    assert "pg_dump --format=custom" in refused.stderr
-    pg_dump = harness.require_binary("pg_dump")
-    subprocess.run(  # noqa: S603 - fixed binary; the URL is our throwaway database
-        [pg_dump, "--format=custom", f"--file={target}", _libpq(url)], check=True, timeout=60
-    )
 
 
 @contextmanager
@@ -162,6 +178,7 @@ def test_backup_while_a_sweep_writes_restores_identical_answers(
         copied = _snapshots(restored_url)
         assert targets < len(copied) < targets + due  # a moment inside the sweep's writes
         assert all(source_rows[key] == row for key, row in copied.items())
+        assert len(source_rows) == targets + due  # the sweep wrote the rest after the copy
         restored_engine = make_engine(restored_url)
         try:
             harness.assert_captures_whole(restored_engine)  # no capture cut in half
