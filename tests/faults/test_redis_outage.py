@@ -15,7 +15,6 @@ Both passes: the database is the pass's (SQLite or PostgreSQL).
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -83,13 +82,17 @@ def test_redis_stops_during_a_sweep_and_comes_back(
         assert int(read.headers["RateLimit-Remaining"]) == 595  # this process's count
         assert _metric(api.get("/metrics").text, "openpost_rate_limit_storage_degraded") == 1
         captured = {t for t, n in harness.per_target(engine).items() if n == 2}
-        chosen: uuid.UUID = sorted(captured)[0]  # already read by the sweep: one more read
-        with engine.connect() as conn:
-            post_id = conn.scalar(select(PostTarget.post_id).where(PostTarget.id == chosen))
+        with engine.connect() as conn:  # the youngest post the sweep read: one more read
+            chosen, post_id = conn.execute(
+                select(PostTarget.id, PostTarget.post_id)
+                .where(PostTarget.id.in_(captured))
+                .order_by(PostTarget.published_at.desc())
+                .limit(1)
+            ).one()
         refreshed = api.post(
             "/v1/analytics/refresh", headers=headers, json={"post_id": str(post_id)}
         )
-        assert refreshed.status_code == 202, refreshed.text
+        assert (refreshed.status_code, refreshed.json()) == (202, {"data": {"queued": 1}})
         time.sleep(1.0)  # the worker's queue reads fail meanwhile; it must not give up
         assert worker.poll() is None
 
