@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 
 from fastapi.testclient import TestClient
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -41,3 +42,12 @@ def test_what_counts_as_unavailable() -> None:
     assert unavailable.describe(refused) == "Exception: connection refused"
     broken = IntegrityError("INSERT", {}, Exception("duplicate key"))
     assert not unavailable.is_database_unavailable(broken)  # a bug: stays a 500
+
+
+def test_the_warning_is_throttled() -> None:
+    throttle = unavailable._Throttle(60.0)
+    assert throttle.passes() == 0
+    assert throttle.passes() is None
+    assert throttle.passes() is None
+    throttle._last = time.monotonic() - 61  # a minute later, as far as it knows
+    assert throttle.passes() == 2  # the line stands for the two held back

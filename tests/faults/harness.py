@@ -292,6 +292,10 @@ class Processes:
                 process.wait()
 
     def stop_all(self) -> None:
+        for process in self.processes.values():  # all at once, then wait for each
+            if process.poll() is None:
+                process.send_signal(signal.SIGCONT)  # in case a test left it stopped
+                process.send_signal(signal.SIGTERM)
         for name in list(self.processes):
             self.stop(name)
         for log in self.files:

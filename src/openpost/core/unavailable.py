@@ -16,12 +16,15 @@ free in time). Integrity or programming errors stay 500s: those are bugs.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 from sqlalchemy import exc as sa_exc
 
 log = logging.getLogger("openpost.db")
 
 RETRY_AFTER_SECONDS = 5
+LOG_EVERY_SECONDS = 5.0
 MESSAGE = "the database is unavailable; try again shortly"
 
 
@@ -43,5 +46,36 @@ def describe(error: BaseException) -> str:
     return f"{type(original).__name__}: {text[0] if text else ''}"[:300]
 
 
+class _Throttle:
+    """At most one log line per ``seconds``: an outage under traffic fails every request,
+    and one line per request would bury everything else. Each line says how many it
+    stands for."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._last: float | None = None
+        self._quiet = 0
+
+    def passes(self) -> int | None:
+        """How many were held back since the last line, or ``None`` to hold this one."""
+        now = time.monotonic()
+        with self._lock:
+            if self._last is not None and now - self._last < self.seconds:
+                self._quiet += 1
+                return None
+            held, self._last, self._quiet = self._quiet, now, 0
+            return held
+
+
+_THROTTLE = _Throttle(LOG_EVERY_SECONDS)
+
+
 def note(error: BaseException, where: str) -> None:
-    log.warning("database unavailable", extra={"where": where, "error": describe(error)})
+    held = _THROTTLE.passes()
+    if held is None:
+        return
+    log.warning(
+        "database unavailable",
+        extra={"where": where, "error": describe(error), "since_last_line": held},
+    )
