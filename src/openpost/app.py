@@ -26,7 +26,8 @@ DESCRIPTION = """
 Analytics of a social-publishing workspace, compatible with the OpenPost API.
 
 Every `/v1` call needs `Authorization: Bearer <key>`. Successes are `{"data": …}`;
-failures are `{"error": "<message>"}` with status 400, 401, 404, 413, 415 or 429.
+failures are `{"error": "<message>"}` with status 400, 401, 404, 413, 415 or 429 (503
+with `Retry-After` while the database is unavailable).
 Times are RFC 3339 UTC (`2026-04-16T10:00:00Z`). Metrics are integers, or `null` where the
 platform does not report that counter.
 """

@@ -14,6 +14,8 @@ from limits import parse as parse_rate
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from openpost.core import faults
+
 Environment = Literal["production", "development", "demo", "test"]
 
 QUEUE_SCHEMES = ("redis", "rediss", "unix")
@@ -55,7 +57,16 @@ class Settings(BaseSettings):
     secret_key: str = Field(
         repr=False,  # may carry a password or a key
         default="",
-        description="Secret for sessions and for encrypting platform tokens at rest.",
+        description="Secret for encrypting platform tokens (and OAuth attempts) at rest. "
+        "To rotate it, move the old value to `secret_key_previous` and run "
+        "`openpost secrets reseal` (docs/operations.md).",
+    )
+    secret_key_previous: str = Field(
+        repr=False,  # carries keys
+        default="",
+        description="Former secret keys, comma-separated, newest first: still accepted to "
+        "decrypt what they sealed, never used to seal. Keep them until `openpost secrets "
+        "reseal` reports nothing left under them.",
     )
     api_rate_limit: str = Field(
         default="600/minute",
@@ -295,6 +306,14 @@ class Settings(BaseSettings):
         "per run (one `playlistItems.list` page and one `videos.list` call per 50).",
     )
 
+    # Tests (tests/faults)
+    fault_injection: str = Field(
+        default="",
+        description="Tests only: fault points, comma-separated: `capture.commit` (the process "
+        "kills itself inside a capture's commit), `capture.fetch:0.3` (it sleeps 0.3 s before "
+        "each platform call). See `core/faults.py`. Refused unless `env` is `test`.",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _database_url(cls, value: str) -> str:
@@ -394,6 +413,12 @@ class Settings(BaseSettings):
             )
         if self.secret_key and len(self.secret_key) < 16:
             raise ValueError("OPENPOST_SECRET_KEY must be at least 16 characters")
+        if any(len(key) < 16 for key in self.previous_secret_keys):
+            raise ValueError("each OPENPOST_SECRET_KEY_PREVIOUS key must be 16+ characters")
+        if self.fault_injection:
+            if self.env != "test":
+                raise ValueError("OPENPOST_FAULT_INJECTION is for tests: OPENPOST_ENV=test only")
+            faults.parse(self.fault_injection)
         return self
 
     @model_validator(mode="after")
@@ -411,6 +436,10 @@ class Settings(BaseSettings):
                 f"< OPENPOST_TIER_LONG_TAIL_DAYS ({long_tail_hours} h)"
             )
         return self
+
+    @property
+    def previous_secret_keys(self) -> tuple[str, ...]:
+        return tuple(k.strip() for k in self.secret_key_previous.split(",") if k.strip())
 
     @property
     def effective_secret_key(self) -> str:

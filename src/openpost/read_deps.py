@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from openpost.auth.service import Caller
+from openpost.core import unavailable
 from openpost.deps import get_caller, get_sessionmaker
 
 T = TypeVar("T")
@@ -40,14 +41,25 @@ class Reader:
     def _run(self, work: Callable[[Session], T]) -> T:
         try:
             result = work(self.session)
-            self.session.commit()
-            return result
         except BaseException:
             self.session.rollback()
+            self.open = False
+            self.session.close()
             raise
+        try:
+            self.session.commit()
+        except Exception as exc:
+            # A read's one write is the key's last-used time (once a minute): when the
+            # database cannot write (SQLite's disk full, a lock held past the timeout),
+            # the answer that was read is still right. Anything else is raised.
+            self.session.rollback()
+            if not unavailable.is_database_unavailable(exc):
+                raise
+            unavailable.note(exc, "commit of a read (the key's last-used time is not stored)")
         finally:
             self.open = False
             self.session.close()
+        return result
 
 
 def _discard(session: Session) -> None:

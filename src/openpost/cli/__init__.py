@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from openpost.cli import admin, collect, demo, export, serve
+from openpost.cli import admin, collect, demo, export, ops, serve
 from openpost.cli.group import OpenPostGroup
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ admin.register(app)
 demo.register(app)
 export.register(app)
 collect.register(app)
+ops.register(app)
 
 
 def main() -> None:

@@ -213,7 +213,7 @@ def start(
             session_id=requester.session_id,
             workspace_id=requester.workspace_id,
             platform=consent.platform,
-            verifier_sealed=Sealer(settings.effective_secret_key).seal(sealed),
+            verifier_sealed=Sealer.from_settings(settings).seal(sealed),
             created_at=now,
             expires_at=now + ATTEMPT_LIFETIME,
         )
@@ -274,7 +274,7 @@ def finish(
         username=connection.username,
         display_name=connection.display_name,
         credentials=connection.credentials,
-        sealer=Sealer(settings.effective_secret_key),
+        sealer=Sealer.from_settings(settings),
         now=now,
     )
 
@@ -302,7 +302,7 @@ def _exchange(
     if not code or len(code) > 1000:
         raise ConsentError(consent, "no_code")
     try:
-        verifier = Sealer(settings.effective_secret_key).open(verifier_sealed).get("verifier")
+        verifier = Sealer.from_settings(settings).open(verifier_sealed).get("verifier")
     except CredentialsUnreadable:
         raise ConsentError(consent, "state_unknown") from None  # sealed under another key
     if consent.pkce and not isinstance(verifier, str):

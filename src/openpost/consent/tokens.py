@@ -152,7 +152,7 @@ class OwnerTokens:
         *,
         force: bool,
     ) -> dict[str, Any]:
-        sealer = Sealer(self._settings.effective_secret_key)
+        sealer = Sealer.from_settings(self._settings)
         prefix = consent.slug
         with transaction(self._factory) as session:
             locked = _locked_credentials(session, integration_id)

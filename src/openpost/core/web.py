@@ -14,6 +14,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from openpost.core import unavailable
 from openpost.core.errors import AppError, PayloadTooLarge
 
 log = logging.getLogger("openpost.http")
@@ -116,6 +117,19 @@ def install_error_handlers(app: FastAPI, before_body_error: BodyErrorCheck | Non
             return await _checked(request, 400, str(exc.detail))
         message = {404: "not found"}.get(exc.status_code)
         return error_response(exc.status_code, message or str(exc.detail), exc.headers)
+
+    # Registered per class (Starlette's handler for ``Exception`` logs and re-raises: a
+    # traceback in the server's log); ``DBAPIError`` covers a connection invalidated by
+    # any other error, and re-raises the rest (integrity, programming errors) as 500s.
+    async def _database_unavailable(request: Request, exc: Exception) -> Response:
+        if not unavailable.is_database_unavailable(exc):
+            raise exc
+        unavailable.note(exc, f"{request.method} {request.scope.get('path', '')}")
+        headers = {"Retry-After": str(unavailable.RETRY_AFTER_SECONDS)}
+        return error_response(503, unavailable.MESSAGE, headers)
+
+    for database_error in unavailable.HANDLED:
+        app.add_exception_handler(database_error, _database_unavailable)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, _exc: Exception) -> Response:

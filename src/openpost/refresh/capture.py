@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openpost.analytics.models import Outcome, RefreshState, Snapshot
 from openpost.analytics.writer import Pointers, Reading, append_snapshots
-from openpost.core import clock
+from openpost.core import clock, faults
 from openpost.core.crypto import CredentialsUnreadable, Sealer
 from openpost.core.db import transaction
 from openpost.integrations.models import Integration, IntegrationStatus
@@ -173,8 +173,9 @@ def capture_batch(
         fetched = _Fetched(None, error, None, called=False)
     else:
         try:
-            stored = Sealer(clients.settings.effective_secret_key).open(sealed) if sealed else None
+            stored = Sealer.from_settings(clients.settings).open(sealed) if sealed else None
             credentials = clients.read_credentials(batch.platform, username, stored)
+            faults.reach(clients.settings, "capture.fetch")  # tests only
             fetched = _fetch(clients, batch, targets, credentials)
         except CredentialsUnreadable:
             error = PermissionRequired(
@@ -186,6 +187,8 @@ def capture_batch(
 
     with transaction(factory) as session:
         _write(session, policy, batch, targets, fetched, summary, clear_platform_pause=flagged)
+        session.flush()
+        faults.reach(clients.settings, "capture.commit")  # tests only: see core/faults.py
     _count(label, summary, fetched, time.perf_counter() - started)
     log.info(
         "capture",

@@ -295,9 +295,7 @@ def run(
         else:
             before = client.requests
             try:
-                stored = (
-                    Sealer(clients.settings.effective_secret_key).open(sealed) if sealed else None
-                )
+                stored = Sealer.from_settings(clients.settings).open(sealed) if sealed else None
                 called = True
                 page = client.discover(
                     account,

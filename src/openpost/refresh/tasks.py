@@ -13,18 +13,26 @@ make a repeat harmless, and a lost job's targets are planned again once its leas
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from typing import Any
 
+import redis
 from huey import Huey, RedisHuey, SqliteHuey
 
 from openpost.config import Settings
+from openpost.core import unavailable
 from openpost.refresh import discovery
 from openpost.refresh.batches import Batch
 from openpost.refresh.capture import capture_batch
 from openpost.refresh.runner import Jobs, Runtime
 
+log = logging.getLogger("openpost.refresh.queue")
+
 QUEUE_NAME = "openpost"
 REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
+# What huey's storages raise when they cannot store a job (Redis, or the SQLite queue file).
+QUEUE_ERRORS = (redis.exceptions.RedisError, sqlite3.Error, OSError)
 
 
 def make_huey(settings: Settings) -> Huey:
@@ -58,12 +66,29 @@ class JobQueue:
         return self._runtime
 
     def enqueue(self, jobs: Jobs) -> int:
-        """Queue the jobs (their rows are committed already); how many were queued."""
-        for job in jobs.discoveries:
-            self._discover(job.payload())
-        for batch in jobs.batches:
-            self._capture(batch.payload())
-        return len(jobs.discoveries) + len(jobs.batches)
+        """Queue the jobs (their rows are committed already); how many were queued.
+
+        A queue that cannot be reached (Redis stopped, the SQLite queue's disk full) loses
+        nothing: the jobs' targets stay claimed until their lease ends and are planned
+        again then. So the failure is a warning here, not an error for the caller (the
+        scheduler pass, or the API's 202 for a refresh whose claims are committed).
+        """
+        work = [(self._discover, job.payload()) for job in jobs.discoveries]
+        work += [(self._capture, batch.payload()) for batch in jobs.batches]
+        for queued, (task, payload) in enumerate(work):
+            try:
+                task(payload)
+            except QUEUE_ERRORS as exc:
+                log.warning(
+                    "job queue unreachable; the rest of these jobs run after their lease",
+                    extra={
+                        "error": type(exc).__name__,
+                        "queued": queued,
+                        "left": len(work) - queued,
+                    },
+                )
+                return queued
+        return len(work)
 
     def pending(self) -> int:
         return int(self.huey.pending_count())
@@ -78,11 +103,28 @@ class JobQueue:
 
     def _run_capture(self, payload: dict[str, Any]) -> dict[str, int]:
         rt = self.runtime
-        result = capture_batch(rt.factory, rt.clients, rt.policy, Batch.from_payload(payload))
+        try:
+            result = capture_batch(rt.factory, rt.clients, rt.policy, Batch.from_payload(payload))
+        except Exception as exc:
+            _unless_outage(exc, "capture")
+            return {"written": 0, "stale": 0, "requests": 0}
         return {"written": result.written, "stale": result.stale, "requests": result.requests}
 
     def _run_discover(self, payload: dict[str, Any]) -> dict[str, int]:
         rt = self.runtime
         job = discovery.DiscoveryJob.from_payload(payload)
-        result = discovery.run(rt.factory, rt.clients, rt.policy, job)
+        try:
+            result = discovery.run(rt.factory, rt.clients, rt.policy, job)
+        except Exception as exc:
+            _unless_outage(exc, "discovery")
+            return {"discovered": 0, "snapshots": 0}
         return {"discovered": result.discovered, "snapshots": result.snapshots}
+
+
+def _unless_outage(error: Exception, job: str) -> None:
+    """A job that failed because the database is unavailable is given up with one line (its
+    transaction rolled back whole; its claim brings it back after the lease); any other
+    failure is raised for huey to log with its traceback."""
+    if not unavailable.is_database_unavailable(error):
+        raise error
+    unavailable.note(error, f"{job} job (planned again when its lease ends)")

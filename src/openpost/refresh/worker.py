@@ -23,7 +23,7 @@ from types import FrameType
 from sqlalchemy import delete, or_, update
 from sqlalchemy.orm import Session
 
-from openpost.core import clock
+from openpost.core import clock, unavailable
 from openpost.core.db import insert_ignoring_conflicts, transaction
 from openpost.refresh.models import SchedulerLease
 from openpost.refresh.runner import Runtime, tick
@@ -138,8 +138,11 @@ class Collector:
                 queued = self.pass_once()
                 if queued:
                     log.info("scheduler queued jobs", extra={"jobs": queued})
-            except Exception:  # keep scheduling: the next pass may well succeed
-                log.exception("scheduler pass failed")
+            except Exception as exc:  # keep scheduling: the next pass may well succeed
+                if unavailable.is_database_unavailable(exc):  # an outage: one line, no trace
+                    unavailable.note(exc, "scheduler pass")
+                else:
+                    log.exception("scheduler pass failed")
             self._stop.wait(max(self.interval - (time.monotonic() - started), 0.05))
         if self.leading:
             try:
