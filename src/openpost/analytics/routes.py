@@ -15,8 +15,9 @@ from starlette.responses import Response, StreamingResponse
 from openpost.analytics import export, service
 from openpost.analytics.schemas import PostMetricsEnvelope, SnapshotPageOut
 from openpost.core import clock
-from openpost.core.ids import parse_uuid
+from openpost.core.ids import UUID_OR_EMPTY_SCHEMA, UUID_SCHEMA, parse_uuid
 from openpost.core.schemas import error_responses
+from openpost.core.timefmt import TIMESTAMP_SCHEMA
 from openpost.core.web import data
 from openpost.deps import CurrentCaller, DbSession, get_sessionmaker
 from openpost.read_deps import CurrentReader
@@ -36,7 +37,11 @@ async def list_snapshots(
     reader: CurrentReader,
     days: Days = 30,
     integration_id: Annotated[
-        str | None, Query(description="Only this integration's snapshots (UUID)")
+        str | None,
+        Query(
+            description="Only this integration's snapshots (UUID)",
+            json_schema_extra=UUID_OR_EMPTY_SCHEMA,
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="Rows per page")] = 500,
     cursor: Annotated[
@@ -70,7 +75,7 @@ async def list_snapshots(
 )
 async def post_metrics(
     reader: CurrentReader,
-    post_id: Annotated[str, Path(description="The post's UUID")],
+    post_id: Annotated[str, Path(description="The post's UUID", json_schema_extra=UUID_SCHEMA)],
     days: Days = 30,
 ) -> Response:
     workspace_id = reader.caller.workspace_id
@@ -105,16 +110,36 @@ def export_csv(
         Query(ge=1, le=365, description="How many days back (default 30); not with since/until"),
     ] = None,
     since: Annotated[
-        str | None, Query(max_length=64, description="RFC 3339 start, inclusive, any offset")
+        str | None,
+        Query(
+            max_length=64,
+            description="RFC 3339 start, inclusive, any offset",
+            json_schema_extra=TIMESTAMP_SCHEMA,
+        ),
     ] = None,
     until: Annotated[
-        str | None, Query(max_length=64, description="RFC 3339 end, exclusive (needs since)")
+        str | None,
+        Query(
+            max_length=64,
+            description="RFC 3339 end, exclusive (needs since)",
+            json_schema_extra=TIMESTAMP_SCHEMA,
+        ),
     ] = None,
     integration_id: Annotated[
-        str | None, Query(max_length=64, description="Only this integration (UUID)")
+        str | None,
+        Query(
+            max_length=64,
+            description="Only this integration (UUID)",
+            json_schema_extra=UUID_OR_EMPTY_SCHEMA,
+        ),
     ] = None,
     post_id: Annotated[
-        str | None, Query(max_length=64, description="Only this post (UUID)")
+        str | None,
+        Query(
+            max_length=64,
+            description="Only this post (UUID)",
+            json_schema_extra=UUID_OR_EMPTY_SCHEMA,
+        ),
     ] = None,
     view: Annotated[
         export.View, Query(description="`snapshots`: every snapshot; `latest`: one row a target")
