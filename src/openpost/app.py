@@ -53,7 +53,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     collection_metrics.register(metrics.registry, app.state.sessionmaker, settings)
-    app.add_route("/metrics", metrics.endpoint, include_in_schema=False)
+    app.state.metrics = metrics  # `openpost serve --metrics-port` serves its registry too
+    app.add_route(
+        "/metrics", metrics.guarded_endpoint(settings.metrics_token), include_in_schema=False
+    )
     app.include_router(analytics_router)
     app.include_router(posts_router)
     app.include_router(integrations_router)
