@@ -13,11 +13,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import Response, StreamingResponse
 
 from openpost.analytics import export, service
-from openpost.analytics.schemas import PostMetricsEnvelope, SnapshotPageOut
+from openpost.analytics.schemas import (
+    EXPORT_RANGE_PARAMETER,
+    PostMetricsEnvelope,
+    SnapshotPageOut,
+)
 from openpost.core import clock
 from openpost.core.ids import UUID_OR_EMPTY_SCHEMA, UUID_SCHEMA, parse_uuid
 from openpost.core.schemas import error_responses
-from openpost.core.timefmt import TIMESTAMP_SCHEMA
 from openpost.core.web import data
 from openpost.deps import CurrentCaller, DbSession, get_sessionmaker
 from openpost.read_deps import CurrentReader
@@ -100,6 +103,10 @@ async def post_metrics(
         },
         **error_responses(400, 404),
     },
+    # days, since and until are one parameter in the document, so that its schema can say
+    # which go together (OpenAPI has no rule across parameters); on the wire they stay
+    # three query keys (form style, exploded), and the route reads them as three.
+    openapi_extra={"parameters": [EXPORT_RANGE_PARAMETER]},
 )
 def export_csv(
     caller: CurrentCaller,
@@ -107,14 +114,19 @@ def export_csv(
     factory: Annotated[sessionmaker[Session], Depends(get_sessionmaker)],
     days: Annotated[
         int | None,
-        Query(ge=1, le=365, description="How many days back (default 30); not with since/until"),
+        Query(
+            ge=1,
+            le=365,
+            description="How many days back (default 30); not with since/until",
+            include_in_schema=False,  # in EXPORT_RANGE_PARAMETER
+        ),
     ] = None,
     since: Annotated[
         str | None,
         Query(
             max_length=64,
             description="RFC 3339 start, inclusive, any offset",
-            json_schema_extra=TIMESTAMP_SCHEMA,
+            include_in_schema=False,
         ),
     ] = None,
     until: Annotated[
@@ -122,7 +134,7 @@ def export_csv(
         Query(
             max_length=64,
             description="RFC 3339 end, exclusive (needs since)",
-            json_schema_extra=TIMESTAMP_SCHEMA,
+            include_in_schema=False,
         ),
     ] = None,
     integration_id: Annotated[

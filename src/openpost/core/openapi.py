@@ -76,6 +76,8 @@ def _exact_operation(operation: dict[str, Any], *, api: bool) -> None:
             )
         elif status != "413":  # refused before the key is read
             headers.update(RATE_LIMIT_HEADERS)
+        if status == "503":
+            headers["Retry-After"] = {**RETRY_AFTER, "required": False}
 
 
 NO_NUL_PATTERN = "^[^\\x00]*$"

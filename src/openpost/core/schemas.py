@@ -38,6 +38,7 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         413: "Request body too large",
         415: "Request body is not application/json",
         429: "Rate limit exceeded; see Retry-After",
+        503: "The platform cannot answer now; Retry-After when it said when",
     }
     return {
         code: {"model": ErrorBody, "description": descriptions[code]} for code in (401, 429, *codes)

@@ -66,7 +66,7 @@ def get_integration(
     response_model=IntegrationEnvelope,
     responses={
         200: {"model": IntegrationEnvelope, "description": "The account was already connected"},
-        **error_responses(400, 413, 415),
+        **error_responses(400, 413, 415, 503),
     },
     dependencies=[Depends(require_json)],
 )
