@@ -136,6 +136,7 @@ def test_the_api_keeps_to_its_openapi_document(served: tuple[str, str], tmp_path
         capture_output=True,
         text=True,
         env=env,
+        cwd=tmp_path,  # its own state (.schemathesis/) stays out of the work tree
         timeout=FUZZ_SECONDS + 120,
         check=False,
     )
