@@ -122,6 +122,7 @@ def test_auth_failures_are_one_401(
     response = client.get("/v1/analytics", headers={k: v.encode() for k, v in headers.items()})
     assert response.status_code == 401
     assert response.json() == INVALID
+    assert response.headers["www-authenticate"] == "Bearer"  # RFC 9110: a 401 names the scheme
 
 
 def test_bearer_scheme_is_case_insensitive(client: TestClient, world: World) -> None:
@@ -138,6 +139,7 @@ def test_every_v1_operation_requires_a_key(app: FastAPI, client: TestClient, wor
             response = client.request(operation.method, path, headers=headers, json={})
             assert response.status_code == 401, (str(operation), response.text)
             assert response.json() == INVALID, str(operation)
+            assert response.headers["www-authenticate"] == "Bearer", str(operation)
 
 
 def test_revoked_key_stops_at_once(client: TestClient, world: World, session: Session) -> None:

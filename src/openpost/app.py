@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
 
 from openpost import __version__
 from openpost.analytics.routes import router as analytics_router
 from openpost.auth.ratelimit import KeyRateLimiter
 from openpost.config import Settings
+from openpost.core import openapi
 from openpost.core.db import make_engine, make_sessionmaker
 from openpost.core.metrics import MetricsMiddleware, RequestMetrics
 from openpost.core.outage import StorageOutage, storage_url
@@ -56,31 +54,19 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     collection_metrics.register(metrics.registry, app.state.sessionmaker, settings)
-    app.add_route("/metrics", metrics.endpoint, include_in_schema=False)
+    app.state.metrics = metrics  # `openpost serve --metrics-port` serves its registry too
+    app.add_route(
+        "/metrics", metrics.guarded_endpoint(settings.metrics_token), include_in_schema=False
+    )
     app.include_router(analytics_router)
     app.include_router(posts_router)
     app.include_router(integrations_router)
     app.include_router(refresh_router)
     install_dashboard(app, settings)
-    app.openapi = lambda: _openapi_without_422(app)  # type: ignore[method-assign]
+    app.openapi = lambda: openapi.build(app)  # type: ignore[method-assign]
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     return app
-
-
-def _openapi_without_422(app: FastAPI) -> dict[str, Any]:
-    """The OpenAPI document, minus FastAPI's 422: validation failures here are 400s."""
-    if app.openapi_schema is None:
-        schema = get_openapi(
-            title=app.title, version=app.version, description=app.description, routes=app.routes
-        )
-        for path in schema.get("paths", {}).values():
-            for operation in path.values():
-                operation.get("responses", {}).pop("422", None)
-        for name in ("HTTPValidationError", "ValidationError"):
-            schema.get("components", {}).get("schemas", {}).pop(name, None)
-        app.openapi_schema = schema
-    return app.openapi_schema

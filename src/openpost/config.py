@@ -83,6 +83,13 @@ class Settings(BaseSettings):
     idempotency_ttl_hours: int = Field(
         default=24, ge=1, le=720, description="How long an `Idempotency-Key` is remembered."
     )
+    metrics_token: str = Field(
+        repr=False,  # a secret
+        default="",
+        description="Bearer token for `GET /metrics` on the API's port "
+        "(`Authorization: Bearer <token>`). Empty: the API's port does not serve `/metrics` "
+        "(404); `openpost serve --metrics-port` serves them on a port of their own.",
+    )
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request body accepted (413 above)."
     )

@@ -368,7 +368,13 @@ def test_openapi_documents_the_csv_and_its_columns(client: TestClient) -> None:
     for column in (*export.SNAPSHOT_COLUMNS, *export.LATEST_COLUMNS):
         assert f"{column}" in operation["description"]
     names = {p["name"] for p in operation["parameters"]}
-    assert names == {"days", "since", "until", "integration_id", "post_id", "view"}
+    assert names == {"range", "integration_id", "post_id", "view"}
+    # days, since and until: one exploded object, whose schema says which go together
+    (range_,) = (p for p in operation["parameters"] if p["name"] == "range")
+    assert (range_["style"], range_["explode"]) == ("form", True)
+    assert set(range_["schema"]["properties"]) == {"days", "since", "until"}
+    assert range_["schema"]["dependentRequired"] == {"until": ["since"]}
+    assert range_["schema"]["not"] == {"required": ["days", "since"]}
 
 
 # ------------------------------------------------------------------------ streaming

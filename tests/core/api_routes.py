@@ -69,8 +69,21 @@ def openapi_operation(operation: Operation) -> dict[str, Any]:
 
 
 def parameters(operation: Operation, location: str) -> list[dict[str, Any]]:
-    """The documented parameters of ``operation`` that live in ``location`` (path, query…)."""
-    return [p for p in openapi_operation(operation).get("parameters", []) if p["in"] == location]
+    """The documented parameters of ``operation`` that live in ``location`` (path, query…).
+
+    An exploded object parameter (form style: each property is a query key of its own, as
+    the export's ``range``) stands for one parameter per property, as sent on the wire."""
+    found = []
+    for parameter in openapi_operation(operation).get("parameters", []):
+        if parameter["in"] != location:
+            continue
+        schema = parameter.get("schema", {})
+        if schema.get("type") == "object" and parameter.get("explode"):
+            for name, spec in schema.get("properties", {}).items():
+                found.append({"name": name, "in": location, "schema": spec})
+        else:
+            found.append(parameter)
+    return found
 
 
 def has_body(operation: Operation) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -66,8 +67,9 @@ def test_every_documented_v1_path_is_routed(document: dict[str, Any]) -> None:
 
 def test_error_body_schema(document: dict[str, Any]) -> None:
     schema = document["components"]["schemas"]["ErrorBody"]
-    assert schema["properties"] == {"error": {"type": "string", "title": "Error"}}
+    assert schema["properties"] == {"error": {"type": "string", "minLength": 1, "title": "Error"}}
     assert schema["required"] == ["error"]
+    assert schema["additionalProperties"] is False
 
 
 def test_served_document_is_the_apps(client: TestClient, document: dict[str, Any]) -> None:
@@ -86,3 +88,160 @@ def test_the_document_is_stable(app: FastAPI) -> None:
     """Built once per app: the 422 removal is not undone by a second build."""
     first = app.openapi()
     assert app.openapi() is first
+
+
+# --- the document is exact: what it allows the server takes, and the other way round -----
+
+
+def _validator(document: dict[str, Any], name: str) -> Any:
+    jsonschema_rs = pytest.importorskip("jsonschema_rs")  # installed with schemathesis
+    # The components ride along, so that "#/components/schemas/…" resolves.
+    schema = {**document["components"]["schemas"][name], "components": document["components"]}
+    return jsonschema_rs.validator_for(schema)
+
+
+ID_SAMPLES = [
+    ("3a6f1c2e-8b7d-4e3f-9a1b-2c3d4e5f6a7b", True),
+    ("3A6F1C2E-8B7D-4E3F-9A1B-2C3D4E5F6A7B", True),
+    ("3a6f1c2e8b7d4e3f9a1b2c3d4e5f6a7b", True),
+    ("{3a6f1c2e-8b7d-4e3f-9a1b-2c3d4e5f6a7b}", False),
+    ("urn:uuid:3a6f1c2e-8b7d-4e3f-9a1b-2c3d4e5f6a7b", False),
+    ("3a6f1c2e-8b7d4e3f-9a1b-2c3d4e5f6a7b", False),
+    ("3a6f1c2e-8b7d-4e3f-9a1b-2c3d4e5f6a7b\n", False),
+    ("nope", False),
+    ("", False),
+]
+
+
+def test_every_id_parameter_carries_the_servers_uuid_rule(document: dict[str, Any]) -> None:
+    from openpost.core.errors import BadRequest
+    from openpost.core.ids import UUID_PATTERN, parse_uuid
+
+    for text, valid in ID_SAMPLES:  # the pattern and the server agree
+        assert bool(re.fullmatch(UUID_PATTERN, text)) is valid, text
+        try:
+            parse_uuid(text, "id")
+            accepted = True
+        except BadRequest:
+            accepted = False
+        assert accepted is valid, text
+    seen = 0
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for parameter in operation.get("parameters", []):
+                if parameter["name"].endswith("_id"):
+                    seen += 1
+                    pattern = parameter["schema"]["pattern"]
+                    assert UUID_PATTERN[1:-1] in pattern, (method, path, parameter["name"])
+                    if parameter["in"] == "path":
+                        assert pattern == UUID_PATTERN
+    assert seen >= 6
+
+
+def test_no_parameter_is_nullable(document: dict[str, Any]) -> None:
+    """HTTP cannot send null in a query, path or header: no ``anyOf [T, null]`` there."""
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            for parameter in operation.get("parameters", []):
+                assert "null" not in json.dumps(parameter["schema"]), (method, path, parameter)
+
+
+def test_idempotency_key_pattern_is_the_servers(document: dict[str, Any]) -> None:
+    from openpost.auth.idempotency import parse_key
+    from openpost.core.errors import BadRequest
+
+    headers = [
+        p
+        for item in document["paths"].values()
+        for operation in item.values()
+        for p in operation.get("parameters", [])
+        if p["name"] == "Idempotency-Key"
+    ]
+    assert len(headers) == 3  # one per POST
+    pattern = headers[0]["schema"]["pattern"]
+    assert all(h["schema"] == headers[0]["schema"] for h in headers)
+    assert headers[0]["schema"]["type"] == "string"
+    for key in ["a", "retry-1", "x" * 255, "a b", "~!", "x" * 256, "", "é", "a\tb", " a", "a "]:
+        try:
+            parse_key(key)
+            accepted = True
+        except BadRequest:
+            accepted = False
+        # HTTP drops a header's outer spaces, so the document refuses them too.
+        expected = accepted and key == key.strip()
+        assert bool(re.fullmatch(pattern, key)) is expected, key
+
+
+@pytest.mark.parametrize(
+    ("name", "first", "second"),
+    [("TargetCreate", "platform_post_id", "post_url"), ("RefreshIn", "post_id", "integration_id")],
+)
+def test_exactly_one_of_is_in_the_document(
+    document: dict[str, Any], name: str, first: str, second: str
+) -> None:
+    validator = _validator(document, name)
+    base: dict[str, Any] = (
+        {"integration_id": "3a6f1c2e-8b7d-4e3f-9a1b-2c3d4e5f6a7b"} if name == "TargetCreate" else {}
+    )
+    one = "3a6f1c2e-8b7d-4e3f-9a1b-2c3d4e5f6a7b" if name == "RefreshIn" else "123"
+    assert validator.is_valid({**base, first: one})
+    assert validator.is_valid({**base, second: one})
+    assert validator.is_valid({**base, first: one, second: None})
+    assert not validator.is_valid({**base, first: one, second: one})
+    assert not validator.is_valid(base)
+    assert not validator.is_valid({**base, first: None, second: None})
+
+
+def test_error_answers_document_their_headers(document: dict[str, Any]) -> None:
+    for path, item in document["paths"].items():
+        if not path.startswith("/v1"):
+            continue
+        for method, operation in item.items():
+            responses = operation["responses"]
+            unauthorized = responses["401"]["headers"]
+            assert unauthorized["WWW-Authenticate"]["required"] is True, (method, path)
+            limited = responses["429"]["headers"]
+            for name in (
+                "Retry-After",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+            ):
+                assert limited[name]["required"] is True, (method, path, name)
+            for status, response in responses.items():
+                if status.startswith("2") or status in ("400", "404"):
+                    assert "RateLimit-Remaining" in response["headers"], (method, path, status)
+
+
+def test_links_name_operations_that_exist(document: dict[str, Any]) -> None:
+    ids = {
+        operation["operationId"]
+        for item in document["paths"].values()
+        for operation in item.values()
+    }
+    links = [
+        link
+        for item in document["paths"].values()
+        for operation in item.values()
+        for response in operation["responses"].values()
+        for link in response.get("links", {}).values()
+    ]
+    assert links
+    for link in links:
+        assert link["operationId"] in ids, link
+
+
+def test_request_body_strings_refuse_nul(document: dict[str, Any]) -> None:
+    """``require_json`` refuses NUL in any string of a body; the document says so."""
+    for name in ("PostCreate", "TargetCreate", "IntegrationCreate", "RefreshIn"):
+        schema = document["components"]["schemas"][name]
+        for field, spec in schema["properties"].items():
+            text = json.dumps(spec)
+            if '"string"' in text and "enum" not in text and "$ref" not in text:
+                assert "pattern" in text, (name, field)
+    posts = _validator(document, "PostCreate")
+    target = {"integration_id": "3a6f1c2e-8b7d-4e3f-9a1b-2c3d4e5f6a7b", "platform_post_id": "1"}
+    assert posts.is_valid({"content": "hi", "tags": ["a"], "targets": [target]})
+    assert not posts.is_valid({"content": "h\x00i", "targets": [target]})
+    assert not posts.is_valid({"tags": ["   "], "targets": [target]})
+    assert not posts.is_valid({"targets": [{**target, "platform_post_id": "1\x002"}]})

@@ -30,12 +30,16 @@ def closed_port() -> int:
     return port
 
 
+METRICS_TOKEN = "metrics-token-for-tests"
+
+
 @pytest.fixture
 def down_settings(settings: Settings) -> Settings:
     return settings.model_copy(
         update={
             "rate_limit_storage_url": f"redis://:{SECRET}@127.0.0.1:{closed_port()}/0",
             "api_rate_limit": "5/minute",
+            "metrics_token": METRICS_TOKEN,
         }
     )
 
@@ -49,7 +53,8 @@ def down(down_settings: Settings, engine: Engine) -> Iterator[TestClient]:
 
 
 def metric(client: TestClient, name: str) -> float:
-    found = re.search(rf"^{name} (\S+)$", client.get("/metrics").text, re.M)
+    scraped = client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+    found = re.search(rf"^{name} (\S+)$", scraped.text, re.M)
     assert found, f"{name} is not in /metrics"
     return float(found.group(1))
 

@@ -194,6 +194,9 @@ class Cluster:
             return conn.scalar(select(func.count()).select_from(Snapshot)) or 0
 
 
+METRICS_TOKEN = "e2e-metrics-token"
+
+
 @pytest.fixture
 def cluster(
     database: str, queue_url: str, fake: tuple[FakeX, str, Watched], tmp_path: Path
@@ -212,6 +215,7 @@ def cluster(
         "OPENPOST_CAPTURE_LEASE_SECONDS": str(LEASE_SECONDS),
         "OPENPOST_WORKER_THREADS": "2",
         "OPENPOST_LOG_LEVEL": "INFO",
+        "OPENPOST_METRICS_TOKEN": METRICS_TOKEN,
     }
     engine = make_engine(database)
     upgrade(engine)  # what `openpost db upgrade` does, without another interpreter start
@@ -373,7 +377,7 @@ def test_collection_end_to_end(cluster: Cluster, fake: tuple[FakeX, str, Watched
     scraped = httpx.get(f"http://127.0.0.1:{cluster.metrics_port}/metrics", timeout=10).text
     assert _sample(scraped, 'openpost_capture_batches_total{platform="twitter",result="ok"}') >= 1
     assert _sample(scraped, 'openpost_snapshots_written_total{platform="twitter"}') >= queued
-    served = cluster.api.get("/metrics").text
+    served = cluster.api.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).text
     assert _sample(served, 'openpost_platform_budget_spent{platform="twitter",unit="posts"}') > 0
     assert _sample(served, "openpost_collection_lag_seconds") >= 0
     assert "openpost_capture_batches_total{" not in served  # counted where the work ran

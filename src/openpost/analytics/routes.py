@@ -13,9 +13,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import Response, StreamingResponse
 
 from openpost.analytics import export, service
-from openpost.analytics.schemas import PostMetricsEnvelope, SnapshotPageOut
+from openpost.analytics.schemas import (
+    EXPORT_RANGE_PARAMETER,
+    PostMetricsEnvelope,
+    SnapshotPageOut,
+)
 from openpost.core import clock
-from openpost.core.ids import parse_uuid
+from openpost.core.ids import UUID_OR_EMPTY_SCHEMA, UUID_SCHEMA, parse_uuid
 from openpost.core.schemas import error_responses
 from openpost.core.web import data
 from openpost.deps import CurrentCaller, DbSession, get_sessionmaker
@@ -36,7 +40,11 @@ async def list_snapshots(
     reader: CurrentReader,
     days: Days = 30,
     integration_id: Annotated[
-        str | None, Query(description="Only this integration's snapshots (UUID)")
+        str | None,
+        Query(
+            description="Only this integration's snapshots (UUID)",
+            json_schema_extra=UUID_OR_EMPTY_SCHEMA,
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="Rows per page")] = 500,
     cursor: Annotated[
@@ -70,7 +78,7 @@ async def list_snapshots(
 )
 async def post_metrics(
     reader: CurrentReader,
-    post_id: Annotated[str, Path(description="The post's UUID")],
+    post_id: Annotated[str, Path(description="The post's UUID", json_schema_extra=UUID_SCHEMA)],
     days: Days = 30,
 ) -> Response:
     workspace_id = reader.caller.workspace_id
@@ -95,6 +103,10 @@ async def post_metrics(
         },
         **error_responses(400, 404),
     },
+    # days, since and until are one parameter in the document, so that its schema can say
+    # which go together (OpenAPI has no rule across parameters); on the wire they stay
+    # three query keys (form style, exploded), and the route reads them as three.
+    openapi_extra={"parameters": [EXPORT_RANGE_PARAMETER]},
 )
 def export_csv(
     caller: CurrentCaller,
@@ -102,19 +114,44 @@ def export_csv(
     factory: Annotated[sessionmaker[Session], Depends(get_sessionmaker)],
     days: Annotated[
         int | None,
-        Query(ge=1, le=365, description="How many days back (default 30); not with since/until"),
+        Query(
+            ge=1,
+            le=365,
+            description="How many days back (default 30); not with since/until",
+            include_in_schema=False,  # in EXPORT_RANGE_PARAMETER
+        ),
     ] = None,
     since: Annotated[
-        str | None, Query(max_length=64, description="RFC 3339 start, inclusive, any offset")
+        str | None,
+        Query(
+            max_length=64,
+            description="RFC 3339 start, inclusive, any offset",
+            include_in_schema=False,
+        ),
     ] = None,
     until: Annotated[
-        str | None, Query(max_length=64, description="RFC 3339 end, exclusive (needs since)")
+        str | None,
+        Query(
+            max_length=64,
+            description="RFC 3339 end, exclusive (needs since)",
+            include_in_schema=False,
+        ),
     ] = None,
     integration_id: Annotated[
-        str | None, Query(max_length=64, description="Only this integration (UUID)")
+        str | None,
+        Query(
+            max_length=64,
+            description="Only this integration (UUID)",
+            json_schema_extra=UUID_OR_EMPTY_SCHEMA,
+        ),
     ] = None,
     post_id: Annotated[
-        str | None, Query(max_length=64, description="Only this post (UUID)")
+        str | None,
+        Query(
+            max_length=64,
+            description="Only this post (UUID)",
+            json_schema_extra=UUID_OR_EMPTY_SCHEMA,
+        ),
     ] = None,
     view: Annotated[
         export.View, Query(description="`snapshots`: every snapshot; `latest`: one row a target")

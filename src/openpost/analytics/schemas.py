@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from openpost.core.timefmt import TIMESTAMP_SCHEMA
+
 
 class MetricSet(BaseModel):
     impressions: int | None = Field(description="null when the platform does not report it")
@@ -57,3 +59,36 @@ class PostMetricsOut(BaseModel):
 
 class PostMetricsEnvelope(BaseModel):
     data: PostMetricsOut
+
+
+# The export's range as one parameter of the OpenAPI document (the route reads three).
+EXPORT_RANGE_PARAMETER: dict[str, Any] = {
+    "name": "range",
+    "in": "query",
+    "required": False,
+    "style": "form",
+    "explode": True,  # each property is a query key of its own: ?days=7, ?since=…&until=…
+    "description": "The range: `days` (1-365, default 30), or `since` with an optional "
+    "`until`; `days` with `since`/`until` is a 400, as is `until` without `since`, and so "
+    "is a `since` that is not before `until`.",
+    "schema": {
+        "type": "object",
+        "properties": {
+            "days": {"type": "integer", "minimum": 1, "maximum": 365, "description": "Days back"},
+            "since": {
+                "type": "string",
+                "maxLength": 64,
+                "description": "RFC 3339 start, inclusive, any offset",
+                **TIMESTAMP_SCHEMA,
+            },
+            "until": {
+                "type": "string",
+                "maxLength": 64,
+                "description": "RFC 3339 end, exclusive",
+                **TIMESTAMP_SCHEMA,
+            },
+        },
+        "dependentRequired": {"until": ["since"]},
+        "not": {"required": ["days", "since"]},
+    },
+}

@@ -54,6 +54,9 @@ from openpost.deps import get_settings
 HEADER = "Idempotency-Key"
 REPLAY_HEADER = "Idempotent-Replayed"
 _KEY_PATTERN = re.compile(r"^[\x20-\x7e]{1,255}$")
+# The same rule in the OpenAPI document, less what HTTP cannot carry: a header value's
+# leading and trailing spaces are dropped on the way, so a key cannot begin or end with one.
+KEY_SCHEMA_PATTERN = "^[\\x21-\\x7e]([\\x20-\\x7e]{0,253}[\\x21-\\x7e])?$"
 _IN_PROGRESS = 0  # status_code of a claimed record whose response is not written yet
 
 KEY_REUSED = "Idempotency-Key was already used with a different request"
@@ -93,6 +96,7 @@ async def idempotent_request(
             alias=HEADER,
             description="Makes the POST safe to retry: the same key with the same body "
             "replays the first response for 24 h; with another body it is a 400.",
+            json_schema_extra={"pattern": KEY_SCHEMA_PATTERN, "minLength": 1, "maxLength": 255},
         ),
     ] = None,
 ) -> IdempotentRequest | None:

@@ -22,6 +22,10 @@ from openpost.core.logs import configure_logging
 from openpost.core.migrate import upgrade
 
 if TYPE_CHECKING:
+    from wsgiref.simple_server import WSGIServer
+
+    from fastapi import FastAPI
+
     from openpost.refresh.tasks import JobQueue
     from openpost.refresh.worker import Collector
 
@@ -94,6 +98,20 @@ def serve(
         bool,
         typer.Option("--no-worker", help="Serve HTTP only; collection runs in `openpost worker`s."),
     ] = False,
+    metrics_port: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=65535,
+            metavar="PORT",
+            help="Also serve Prometheus metrics (the same as the API's /metrics) on this port, "
+            "without a token: keep it on a private network; 0: do not.",
+        ),
+    ] = 0,
+    metrics_host: Annotated[
+        str,
+        typer.Option(metavar="HOST", help="The address the metrics port listens on."),
+    ] = "127.0.0.1",
 ) -> None:
     """Run the API and dashboard (and, by default, the embedded scheduler and worker).
 
@@ -101,11 +119,19 @@ def serve(
     """
     settings = load_settings()
     sock = listen(host, port)
-    run_server(settings, sock, host, port, no_worker=no_worker)
+    run_server(
+        settings, sock, host, port, no_worker=no_worker, metrics=(metrics_host, metrics_port)
+    )
 
 
 def run_server(
-    settings: Settings, sock: socket.socket, host: str, port: int, *, no_worker: bool
+    settings: Settings,
+    sock: socket.socket,
+    host: str,
+    port: int,
+    *,
+    no_worker: bool,
+    metrics: tuple[str, int] = ("127.0.0.1", 0),
 ) -> None:
     """Serve on ``sock`` (bound by ``listen``) until stopped."""
     import uvicorn
@@ -119,6 +145,8 @@ def run_server(
         configure_logging(settings.log_level)
         app = create_app(settings)
         app.state.job_queue = queue  # the API queues refreshes here
+        if metrics[1]:
+            _serve_metrics(app, *metrics)
         collector = None
         if no_worker:
             note("collection is left to `openpost worker` processes (--no-worker)")
@@ -133,6 +161,18 @@ def run_server(
                 collector.runtime.close()
     finally:
         sock.close()
+
+
+def _serve_metrics(app: FastAPI, host: str, port: int) -> WSGIServer:
+    """The app's registry on a port of its own, in a daemon thread (ends with the server)."""
+    from prometheus_client import start_http_server
+
+    try:
+        server, _ = start_http_server(port, addr=host, registry=app.state.metrics.registry)
+    except OSError as exc:
+        fail(f"cannot serve metrics on {host}:{port}: {exc.strerror or exc}")
+    typer.echo(f"openpost serve: metrics on http://{host}:{port}/metrics", err=True)
+    return server
 
 
 def _queue(settings: Settings) -> JobQueue:

@@ -23,8 +23,13 @@ class BadRequest(AppError):
 
 
 class Unauthorized(AppError):
+    """401, naming the scheme the caller must use (``WWW-Authenticate``, RFC 9110 §11.6.1)."""
+
     status_code = 401
     message = "Invalid API key"
+
+    def __init__(self, message: str | None = None, *, headers: dict[str, str] | None = None):
+        super().__init__(message, headers={"WWW-Authenticate": "Bearer", **(headers or {})})
 
 
 class Forbidden(AppError):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 import time
+from collections.abc import Callable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -15,6 +17,8 @@ from prometheus_client import (
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from openpost.core.web import error_response
 
 log = logging.getLogger("openpost.request")
 
@@ -54,6 +58,23 @@ class RequestMetrics:
 
     def endpoint(self, _request: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+    def guarded_endpoint(self, token: str) -> Callable[[Request], Response]:
+        """``/metrics`` for the API's port: only with ``Authorization: Bearer <token>``
+        (401 otherwise), and not at all without a token (404). docs/decisions/0006."""
+        expected = f"Bearer {token}".encode()
+
+        def endpoint(request: Request) -> Response:
+            if not token:
+                return error_response(404, "not found")
+            given = request.headers.get("authorization", "").encode()
+            if not hmac.compare_digest(given, expected):
+                return error_response(
+                    401, "Invalid metrics token", {"WWW-Authenticate": 'Bearer realm="metrics"'}
+                )
+            return self.endpoint(request)
+
+        return endpoint
 
 
 class MetricsMiddleware:

@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from openpost.core.errors import BadRequest
+
+# What ``parse_time`` takes, for the OpenAPI document: an RFC 3339 date-time with an offset
+# (``T`` or a space between date and time, any fraction of a second). Beside
+# ``format: date-time``, which checks the calendar; seconds stop at 59 (Python has no
+# leap second), offsets at 23:59.
+TIMESTAMP_PATTERN = (
+    "^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
+    "(?:[.][0-9]+)?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+TIMESTAMP_SCHEMA: dict[str, Any] = {"format": "date-time", "pattern": TIMESTAMP_PATTERN}
 
 
 def format_time(value: datetime | None) -> str | None:

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import math
 import secrets
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -204,7 +205,12 @@ class LoginThrottle:
     window. Counters live where the API's rate limits do: this process's memory, or Redis
     (``OPENPOST_RATE_LIMIT_STORAGE_URL``) to share them across processes. While Redis cannot
     be reached (``outage``), this process's memory counts instead: logins keep working and
-    stay throttled per process (docs/decisions/0005)."""
+    stay throttled per process (docs/decisions/0005).
+
+    Checking and counting are one step: ``attempt`` takes a slot in the window before the
+    password is checked (a Lua script in Redis, a lock in memory), and a success gives the
+    slots back. So however many wrong passwords arrive at once, at most ``max_failures`` of
+    them are checked; a check-then-count would let every concurrent one through."""
 
     def __init__(
         self,
@@ -217,6 +223,9 @@ class LoginThrottle:
         self.limiter = MovingWindowRateLimiter(storage_from_string(storage_url or "memory://"))
         self.local = MovingWindowRateLimiter(storage_from_string("memory://"))
         self.outage = outage if outage is not None else StorageOutage(storage_url)
+        # ``limits``' memory storage locks per key, but makes a key's lock on first use
+        # without a lock of its own: two first attempts at once could each make one.
+        self._memory_lock = threading.Lock()
 
     @staticmethod
     def _key(email: str, address: str) -> str:
@@ -229,30 +238,29 @@ class LoginThrottle:
         """``operation`` on the shared limiter, or on the local one while it is down."""
         limiter = self._limiter()
         if limiter is self.local or not self.outage.errors:
-            return operation(limiter)
+            with self._memory_lock:
+                return operation(limiter)
         try:
             result = operation(limiter)
         except self.outage.errors as exc:
             self.outage.failed(exc)
-            return operation(self.local)
+            with self._memory_lock:
+                return operation(self.local)
         self.outage.recovered()
         return result
 
-    def retry_after(self, email: str, address: str) -> int | None:
-        """Seconds until another attempt is allowed, or ``None`` if one is allowed now."""
+    def attempt(self, email: str, address: str) -> int | None:
+        """Count one attempt, atomically with the check: ``None`` if it may go ahead (it
+        counts as a failure until ``succeeded``), else the seconds until one may."""
         key = self._key(email, address)
 
-        def check(limiter: MovingWindowRateLimiter) -> int | None:
-            if limiter.test(self.item, "login", key):
+        def take(limiter: MovingWindowRateLimiter) -> int | None:
+            if limiter.hit(self.item, "login", key):
                 return None
             reset_at, _ = limiter.get_window_stats(self.item, "login", key)
             return max(1, math.ceil(reset_at - time.time()))
 
-        return self._call(check)
-
-    def failed(self, email: str, address: str) -> None:
-        key = self._key(email, address)
-        self._call(lambda limiter: limiter.hit(self.item, "login", key))
+        return self._call(take)
 
     def succeeded(self, email: str, address: str) -> None:
         key = self._key(email, address)
@@ -276,7 +284,7 @@ def log_in(
     workspace; returns the cookie's token. Raises ``TooManyRequests`` or ``LoginFailed``.
 
     A user who belongs to no workspace cannot log in (there is nothing to show)."""
-    wait = throttle.retry_after(email, address)
+    wait = throttle.attempt(email, address)  # counted now, given back on success
     if wait is not None:
         minutes = -(-wait // 60)
         raise TooManyRequests(
@@ -287,7 +295,6 @@ def log_in(
     user = check_password(session, email, password)
     workspaces = memberships(session, user.id) if user else []
     if user is None or not workspaces:
-        throttle.failed(email, address)
         raise LoginFailed
     throttle.succeeded(email, address)
     return start_session(session, user, workspaces[0][0], lifetime)

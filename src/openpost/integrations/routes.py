@@ -10,7 +10,7 @@ from starlette.responses import Response
 from openpost.auth.idempotency import IdempotencyKey, run_idempotent
 from openpost.config import Settings
 from openpost.core import clock
-from openpost.core.ids import parse_uuid
+from openpost.core.ids import UUID_SCHEMA, parse_uuid
 from openpost.core.schemas import error_responses
 from openpost.core.web import data
 from openpost.deps import CurrentCaller, DbSession, get_settings, require_json
@@ -23,7 +23,9 @@ from openpost.integrations.schemas import (
 
 router = APIRouter(prefix="/v1/integrations", tags=["integrations"])
 
-IntegrationId = Annotated[str, Path(description="The integration's UUID")]
+IntegrationId = Annotated[
+    str, Path(description="The integration's UUID", json_schema_extra=UUID_SCHEMA)
+]
 
 
 @router.get(
@@ -66,7 +68,7 @@ def get_integration(
     response_model=IntegrationEnvelope,
     responses={
         200: {"model": IntegrationEnvelope, "description": "The account was already connected"},
-        **error_responses(400, 413, 415),
+        **error_responses(400, 413, 415, 503),
     },
     dependencies=[Depends(require_json)],
 )

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from openpost.auth.idempotency import IdempotencyKey, run_idempotent
 from openpost.core import clock
-from openpost.core.ids import parse_uuid
+from openpost.core.ids import UUID_SCHEMA, parse_uuid
 from openpost.core.schemas import error_responses
 from openpost.core.web import data
 from openpost.deps import CurrentCaller, DbSession, require_json
@@ -19,12 +19,24 @@ from openpost.posts.schemas import PostCreate, PostEnvelope, PostPageOut
 
 router = APIRouter(prefix="/v1/posts", tags=["posts"])
 
+# operationIds as FastAPI names them (function, path, method)
+GET_POST = "get_post_v1_posts__post_id__get"
+POST_METRICS = "post_metrics_v1_analytics_post__post_id__get"
+
+
+def links_from(post_id: str) -> dict[str, object]:
+    """OpenAPI links from an answer holding a post's id to the operations that take it."""
+    return {
+        "GetPost": {"operationId": GET_POST, "parameters": {"post_id": post_id}},
+        "GetPostMetrics": {"operationId": POST_METRICS, "parameters": {"post_id": post_id}},
+    }
+
 
 @router.get(
     "",
     summary="The workspace's posts, newest first",
     response_model=PostPageOut,
-    responses=error_responses(400),
+    responses={200: {"links": links_from("$response.body#/data/0/id")}, **error_responses(400)},
 )
 def list_posts(
     caller: CurrentCaller,
@@ -49,12 +61,12 @@ def list_posts(
     "/{post_id}",
     summary="One post and its targets",
     response_model=PostEnvelope,
-    responses=error_responses(400, 404),
+    responses={200: {"links": links_from("$response.body#/data/id")}, **error_responses(400, 404)},
 )
 def get_post(
     caller: CurrentCaller,
     session: DbSession,
-    post_id: Annotated[str, Path(description="The post's UUID")],
+    post_id: Annotated[str, Path(description="The post's UUID", json_schema_extra=UUID_SCHEMA)],
 ) -> Response:
     return data(service.get_post(session, caller.workspace_id, parse_uuid(post_id, "post_id")))
 
@@ -68,7 +80,10 @@ def get_post(
     "Collection reads new targets at once. Unknown body fields are a 400.",
     status_code=201,
     response_model=PostEnvelope,
-    responses=error_responses(400, 404, 413, 415),
+    responses={
+        201: {"links": links_from("$response.body#/data/id")},
+        **error_responses(400, 404, 413, 415),
+    },
     dependencies=[Depends(require_json)],
 )
 def register_post(

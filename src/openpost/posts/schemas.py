@@ -6,6 +6,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from openpost.core.ids import UUID_SCHEMA
+from openpost.core.schemas import exactly_one_of
+from openpost.core.timefmt import TIMESTAMP_SCHEMA
 from openpost.integrations.models import Platform
 from openpost.posts.models import PostSource, PostStatus, TargetStatus
 
@@ -14,15 +17,25 @@ TAGS_MAX = 50
 TAG_MAX = 100
 TARGETS_MAX = 50
 
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TAG_MAX)]
+# Stripped, then 1 to TAG_MAX characters: so at least one that is not a space.
+Tag = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=TAG_MAX),
+    Field(json_schema_extra={"pattern": "^[^\\x00]*[^\\s\\x00][^\\x00]*$"}),
+]
 
 
 class TargetCreate(BaseModel):
     """One published post on one integration: give its id or its URL, not both."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"oneOf": exactly_one_of("platform_post_id", "post_url")},
+    )
 
-    integration_id: str = Field(max_length=100, description="The integration's UUID")
+    integration_id: str = Field(
+        max_length=100, description="The integration's UUID", json_schema_extra=UUID_SCHEMA
+    )
     platform_post_id: str | None = Field(
         default=None,
         min_length=1,
@@ -40,7 +53,8 @@ class TargetCreate(BaseModel):
     published_at: str | None = Field(
         default=None,
         max_length=64,
-        description="RFC 3339 with an offset; defaults to now",
+        description="RFC 3339 with an offset, not in the future; defaults to now",
+        json_schema_extra=TIMESTAMP_SCHEMA,
         examples=["2026-04-16T10:00:00Z"],
     )
 

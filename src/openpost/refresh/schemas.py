@@ -6,15 +6,25 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from openpost.core.ids import UUID_SCHEMA
+from openpost.core.schemas import exactly_one_of
+
 
 class RefreshIn(BaseModel):
     """Exactly one of ``post_id`` or ``integration_id``. Unknown fields are refused (400)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"oneOf": exactly_one_of("post_id", "integration_id")}
+    )
 
-    post_id: str | None = Field(default=None, max_length=64, description="A post's UUID")
+    post_id: str | None = Field(
+        default=None, max_length=64, description="A post's UUID", json_schema_extra=UUID_SCHEMA
+    )
     integration_id: str | None = Field(
-        default=None, max_length=64, description="An integration's UUID"
+        default=None,
+        max_length=64,
+        description="An integration's UUID",
+        json_schema_extra=UUID_SCHEMA,
     )
 
 
