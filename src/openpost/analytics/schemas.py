@@ -22,6 +22,10 @@ class SnapshotOut(MetricSet):
     platform: str
     platform_data: dict[str, Any]
     captured_at: str = Field(examples=["2026-04-16T10:00:00Z"])
+    provisional: bool = Field(
+        description="Taken within the platform's settle time after the target's "
+        "published_at (captured_at < published_at + settle time): the numbers may still move"
+    )
 
 
 class SnapshotPageOut(BaseModel):
@@ -43,6 +47,13 @@ class TargetMetricsOut(MetricSet):
     status: str
     post_url: str | None
     captured_at: str | None = Field(description="When the latest metrics were read")
+    provisional: bool = Field(
+        description="The latest reading is provisional (false when there is none)"
+    )
+    provisional_until: str | None = Field(
+        description="published_at + the platform's settle time: readings before it are "
+        "provisional (null without a published_at)"
+    )
     delta: MetricSet = Field(description="Latest minus the reading before it")
     refresh: RefreshOut
     snapshots: list[SnapshotOut] = Field(description="Newest first, within `days`")
