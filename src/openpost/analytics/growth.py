@@ -18,7 +18,7 @@ report (``None`` on either side) adds nothing, and a day nothing reported for st
 
 The database does the common case: readings whose interval lies within one day are summed
 per day and platform in SQL. Only readings whose interval crosses a day boundary (or the
-range's edge) come to Python, grouped by their interval, to be spread.
+range's edge) come to Python, one row each, to be spread.
 
 API: ``GET /v1/analytics`` lists every snapshot with ``post_target_id``, ``platform`` and
 ``captured_at``, ``GET /v1/posts`` each target's ``published_at``; pair each target's
@@ -132,6 +132,7 @@ def daily_series(
 
     paired = (
         select(
+            Snapshot.post_target_id,
             Snapshot.captured_at.label("end"),
             func.coalesce(
                 before(Snapshot.captured_at), cohort.c.published, Snapshot.captured_at
@@ -159,6 +160,8 @@ def daily_series(
         select(
             paired.c.platform,
             case((within_one_day, end_day)).label("day"),
+            # Spread readings stay one row each (rounding is per reading).
+            case((~within_one_day, paired.c.post_target_id)).label("spread_target"),
             case((~within_one_day, start)).label("spread_start"),
             case((~within_one_day, end)).label("spread_end"),
             *(paired.c[m] for m in METRICS),
@@ -169,6 +172,7 @@ def daily_series(
     keys = (
         classified.c.platform,
         classified.c.day,
+        classified.c.spread_target,
         classified.c.spread_start,
         classified.c.spread_end,
     )

@@ -29,6 +29,7 @@ from openpost.dashboard.members import ROLES, list_members
 from openpost.dashboard.sessions import Viewer, memberships
 from openpost.integrations.models import Platform
 from openpost.integrations.service import find_integration, list_integrations
+from openpost.platforms.specs import spec_for
 from openpost.posts.service import get_post
 from openpost.refresh.service import collection_status
 
@@ -176,6 +177,7 @@ def post_page(
                     "provisional_until": target["provisional_until"],
                 },
                 "settle_hours": settle_time(target["platform"]) // timedelta(hours=1),
+                "platform_label": spec_for(target["platform"]).label,
             }
         )
     return {
