@@ -27,10 +27,12 @@ consecutive readings and apply the rule above.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import BigInteger, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
@@ -39,7 +41,9 @@ from openpost.analytics.arithmetic import totals
 from openpost.analytics.models import METRICS, Snapshot
 from openpost.analytics.overview import Scope, bucket_index, in_scope, local_day_starts, published
 from openpost.integrations.models import Integration
+from openpost.integrations.service import find_integration
 from openpost.posts.models import PostTarget
+from openpost.workspaces.service import get_workspace
 
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 """The start of an "every post" scope: any publication time counts."""
@@ -224,3 +228,49 @@ def daily_series(
         estimated=estimated,
         estimated_days=[any(estimated[p][i] for p in platforms) for i in range(n)],
     )
+
+
+def growth_per_day(
+    session: Session,
+    workspace_id: uuid.UUID,
+    *,
+    now: datetime,
+    days: int = 30,
+    integration_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    """``GET /v1/analytics/growth``: every post's growth per local day of the workspace's
+    timezone, over the last ``days`` days (today included), by platform.
+
+    Each day: the four metrics (``null`` when nothing reported), ``estimated`` (SPEC §9.3)
+    and ``platforms`` (the same per platform). ``totals`` adds the days up.
+    """
+    if integration_id is not None:
+        find_integration(session, workspace_id, integration_id)  # 404 unless the caller's
+    timezone = get_workspace(session, workspace_id).timezone
+    today = now.astimezone(ZoneInfo(timezone)).date()
+    dates = [today - timedelta(days=days - 1 - i) for i in range(days)]
+    end = local_day_starts(timezone, today, today)[-1]
+    scope = Scope(workspace_id, EARLIEST, end, integration_id=integration_id)
+    series = daily_series(session, scope, dates, timezone)
+    buckets = []
+    for i, day in enumerate(series.days):
+        buckets.append(
+            {
+                "date": day,
+                **{m: series.totals[m][i] for m in METRICS},
+                "estimated": series.estimated_days[i],
+                "platforms": {
+                    p: {
+                        **{m: series.values[m][p][i] for m in METRICS},
+                        "estimated": series.estimated[p][i],
+                    }
+                    for p in series.platforms
+                },
+            }
+        )
+    return {
+        "timezone": timezone,
+        "totals": series.range_growth(),
+        "estimated": any(series.estimated_days),
+        "days": buckets,
+    }

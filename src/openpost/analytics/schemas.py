@@ -68,3 +68,27 @@ class PostMetricsOut(BaseModel):
 
 class PostMetricsEnvelope(BaseModel):
     data: PostMetricsOut
+
+
+class PlatformDayOut(MetricSet):
+    estimated: bool = Field(description="This day holds change spread over several days")
+
+
+class GrowthDayOut(MetricSet):
+    date: str = Field(examples=["2026-04-16"], description="Local date (workspace timezone)")
+    estimated: bool = Field(
+        description="Part of this day's growth was spread from a reading that spans several "
+        "days (SPEC 9.3): an apportionment, not a measurement"
+    )
+    platforms: dict[str, PlatformDayOut]
+
+
+class GrowthOut(BaseModel):
+    timezone: str
+    totals: MetricSet = Field(description="The days added up")
+    estimated: bool = Field(description="Some day is estimated")
+    days: list[GrowthDayOut] = Field(description="Oldest first")
+
+
+class GrowthEnvelope(BaseModel):
+    data: GrowthOut
