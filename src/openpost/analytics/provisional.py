@@ -14,11 +14,11 @@ the target's deadline, worked out once per (platform, publication time).
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from openpost.core.timefmt import format_time
-from openpost.platforms.specs import spec_for
+from openpost.platforms.specs import SPECS, spec_for
 
 
 def settle_time(platform: str) -> timedelta:
@@ -32,6 +32,28 @@ def deadline_text(platform: str, published_text: str | None) -> str | None:
         return None
     published = datetime.fromisoformat(published_text)
     return format_time(published + settle_time(platform))
+
+
+_SETTLE = {name: spec.settle_time for name, spec in SPECS.items()}
+
+
+@lru_cache(maxsize=65_536)
+def deadline_of(platform: str, published: str | datetime | None) -> str:
+    """The deadline from a ``raw_time`` value (SQLite's stored text, naive UTC, or an aware
+    ``datetime``), as text that compares with time text exactly as ``deadline_text`` does.
+
+    It is ``YYYY-MM-DDTHH:MM:SS`` plus the fraction if any (``isoformat``, cheaper than
+    ``strftime``): against ``…SSZ`` the same second sorts after it, because ``Z`` sorts after
+    ``.`` and after nothing, so ``captured_at < deadline`` is the comparison to the second.
+    ``""`` without a window, which no time text sorts before.
+    """
+    if published is None:
+        return ""
+    if isinstance(published, str):
+        moment = datetime.fromisoformat(published)
+    else:
+        moment = published.astimezone(UTC).replace(tzinfo=None)
+    return (moment + _SETTLE[platform]).isoformat()
 
 
 def provisional_until(platform: str, published_at: datetime | None) -> str | None:

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, aliased
 
 from openpost.analytics.arithmetic import delta, totals
 from openpost.analytics.models import METRICS, RefreshState, Snapshot
-from openpost.analytics.provisional import deadline_text, is_provisional, provisional_until
+from openpost.analytics.provisional import deadline_of, is_provisional, provisional_until
 from openpost.core.db import json_loads
 from openpost.core.errors import NotFound
 from openpost.core.pagination import decode_cursor, encode_cursor
@@ -31,6 +31,7 @@ from openpost.core.sqltext import (
     canonical_uuid,
     json_is_valid,
     json_text,
+    raw_time,
     time_text,
     uuid_text,
 )
@@ -50,7 +51,7 @@ SNAPSHOT_COLUMNS = (
     Snapshot.shares,
     json_text(Snapshot.platform_data),
     json_is_valid(Snapshot.platform_data),
-    time_text(PostTarget.published_at),
+    raw_time(PostTarget.published_at),  # read once per target: ``provisional.deadline_of``
     time_text(Snapshot.captured_at),  # last: the cursor reads it as ``row[-1]``
 )
 
@@ -77,7 +78,7 @@ def snapshot_rows(rows: Iterable[Any]) -> list[dict[str, Any]]:
     target's settle deadline (``provisional``) is worked out once.
     """
     known: dict[str, str] = {}
-    deadlines: dict[str, str | None] = {}
+    deadlines: dict[str, str] = {}
     out = []
     for (
         snapshot_id,
@@ -94,10 +95,9 @@ def snapshot_rows(rows: Iterable[Any]) -> list[dict[str, Any]]:
         published_at,
         captured_at,
     ) in rows:
-        if target_id in deadlines:
-            deadline = deadlines[target_id]
-        else:
-            deadline = deadlines[target_id] = deadline_text(platform, published_at)
+        deadline = deadlines.get(target_id)
+        if deadline is None:
+            deadline = deadlines[target_id] = deadline_of(platform, published_at)
         out.append(
             {
                 "id": canonical_uuid(snapshot_id),
@@ -116,7 +116,7 @@ def snapshot_rows(rows: Iterable[Any]) -> list[dict[str, Any]]:
                 if valid and raw[0] == "{"
                 else _parsed_platform_data(raw),
                 "captured_at": captured_at,
-                "provisional": deadline is not None and captured_at < deadline,
+                "provisional": captured_at < deadline,
             }
         )
     return out
