@@ -64,6 +64,9 @@ ID_CALLS: dict[tuple[str, str], Callable[[Tenant], list[Call]]] = {
         Call("/v1/analytics", {"integration_id": str(t.integration.id)})
     ],
     ("GET", "/v1/analytics/post/{post_id}"): lambda t: [Call(f"/v1/analytics/post/{t.post.id}")],
+    ("GET", "/v1/analytics/growth"): lambda t: [
+        Call("/v1/analytics/growth", {"integration_id": str(t.integration.id)})
+    ],
     ("GET", "/v1/analytics/export"): lambda t: [
         Call("/v1/analytics/export", {"integration_id": str(t.integration.id)}),
         Call("/v1/analytics/export", {"post_id": str(t.post.id)}),
@@ -101,6 +104,10 @@ NO_ID_CALLS: dict[tuple[str, str], NoIdCall] = {
     ("GET", "/v1/analytics"): NoIdCall(lambda _b: Call("/v1/analytics"), shows_own=True),
     ("GET", "/v1/analytics/export"): NoIdCall(
         lambda _b: Call("/v1/analytics/export"), shows_own=True
+    ),
+    # Day buckets carry no ids: nothing of the caller's to look for in the answer.
+    ("GET", "/v1/analytics/growth"): NoIdCall(
+        lambda _b: Call("/v1/analytics/growth"), shows_own=False
     ),
     ("GET", "/v1/analytics/status"): NoIdCall(
         lambda _b: Call("/v1/analytics/status"), shows_own=True

@@ -121,7 +121,7 @@ def test_snapshots_csv_format_headers_and_every_cell(client: TestClient, shop: S
     body = response.content
     assert body.startswith(b"snapshot_id,captured_at,post_id,post_target_id,integration_id,"
                            b"platform,username,post_url,impressions,likes,comments,shares,"
-                           b"platform_data\r\n")  # fmt: skip
+                           b"platform_data,provisional\r\n")  # fmt: skip
     assert body.endswith(b"\r\n")
     assert b"\n" not in body.replace(b"\r\n", b"")  # no bare LF: every record ends in CRLF
 
@@ -131,18 +131,18 @@ def test_snapshots_csv_format_headers_and_every_cell(client: TestClient, shop: S
     assert table(response)[1:] == [
         [ids[(x.id, at1)], "2026-04-16T09:00:00Z", str(post.id), str(x.id), str(shop.x.id),
          "twitter", "openpost", x.post_url or "", "150", "8", "3", "2",
-         '{"impression_count":150,"quote_count":0,"retweet_count":2}'],
+         '{"impression_count":150,"quote_count":0,"retweet_count":2}', "false"],
         [ids[(sky.id, at2)], "2026-04-16T08:00:00Z", str(post.id), str(sky.id), str(shop.sky.id),
          "bluesky", "'=HYPERLINK(1)", sky.post_url or "", "", "0", "", "4",
-         '{"note":"café, \\"x\\"","repost_count":4}'],
+         '{"note":"café, \\"x\\"","repost_count":4}', "false"],
         [ids[(x.id, NOW - timedelta(hours=5))], "2026-04-16T05:00:00Z", str(post.id), str(x.id),
          str(shop.x.id), "twitter", "openpost", x.post_url or "", "100", "10", "1", "0",
-         '{"impression_count":100,"quote_count":0,"retweet_count":0}'],
+         '{"impression_count":100,"quote_count":0,"retweet_count":0}', "false"],
     ]  # fmt: skip
     # the raw bytes of the bluesky record: null is an empty cell, 0 stays 0, quoting per RFC 4180
     assert (
         f',bluesky,\'=HYPERLINK(1),{sky.post_url},,0,,4,"{{""note"":""café, \\""x\\"""",'
-        f'""repost_count"":4}}"\r\n'.encode()
+        f'""repost_count"":4}}",false\r\n'.encode()
     ) in body
 
 
@@ -202,18 +202,18 @@ def test_latest_view_one_row_per_target_with_deltas(client: TestClient, shop: Sh
         "post_id", "post_target_id", "integration_id", "platform", "username", "post_url",
         "target_status", "published_at", "captured_at", "previous_captured_at", "impressions",
         "likes", "comments", "shares", "delta_impressions", "delta_likes", "delta_comments",
-        "delta_shares", "content",
+        "delta_shares", "content", "provisional",
     ]  # fmt: skip
     content = '\'-launch day, "quotes" and\nnewlines'
     assert rows == [
         # two snapshots: latest minus previous; a fall in likes is a negative number, untouched
         [str(shop.post.id), str(shop.x_target.id), str(shop.x.id), "twitter", "openpost",
          shop.x_target.post_url, "published", "2026-04-13T10:00:00Z", "2026-04-16T09:00:00Z",
-         "2026-04-16T05:00:00Z", "150", "8", "3", "2", "50", "-2", "2", "2", content],
+         "2026-04-16T05:00:00Z", "150", "8", "3", "2", "50", "-2", "2", "2", content, "false"],
         # one snapshot: the delta is the whole value; not reported stays empty
         [str(shop.post.id), str(shop.sky_target.id), str(shop.sky.id), "bluesky",
          "'=HYPERLINK(1)", shop.sky_target.post_url, "published", "2026-04-13T10:00:00Z",
-         "2026-04-16T08:00:00Z", "", "", "0", "", "4", "", "0", "", "4", content],
+         "2026-04-16T08:00:00Z", "", "", "0", "", "4", "", "0", "", "4", content, "false"],
     ]  # fmt: skip
     # the other post's only snapshot is 40 days old: outside the default 30 days
     wide = records(get(client, shop.headers, view="latest", days=60))

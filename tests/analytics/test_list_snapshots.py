@@ -37,6 +37,7 @@ FIELDS = {
     "shares",
     "platform_data",
     "captured_at",
+    "provisional",
 }
 
 
@@ -152,6 +153,8 @@ def test_rows_have_the_documented_shape(
             "shares": 4,
             "platform_data": {},
             "captured_at": "2026-04-16T08:59:59Z",
+            # Published two hours earlier: inside X's 24 h settle time (SPEC §9.2).
+            "provisional": True,
         }
     ]
     assert set(body["data"][0]) == FIELDS

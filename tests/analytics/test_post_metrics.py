@@ -35,6 +35,8 @@ TARGET_FIELDS = {
     "comments",
     "shares",
     "captured_at",
+    "provisional",
+    "provisional_until",
     "delta",
     "refresh",
     "snapshots",
@@ -131,6 +133,10 @@ def test_documented_shape(client: TestClient, session: Session, frozen: datetime
     assert target["post_url"] == setup.targets[0].post_url
     assert {k: target[k] for k in NULLS} == m(9120, 201, 15, 6)
     assert target["captured_at"] == "2026-04-16T09:00:00Z"
+    # Published 60 days ago: long past X's 24 h settle time.
+    assert target["provisional"] is False
+    assert target["provisional_until"] == "2026-02-16T10:00:00Z"
+    assert [s["provisional"] for s in target["snapshots"]] == [False, False]
     assert target["delta"] == m(120, 1, 0, 1)
     assert body["totals"] == m(9120, 201, 15, 6)
     assert body["delta"] == m(120, 1, 0, 1)

@@ -30,6 +30,7 @@ from openpost.analytics.models import Snapshot
 from openpost.core import clock
 from openpost.core.db import json_dumps, json_loads
 from openpost.core.timefmt import format_time
+from openpost.platforms.specs import spec_for
 from openpost.posts.models import PostTarget
 from tests.analytics.test_list_snapshots import Account, make_account
 
@@ -124,6 +125,9 @@ def _orm_row(snapshot: Snapshot, target: PostTarget, platform: str) -> dict[str,
         "shares": snapshot.shares,
         "platform_data": snapshot.platform_data or {},
         "captured_at": format_time(snapshot.captured_at),
+        # SPEC §9.2, to the second as the API writes both times.
+        "provisional": str(format_time(snapshot.captured_at))
+        < str(format_time(target.published_at + spec_for(platform).settle_time)),
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections import defaultdict
@@ -175,6 +176,38 @@ def _api_snapshots(demo: Demo, days: int) -> list[dict[str, Any]]:
             return rows
 
 
+def _apportion(
+    a: datetime, b: datetime, bounds: list[datetime]
+) -> list[tuple[int | None, float, float]]:
+    """The parts of ``(a, b]`` by day: ``(day index or None outside, start, end)`` in
+    seconds from ``a``; a point (``a >= b``) is one part at ``b``."""
+    if b <= a:
+        inside = [i for i in range(len(bounds) - 1) if bounds[i] <= b < bounds[i + 1]]
+        return [(inside[0] if inside else None, 0.0, 0.0)]
+    edges = sorted({a, b, *(x for x in bounds if a < x < b)})
+    parts = []
+    for left, right in itertools.pairwise(edges):
+        day = next((i for i in range(len(bounds) - 1) if bounds[i] <= left < bounds[i + 1]), None)
+        parts.append((day, (left - a).total_seconds(), (right - a).total_seconds()))
+    return parts
+
+
+def _shares(change: int, parts: list[tuple[int | None, float, float]]) -> dict[int, int]:
+    """docs/dashboard.md's rounding: each part gets floor(change * end / T) minus
+    floor(change * start / T), T the interval's length (seconds are exact here)."""
+    total = parts[-1][2]
+    out: dict[int, int] = {}
+    for day, left, right in parts:
+        if day is None:
+            continue
+        if total == 0:
+            out[day] = out.get(day, 0) + change
+            continue
+        share = int(change * int(right) // int(total)) - int(change * int(left) // int(total))
+        out[day] = out.get(day, 0) + share
+    return out
+
+
 def _dst_week(demo: Demo) -> list[date] | None:
     """Seven local days around the latest daylight-saving change of the demo's 90 days."""
     zone = ZoneInfo(demo.timezone)
@@ -207,44 +240,58 @@ def test_the_charts_numbers_equal_the_apis(owner: Any, demo: Demo) -> None:
         assert (end - start) != timedelta(days=7)  # one day had 23 or 25 hours
     chart = json.loads(page.inner_text("#overview-data"))
     assert chart["days"] == [d.isoformat() for d in dates]
-    reach_back = (datetime.now(UTC) - start).days + 2
 
-    # The posts published in the range, from the API, and their targets.
+    # The chart is every post's growth in the range (SPEC §9.3): each reading's change
+    # spread over the time since the reading before it (a first reading: since the
+    # target's published_at), worked out here from the API's rows alone.
     posts = demo.api_json("/v1/posts?limit=200")["data"]
-    cohort: dict[str, str] = {}
+    published_of: dict[str, datetime] = {}
+    platform_of: dict[str, str] = {}
     cohort_posts = set()
     for post in posts:
         for target in post["post_targets"]:
-            published = target["published_at"] or post["published_at"]
-            if published and start <= _parse(published) < end:
-                cohort[target["id"]] = target["integrations"]["platform"]
+            published = _parse(target["published_at"] or post["published_at"])
+            published_of[target["id"]] = published
+            platform_of[target["id"]] = target["integrations"]["platform"]
+            if start <= published < end:
                 cohort_posts.add(post["id"])
-    assert cohort
-
-    # Every snapshot of those targets (all are newer than the range's start).
+    assert cohort_posts
     history: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in _api_snapshots(demo, reach_back):
-        if row["post_target_id"] in cohort:
-            history[row["post_target_id"]].append(row)
+    for row in _api_snapshots(demo, 365):
+        history[row["post_target_id"]].append(row)
+    bounds = [
+        datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+        for day in [*dates, dates[-1] + timedelta(days=1)]
+    ]
     expected: dict[str, dict[str, list[int | None]]] = {
         m: {p: [None] * len(dates) for p in chart["platforms"]} for m in METRICS
     }
-    index_of = {day: i for i, day in enumerate(dates)}
+    estimated = [False] * len(dates)
     for target_id, rows in history.items():
         rows.sort(key=lambda r: (r["captured_at"], r["id"]))
         for i, row in enumerate(rows):
-            day = _parse(row["captured_at"]).astimezone(zone).date()
-            if day not in index_of:  # read after the range: not in its chart
-                continue
-            index = index_of[day]
+            b = _parse(row["captured_at"])
+            a = _parse(rows[i - 1]["captured_at"]) if i else published_of[target_id]
+            pieces = _apportion(a, b, bounds)
             for metric in METRICS:
                 now = row[metric]
                 before = rows[i - 1][metric] if i else 0
-                change = None if now is None or before is None else now - before
-                if change is not None:
-                    slot = expected[metric][cohort[target_id]]
-                    slot[index] = (slot[index] or 0) + change
+                if now is None or before is None:
+                    continue
+                slot = expected[metric][platform_of[target_id]]
+                for day, share in _shares(now - before, pieces).items():
+                    slot[day] = (slot[day] or 0) + share
+                    if len(pieces) > 1:
+                        estimated[day] = True
     assert chart["values"] == expected
+    assert chart["estimated"] == estimated
+    growth = {
+        m: sum(v for v in chart["totals"][m] if v is not None)
+        if any(v is not None for v in chart["totals"][m])
+        else None
+        for m in METRICS
+    }
+    assert chart["range_growth"] == growth
 
     # The totals cards: the API's per-post totals, summed over the same posts.
     sums: dict[str, int | None] = dict.fromkeys(METRICS)

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from openpost.analytics import overview
+from openpost.analytics import growth, overview
 from tests.builders import add_snapshot, make_integration, make_key, make_post, make_workspace
 
 
@@ -45,16 +45,20 @@ def test_daily_series_buckets_by_local_day_across_dst(session: Session) -> None:
     session.flush()
     days = [date(2026, 3, 28), date(2026, 3, 29), date(2026, 3, 30)]
     scope = _scope(ws.id, utc(2026, 3, 27, 23), utc(2026, 3, 30, 22))
-    series = overview.daily_series(session, scope, days, "Europe/Berlin")
+    series = growth.daily_series(session, scope, days, "Europe/Berlin")
     assert series.days == ["2026-03-28", "2026-03-29", "2026-03-30"]
     assert series.platforms == ["bluesky", "twitter"]
-    # First reading counts whole; later ones count their change; no reading is None.
-    assert series.values["impressions"]["twitter"] == [None, 100, 60]
-    assert series.values["likes"]["twitter"] == [None, 10, -1]
+    # Each change is spread over its interval by local day (SPEC §9.3). X's first reading
+    # covers 09:00-23:30 UTC: 14 h on the 28th, 0.5 h on the 29th (which starts at 23:00
+    # UTC). Its second covers 23 h, 0.5 of them on the 30th (CEST: from 22:00 UTC): a
+    # fixed UTC+1 would misfile them. The third lies within the 30th.
+    assert series.values["impressions"]["twitter"] == [96, 4 + 58, 2 + 0]
+    assert series.values["likes"]["twitter"] == [9, 1 - 1, 0 + 0]
     assert series.values["impressions"]["bluesky"] == [None, None, None]  # never reported
-    assert series.values["likes"]["bluesky"] == [4, 0, None]  # 0 is a measured zero
-    assert series.totals["likes"] == [4, 10, -1]
-    assert series.totals["impressions"] == [None, 100, 60]
+    assert series.values["likes"]["bluesky"] == [4 + 0, 0, None]  # 0 is a measured zero
+    assert series.totals["likes"] == [13, 0, 0]
+    assert series.totals["impressions"] == [96, 62, 2]
+    assert series.estimated_days == [True, True, True]
     del post
 
 

@@ -16,7 +16,9 @@ Selection
 ``view=snapshots`` (default): every snapshot in range, newest first (``captured_at`` desc,
 then ``id`` desc), columns ``SNAPSHOT_COLUMNS``:
   snapshot_id, captured_at, post_id, post_target_id, integration_id, platform, username,
-  post_url, impressions, likes, comments, shares, platform_data (compact JSON, sorted keys).
+  post_url, impressions, likes, comments, shares, platform_data (compact JSON, sorted keys),
+  provisional (``true``/``false``: captured inside the platform's settle time after the
+  target's published_at, SPEC §9.2; ``analytics.provisional``).
 
 ``view=latest``: one row per post target whose latest snapshot was captured in range, newest
 latest snapshot first, read through the refresh state's latest/previous pointers (no history
@@ -25,7 +27,8 @@ scan). Columns ``LATEST_COLUMNS``:
   published_at, captured_at (of the latest snapshot), previous_captured_at (of the one before,
   empty if none), impressions, likes, comments, shares (latest values), delta_impressions,
   delta_likes, delta_comments, delta_shares (latest minus previous; the whole value when there
-  is one snapshot; empty where either side is not reported), content (the post's text).
+  is one snapshot; empty where either side is not reported), content (the post's text),
+  provisional (of the latest snapshot).
 
 Format: RFC 4180 (comma, CRLF after every record including the header, fields with a comma,
 quote, CR or LF quoted, quotes doubled), UTF-8 without a byte-order mark. An empty cell means
@@ -59,6 +62,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from openpost.analytics.arithmetic import delta
 from openpost.analytics.models import METRICS, RefreshState, Snapshot
+from openpost.analytics.provisional import deadline_text, is_provisional
 from openpost.analytics.service import require_integration
 from openpost.core.errors import BadRequest, NotFound
 from openpost.core.ids import parse_uuid
@@ -82,7 +86,9 @@ the rows (malformed: 400; not in this workspace: 404).
 **view=snapshots** (default): every snapshot in range, newest first (`captured_at`
 descending, then `snapshot_id` descending). Columns: `snapshot_id, captured_at, post_id,
 post_target_id, integration_id, platform, username, post_url, impressions, likes,
-comments, shares, platform_data` (`platform_data`: compact JSON with sorted keys).
+comments, shares, platform_data, provisional` (`platform_data`: compact JSON with sorted
+keys; `provisional`: `true` when the reading was captured within the platform's settle time
+after the target's `published_at`, else `false`).
 
 **view=latest**: one row per post target whose latest snapshot was captured in range,
 newest first. Columns: `post_id, post_target_id, integration_id, platform, username,
@@ -90,7 +96,7 @@ post_url, target_status, published_at, captured_at` (of the latest snapshot),
 `previous_captured_at` (of the one before; empty if none), `impressions, likes, comments,
 shares` (latest), `delta_impressions, delta_likes, delta_comments, delta_shares` (latest
 minus previous; the whole value when there is one snapshot; empty where either side is
-not reported), `content` (the post's text).
+not reported), `content` (the post's text), `provisional` (of the latest snapshot).
 
 An empty cell means "not reported"; `0` is a measured zero. Times are RFC 3339 UTC with
 `Z`. Text cells (username, post_url, platform_data, content) that start with `=`, `+`,
@@ -113,6 +119,7 @@ SNAPSHOT_COLUMNS = (
     "comments",
     "shares",
     "platform_data",
+    "provisional",  # SPEC §9.2; after the spec's columns so theirs keep their positions
 )
 LATEST_COLUMNS = (
     "post_id",
@@ -128,6 +135,7 @@ LATEST_COLUMNS = (
     *METRICS,
     *(f"delta_{metric}" for metric in METRICS),
     "content",
+    "provisional",
 )
 
 # Rows fetched per round trip, and the size a chunk reaches before it is handed out.
@@ -444,7 +452,9 @@ class _TargetCells:
 
     A snapshot row carries only its target's key; these six cells are read and formatted
     once per target, one query per batch of unseen targets, and kept in a bounded cache
-    (emptied when full) so memory stays flat however many targets there are.
+    (emptied when full) so memory stays flat however many targets there are. Beside them,
+    ``deadlines``: the end of each target's settle window as time text (``""`` without a
+    published_at, which no captured_at sorts before), for the ``provisional`` cell.
     """
 
     LIMIT = 20_000
@@ -453,6 +463,7 @@ class _TargetCells:
         self.connection = connection
         self.workspace_id = workspace_id
         self.cells: dict[str, str] = {}
+        self.deadlines: dict[str, str] = {}
 
     def covering(self, keys: set[str]) -> dict[str, str]:
         missing = keys - self.cells.keys()
@@ -460,6 +471,7 @@ class _TargetCells:
             return self.cells
         if len(self.cells) + len(missing) > self.LIMIT:
             self.cells.clear()
+            self.deadlines.clear()
             missing = keys
         rows = self.connection.execute(
             select(
@@ -472,6 +484,7 @@ class _TargetCells:
                 Integration.platform,
                 Integration.username,
                 PostTarget.post_url,
+                _Time(PostTarget.published_at),
             )
             .join(Integration, Integration.id == PostTarget.integration_id)
             .where(
@@ -479,20 +492,27 @@ class _TargetCells:
                 PostTarget.id.in_([uuid.UUID(key) for key in missing]),
             )
         )
-        for key, ids, platform, username, post_url in rows:
+        for key, ids, platform, username, post_url, published in rows:
             self.cells[key] = ",".join(
                 (ids, csv_text(platform), csv_text(username), csv_text(post_url))
             )
+            self.deadlines[key] = deadline_text(platform, published) or ""
         return self.cells
 
 
 def _snapshot_records(rows: Sequence[Row], targets: _TargetCells) -> str:
     """A batch of snapshot rows as CSV records: the export's hot loop."""
     cells = targets.covering({row[1] for row in rows})
+    deadlines = targets.deadlines
     js = csv_json
+    # ``head`` is ``snapshot_id,captured_at``: its last 20 characters are the time text.
     try:
         return "".join(
-            [f"{head},{cells[key]},{metrics},{js(data)}\r\n" for head, key, metrics, data in rows]
+            [
+                f"{head},{cells[key]},{metrics},{js(data)},"
+                f"{'true' if head[-20:] < deadlines[key] else 'false'}\r\n"
+                for head, key, metrics, data in rows
+            ]
         )
     except KeyError:
         # A target deleted while the export runs: its snapshots go with it (cascade).
@@ -506,6 +526,8 @@ def _latest_records(rows: Sequence[Row]) -> str:
         now = dict(zip(METRICS, metrics[:4], strict=True))
         before = dict(zip(METRICS, metrics[4:], strict=True)) if has_previous else None
         change = delta(now, before)
+        published, captured, _ = times.split(",")
+        provisional = is_provisional(captured, deadline_text(platform, published or None))
         cells = (
             ids,
             text(platform),
@@ -516,6 +538,7 @@ def _latest_records(rows: Sequence[Row]) -> str:
             *(number(value) for value in metrics[:4]),
             *(number(change[metric]) for metric in METRICS),
             text(content),
+            "true" if provisional else "false",
         )
         lines.append(csv_record(cells))
     return "".join(lines)

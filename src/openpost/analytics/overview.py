@@ -27,12 +27,10 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
     Select,
     and_,
     case,
-    cast,
     distinct,
     func,
     literal,
@@ -65,11 +63,11 @@ class Scope:
         return replace(self, start=start, end=end)
 
 
-def _published() -> ColumnElement[datetime]:
+def published() -> ColumnElement[datetime]:
     return func.coalesce(PostTarget.published_at, Post.published_at)
 
 
-def _in_scope(query: AnySelect, scope: Scope) -> AnySelect:
+def in_scope(query: AnySelect, scope: Scope) -> AnySelect:
     """Join what the scope filters on and apply it. ``query`` selects from PostTarget."""
     query = (
         query.join(Post, Post.id == PostTarget.post_id)
@@ -77,8 +75,8 @@ def _in_scope(query: AnySelect, scope: Scope) -> AnySelect:
         .where(
             PostTarget.workspace_id == scope.workspace_id,
             Post.workspace_id == scope.workspace_id,
-            _published() >= scope.start,
-            _published() < scope.end,
+            published() >= scope.start,
+            published() < scope.end,
         )
     )
     if scope.integration_id is not None:
@@ -155,7 +153,7 @@ def target_figures(
 
     API: ``GET /v1/analytics/post/{id}`` lists the same per-target metrics and ``delta``.
     """
-    query = _with_pointers(_in_scope(select(*_TARGET_COLUMNS).select_from(PostTarget), scope))
+    query = _with_pointers(in_scope(select(*_TARGET_COLUMNS).select_from(PostTarget), scope))
     if post_ids is not None:
         query = query.where(PostTarget.post_id.in_(list(post_ids)))
     return [_figures(row) for row in session.execute(query.order_by(PostTarget.id))]
@@ -217,22 +215,10 @@ def range_totals(
     )
 
 
-# -- daily series ------------------------------------------------------------------------
+# -- local days ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class DailySeries:
-    days: list[str]
-    """ISO dates (``2026-03-29``) of the workspace's local days, oldest first."""
-    platforms: list[str]
-    """Platforms with at least one target in scope, sorted."""
-    values: dict[str, dict[str, list[int | None]]]
-    """``values[metric][platform][i]``: that platform's change on day ``i``."""
-    totals: dict[str, list[int | None]]
-    """``totals[metric][i]``: the sum over platforms (``None`` where none reported)."""
-
-
-def _bucket(column: ColumnElement[datetime], bounds: Sequence[datetime]) -> ColumnElement[int]:
+def bucket_index(column: ColumnElement[datetime], bounds: Sequence[datetime]) -> ColumnElement[int]:
     """The index ``i`` with ``bounds[i] <= column < bounds[i+1]``, as a balanced CASE tree.
 
     Day boundaries are computed in Python from the workspace's IANA zone (so a 23- or
@@ -264,87 +250,6 @@ def local_day_starts(timezone: str, first: date, last: date) -> list[datetime]:
     ]
 
 
-def daily_series(
-    session: Session, scope: Scope, days: Sequence[date], timezone: str
-) -> DailySeries:
-    """Per local day and platform, how much each metric grew: the sum, over the readings
-    captured that day, of each reading minus the target's reading before it (its whole
-    value for a target's first reading) — the API's ``delta`` rule applied to every pair
-    of consecutive snapshots.
-
-    ``days`` are consecutive local dates of the workspace's ``timezone``. A day whose
-    readings report nothing for a metric is ``None``.
-
-    API: ``GET /v1/analytics`` (or ``/v1/analytics/export``) lists every snapshot with its
-    ``post_target_id``, ``platform`` and ``captured_at``; sort each target's snapshots by
-    time, subtract consecutive ones, and add the differences up per local day.
-    """
-    if not days:
-        raise ValueError("days must not be empty")
-    day_starts = local_day_starts(timezone, days[0], days[-1])
-    first, last = day_starts[0], day_starts[-1]
-    cohort = _in_scope(
-        select(PostTarget.id.label("target_id"), Integration.platform).select_from(PostTarget),
-        scope,
-    ).subquery("cohort")
-    # Each reading beside the one before it (same target), in one window.
-    order = (Snapshot.captured_at, Snapshot.id)
-
-    def before(column: Any) -> Any:
-        return func.lag(column).over(partition_by=Snapshot.post_target_id, order_by=order)
-
-    paired = (
-        select(
-            Snapshot.captured_at,
-            cohort.c.platform,
-            before(Snapshot.id).label("previous_id"),
-            *(getattr(Snapshot, m) for m in METRICS),
-            *(before(getattr(Snapshot, m)).label(f"p_{m}") for m in METRICS),
-        )
-        .join(cohort, cohort.c.target_id == Snapshot.post_target_id)
-        .where(Snapshot.workspace_id == scope.workspace_id, Snapshot.captured_at < last)
-        .subquery("paired")
-    )
-    first_reading = paired.c.previous_id.is_(None)
-    bucketed = (
-        select(
-            _bucket(paired.c.captured_at, day_starts).label("day"),
-            paired.c.platform,
-            *(
-                case((first_reading, paired.c[m]), else_=paired.c[m] - paired.c[f"p_{m}"]).label(m)
-                for m in METRICS
-            ),
-        )
-        .where(paired.c.captured_at >= first)
-        .subquery("bucketed")
-    )
-    rows = session.execute(
-        select(
-            bucketed.c.day,
-            bucketed.c.platform,
-            # PostgreSQL sums BIGINT into NUMERIC; these sums are whole numbers.
-            *(cast(func.sum(bucketed.c[m]), BigInteger).label(m) for m in METRICS),
-        ).group_by(bucketed.c.day, bucketed.c.platform)
-    ).all()
-    platforms = sorted(
-        set(session.scalars(select(cohort.c.platform).distinct())) | {row.platform for row in rows}
-    )
-    n = len(day_starts) - 1
-    values = {m: {p: [None] * n for p in platforms} for m in METRICS}
-    for row in rows:
-        for m in METRICS:
-            values[m][row.platform][row.day] = getattr(row, m)
-    series_totals = {
-        m: [totals({m: values[m][p][i]} for p in platforms)[m] for i in range(n)] for m in METRICS
-    }
-    return DailySeries(
-        days=[day.isoformat() for day in days],
-        platforms=platforms,
-        values=values,  # type: ignore[arg-type]  # lists of None widen to int | None
-        totals=series_totals,
-    )
-
-
 # -- posts table -------------------------------------------------------------------------
 
 
@@ -374,7 +279,7 @@ class PostsPage:
 
 def _sort_column(sort: str) -> ColumnElement[Any]:
     if sort == "published":
-        return func.min(_published())
+        return func.min(published())
     if sort in METRICS:
         return func.sum(getattr(_latest, sort))
     metric = sort.removeprefix("delta_")
@@ -405,9 +310,9 @@ def posts_page(
         raise ValueError(f"unknown sort key {sort!r}")
     key = _sort_column(sort)
     query = _with_pointers(
-        _in_scope(select(PostTarget.post_id, key.label("key")).select_from(PostTarget), scope)
+        in_scope(select(PostTarget.post_id, key.label("key")).select_from(PostTarget), scope)
     ).group_by(PostTarget.post_id)
-    counted = _in_scope(
+    counted = in_scope(
         select(func.count(distinct(PostTarget.post_id))).select_from(PostTarget), scope
     )
     if search:

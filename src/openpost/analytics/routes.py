@@ -12,9 +12,10 @@ from fastapi import APIRouter, Depends, Path, Query
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import Response, StreamingResponse
 
-from openpost.analytics import export, service
+from openpost.analytics import export, growth, service
 from openpost.analytics.schemas import (
     EXPORT_RANGE_PARAMETER,
+    GrowthEnvelope,
     PostMetricsEnvelope,
     SnapshotPageOut,
 )
@@ -89,6 +90,45 @@ async def post_metrics(
         return data(service.post_metrics(session, workspace_id, post, now=now, days=days))
 
     return await reader.run(metrics)
+
+
+@router.get(
+    "/growth",
+    summary="Every post's growth per local day, estimated days marked",
+    description=(
+        "Per local day of the workspace's timezone (the last `days` days, today included), "
+        "how much every post grew, whenever it was published: each reading's change spread "
+        "over the time since the reading before it (a first reading: since the target's "
+        "`published_at`), in proportion to time. `estimated` is true on a day that holds "
+        "spread-out change. Integer shares: cumulative floor, so each reading's shares add "
+        "up to its change exactly."
+    ),
+    response_model=GrowthEnvelope,
+    responses=error_responses(400, 404),
+)
+async def growth_per_day(
+    reader: CurrentReader,
+    days: Days = 30,
+    integration_id: Annotated[
+        str | None,
+        Query(
+            description="Only this integration's posts (UUID)",
+            json_schema_extra=UUID_OR_EMPTY_SCHEMA,
+        ),
+    ] = None,
+) -> Response:
+    workspace_id = reader.caller.workspace_id
+    integration = parse_uuid(integration_id, "integration_id") if integration_id else None
+    now = clock.now()
+
+    def answer(session: Session) -> Response:
+        return data(
+            growth.growth_per_day(
+                session, workspace_id, now=now, days=days, integration_id=integration
+            )
+        )
+
+    return await reader.run(answer)
 
 
 @router.get(

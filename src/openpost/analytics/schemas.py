@@ -24,6 +24,10 @@ class SnapshotOut(MetricSet):
     platform: str
     platform_data: dict[str, Any]
     captured_at: str = Field(examples=["2026-04-16T10:00:00Z"])
+    provisional: bool = Field(
+        description="Taken within the platform's settle time after the target's "
+        "published_at (captured_at < published_at + settle time): the numbers may still move"
+    )
 
 
 class SnapshotPageOut(BaseModel):
@@ -45,6 +49,13 @@ class TargetMetricsOut(MetricSet):
     status: str
     post_url: str | None
     captured_at: str | None = Field(description="When the latest metrics were read")
+    provisional: bool = Field(
+        description="The latest reading is provisional (false when there is none)"
+    )
+    provisional_until: str | None = Field(
+        description="published_at + the platform's settle time: readings before it are "
+        "provisional (null without a published_at)"
+    )
     delta: MetricSet = Field(description="Latest minus the reading before it")
     refresh: RefreshOut
     snapshots: list[SnapshotOut] = Field(description="Newest first, within `days`")
@@ -92,3 +103,27 @@ EXPORT_RANGE_PARAMETER: dict[str, Any] = {
         "not": {"required": ["days", "since"]},
     },
 }
+
+
+class PlatformDayOut(MetricSet):
+    estimated: bool = Field(description="This day holds change spread over several days")
+
+
+class GrowthDayOut(MetricSet):
+    date: str = Field(examples=["2026-04-16"], description="Local date (workspace timezone)")
+    estimated: bool = Field(
+        description="Part of this day's growth was spread from a reading that spans several "
+        "days (SPEC 9.3): an apportionment, not a measurement"
+    )
+    platforms: dict[str, PlatformDayOut]
+
+
+class GrowthOut(BaseModel):
+    timezone: str
+    totals: MetricSet = Field(description="The days added up")
+    estimated: bool = Field(description="Some day is estimated")
+    days: list[GrowthDayOut] = Field(description="Oldest first")
+
+
+class GrowthEnvelope(BaseModel):
+    data: GrowthOut

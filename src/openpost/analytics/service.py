@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, aliased
 
 from openpost.analytics.arithmetic import delta, totals
 from openpost.analytics.models import METRICS, RefreshState, Snapshot
+from openpost.analytics.provisional import deadline_of, is_provisional, provisional_until
 from openpost.core.db import json_loads
 from openpost.core.errors import NotFound
 from openpost.core.pagination import decode_cursor, encode_cursor
@@ -30,6 +31,7 @@ from openpost.core.sqltext import (
     canonical_uuid,
     json_is_valid,
     json_text,
+    raw_time,
     time_text,
     uuid_text,
 )
@@ -49,7 +51,8 @@ SNAPSHOT_COLUMNS = (
     Snapshot.shares,
     json_text(Snapshot.platform_data),
     json_is_valid(Snapshot.platform_data),
-    time_text(Snapshot.captured_at),
+    raw_time(PostTarget.published_at),  # read once per target: ``provisional.deadline_of``
+    time_text(Snapshot.captured_at),  # last: the cursor reads it as ``row[-1]``
 )
 
 
@@ -71,9 +74,11 @@ def snapshot_rows(rows: Iterable[Any]) -> list[dict[str, Any]]:
     """The API's snapshot objects from rows of ``SNAPSHOT_COLUMNS``.
 
     ``platform_data`` is usually an ``orjson.Fragment``: orjson writes it, ``json`` cannot.
-    Target, integration and post ids repeat down a page, so each is dashed once.
+    Target, integration and post ids repeat down a page, so each is dashed once, and each
+    target's settle deadline (``provisional``) is worked out once.
     """
     known: dict[str, str] = {}
+    deadlines: dict[str, str] = {}
     out = []
     for (
         snapshot_id,
@@ -87,8 +92,12 @@ def snapshot_rows(rows: Iterable[Any]) -> list[dict[str, Any]]:
         shares,
         raw,
         valid,
+        published_at,
         captured_at,
     ) in rows:
+        deadline = deadlines.get(target_id)
+        if deadline is None:
+            deadline = deadlines[target_id] = deadline_of(platform, published_at)
         out.append(
             {
                 "id": canonical_uuid(snapshot_id),
@@ -107,6 +116,7 @@ def snapshot_rows(rows: Iterable[Any]) -> list[dict[str, Any]]:
                 if valid and raw[0] == "{"
                 else _parsed_platform_data(raw),
                 "captured_at": captured_at,
+                "provisional": captured_at < deadline,
             }
         )
     return out
@@ -214,6 +224,7 @@ _POST_TARGETS = (
         PostTarget.integration_id,
         PostTarget.status,
         PostTarget.post_url,
+        PostTarget.published_at,
         Integration.platform,
         Integration.username,
         RefreshState.outcome,
@@ -279,6 +290,8 @@ def post_metrics(
         latest_metrics = _metrics(row, "l_")
         target_delta = delta(latest_metrics, _metrics(row, "p_"))
         target_id = str(row.target_id)
+        until = provisional_until(row.platform, row.published_at)
+        captured_at = format_time(row.l_captured_at)
         targets.append(
             {
                 "target_id": target_id,
@@ -288,7 +301,10 @@ def post_metrics(
                 "status": row.status,
                 "post_url": row.post_url,
                 **(latest_metrics or dict.fromkeys(METRICS)),
-                "captured_at": format_time(row.l_captured_at),
+                "captured_at": captured_at,
+                # SPEC §9.2: the latest reading is inside the platform's settle window.
+                "provisional": is_provisional(captured_at, until),
+                "provisional_until": until,
                 "delta": target_delta,
                 "refresh": {
                     "outcome": row.outcome or "pending",

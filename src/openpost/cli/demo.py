@@ -85,6 +85,7 @@ def demo(
                 session,
                 clock.now(),
                 x_freshness=timedelta(hours=settings.x_freshness_window_hours),
+                discovery_interval=timedelta(minutes=settings.discovery_interval_minutes),
                 progress=progress,
             )
     except BaseException:

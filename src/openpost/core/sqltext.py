@@ -12,6 +12,9 @@ more than the query on the analytics pages; the database writes the same text in
 - ``json_text(col)``: a JSON column's stored text, unparsed. PostgreSQL's ``jsonb`` text is
   always valid JSON; SQLite keeps whatever text was written (a bare number even as a
   number: a ``JSON`` column has numeric affinity, hence the CAST there too), hence:
+- ``raw_time(col)``: a time column as the driver gives it, unconverted: SQLite's stored text
+  (``YYYY-MM-DD HH:MM:SS[.ffffff]``, naive UTC), psycopg's aware ``datetime``. For values
+  read once per target and cached, where even ``time_text``'s formatting is wasted per row.
 - ``json_is_valid(col)``: true when ``json_text`` is RFC 8259 JSON (always on PostgreSQL;
   SQLite's ``json_valid``, which refuses ``NaN`` and friends that Python's ``json`` writes).
 
@@ -28,6 +31,7 @@ from sqlalchemy.orm import QueryableAttribute
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.types import NullType
 
 Column = ColumnElement[Any] | QueryableAttribute[Any]
 
@@ -64,6 +68,21 @@ def uuid_text(column: Column) -> ColumnElement[str]:
 
 def time_text(column: Column) -> ColumnElement[str]:
     return _TimeText(column)
+
+
+class _RawTime(FunctionElement[Any]):
+    type = NullType()  # no result processing: whatever the driver returns
+    name = "raw_time"
+    inherit_cache = True
+
+
+def raw_time(column: Column) -> ColumnElement[Any]:
+    return _RawTime(column)
+
+
+@compiles(_RawTime)
+def _raw_time(element: _RawTime, compiler: SQLCompiler, **kw: Any) -> str:
+    return _arg(element, compiler, **kw)
 
 
 def json_text(column: Column) -> ColumnElement[str]:

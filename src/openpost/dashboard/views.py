@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from openpost.analytics import overview, service
+from openpost.analytics import growth, overview, service
 from openpost.analytics.arithmetic import delta
 from openpost.analytics.export import CsvExport, open_export, parse_request
 from openpost.analytics.models import METRICS
+from openpost.analytics.provisional import settle_time
 from openpost.auth.service import list_keys
 from openpost.config import Settings
 from openpost.consent.providers import OwnerConsent
@@ -29,6 +30,7 @@ from openpost.dashboard.members import ROLES, list_members
 from openpost.dashboard.sessions import Viewer, memberships
 from openpost.integrations.models import Platform
 from openpost.integrations.service import find_integration, list_integrations
+from openpost.platforms.specs import spec_for
 from openpost.posts.service import get_post
 from openpost.refresh.service import collection_status
 
@@ -69,7 +71,10 @@ def overview_page(
     period = filters.period(viewer.timezone, now)
     scope = _scope(session, viewer, filters, period)
     totals = overview.range_totals(session, scope, period.previous_start, period.previous_end)
-    series = overview.daily_series(session, scope, period.days, viewer.timezone)
+    # What happened in the range: every post's growth during it, whenever it was published.
+    every_post = scope.shifted(growth.EARLIEST, period.end)
+    series = growth.daily_series(session, every_post, period.days, viewer.timezone)
+    range_growth = series.range_growth()
     return {
         **chrome(session, viewer),
         **filter_options(session, viewer),
@@ -77,12 +82,20 @@ def overview_page(
         "period": period,
         "totals": totals,
         "series": series,
+        "range_growth": range_growth,
         "chart": {
             "days": series.days,
             "platforms": series.platforms,
             "values": series.values,
             "totals": series.totals,
             "metrics": list(METRICS),
+            # SPEC §9.3: a day holding change spread from a reading that spans several days.
+            "estimated": series.estimated_days,
+            "estimated_by_platform": series.estimated,
+            # Every post's growth during the range (the sum of the days above), beside the
+            # cards' totals of the posts published in it.
+            "range_growth": range_growth,
+            "range_growth_estimated": any(series.estimated_days),
         },
         "top_metric": top_metric,
         "top_posts": overview.top_posts(session, scope, top_metric),
@@ -160,7 +173,12 @@ def post_page(
                     "values": {m: [snap[m] for snap in history] for m in METRICS},
                     "changes": {m: [snap["change"][m] for snap in history] for m in METRICS},
                     "metrics": list(METRICS),
+                    # SPEC §9.2: each reading's mark, and when the platform's numbers settle.
+                    "provisional": [snap["provisional"] for snap in history],
+                    "provisional_until": target["provisional_until"],
                 },
+                "settle_hours": settle_time(target["platform"]) // timedelta(hours=1),
+                "platform_label": spec_for(target["platform"]).label,
             }
         )
     return {

@@ -19,6 +19,13 @@ the oldest one of that name, and gives it:
   history stops there, its outcome is ``not_found``;
 - refresh states as after those readings: last attempt and success at the last reading,
   next due from the tiers, outcome ``ok`` (``frozen`` once nothing is ever due again);
+- a discovery state per integration as discovery leaves it (SPEC §3.4): its ``since_id``
+  cursor at the seeding time, checked just now, next due after the discovery interval. So
+  the collector's first pass imports nothing the demo already "knows": without it, every
+  integration got a state due at once and a cursor-less first read of the simulator's feed
+  (up to each platform's cap, 450 posts in all), each post with one reading that counted
+  its whole lifetime as today's growth. After that the feed's new posts (each synthetic
+  account posts every 6-48 h) arrive one by one, as on a live account;
 - a fresh API key named "demo key" on every run (a key's plaintext cannot be recovered)
   and the owner login ``demo@openpost.local`` / ``openpost-demo``.
 
@@ -50,8 +57,15 @@ from openpost.core.ids import new_id
 from openpost.core.timefmt import format_time
 from openpost.integrations.models import Integration
 from openpost.platforms.base import Account
-from openpost.platforms.synthetic.client import SyntheticClient, make_post_id, post_url, simulate
+from openpost.platforms.synthetic.client import (
+    SyntheticClient,
+    make_post_id,
+    post_url,
+    published_at_of,
+    simulate,
+)
 from openpost.posts.models import Post, PostSource, PostTarget, TargetStatus
+from openpost.refresh.models import DiscoveryState
 from openpost.refresh.tiers import DEFAULT_POLICY, TierPolicy, capture_schedule, next_due_at
 from openpost.workspaces.models import Workspace, WorkspaceMode
 from openpost.workspaces.service import add_member, create_workspace, find_user, verify_password
@@ -63,6 +77,7 @@ DEMO_PASSWORD = "openpost-demo"  # noqa: S105 - the documented demo login, not a
 DEMO_KEY_NAME = "demo key"
 POST_COUNT = 96
 X_FRESHNESS = timedelta(hours=72)
+DISCOVERY_INTERVAL = timedelta(minutes=60)  # the setting's default
 
 # (platform, handle, display name, how likely a post goes there)
 ACCOUNTS = (
@@ -286,6 +301,46 @@ def _track(
     return tracked
 
 
+def _discovery_states(
+    session: Session,
+    workspace: Workspace,
+    accounts: dict[str, tuple[Integration, Account]],
+    now: datetime,
+    interval: timedelta,
+) -> None:
+    """Each integration's discovery cursor at ``now``, as if discovery had just run.
+
+    The cursor is a post id of the account's layout that encodes ``now``: the simulator's
+    feed (``SyntheticClient.discover``) lists only posts published after it. A cursor that
+    is already later (the collector ran since) is kept.
+    """
+    states = {
+        state.integration_id: state
+        for state in session.scalars(
+            select(DiscoveryState).where(DiscoveryState.workspace_id == workspace.id)
+        )
+    }
+    for platform, (integration, account) in accounts.items():
+        state = states.get(integration.id)
+        if state is None:
+            state = DiscoveryState(
+                integration_id=integration.id,
+                workspace_id=workspace.id,
+                consecutive_failures=0,
+                discovered=0,
+            )
+            session.add(state)
+        seen = published_at_of(platform, state.since_id) if state.since_id else None
+        if seen is None or seen < now:
+            state.since_id = make_post_id(platform, account, now, 0)
+        state.last_attempt_at = state.last_success_at = now
+        state.next_due_at = now + interval
+        state.outcome = Outcome.ok.value
+        state.error_code = state.error_message = None
+        state.consecutive_failures = 0
+    session.flush()
+
+
 def _newest_captures(session: Session, workspace_id: uuid.UUID) -> dict[uuid.UUID, datetime]:
     query = (
         select(Snapshot.post_target_id, func.max(Snapshot.captured_at))
@@ -353,16 +408,19 @@ def seed_demo(
     x_freshness: timedelta = X_FRESHNESS,
     tiers: TierPolicy = DEFAULT_POLICY,
     post_count: int = POST_COUNT,
+    discovery_interval: timedelta = DISCOVERY_INTERVAL,
     progress: Callable[[int, int], None] | None = None,
 ) -> DemoResult:
     """Create the demo workspace, or top it up to ``now``. Does not commit.
 
-    ``x_freshness`` and ``tiers`` are the collection settings the history should follow;
+    ``x_freshness``, ``tiers`` and ``discovery_interval`` are the collection settings the
+    history should follow;
     ``post_count`` scales the plan (tests seed a small demo); ``progress(done, total)`` is
     called as targets are processed.
     """
     workspace, created = _demo_workspace(session, now)
     accounts = _integrations(session, workspace)
+    _discovery_states(session, workspace, accounts, now, discovery_interval)
     tracked = _track(session, workspace, accounts, post_count)
     newest = _newest_captures(session, workspace.id)
 

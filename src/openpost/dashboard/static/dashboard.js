@@ -25,6 +25,25 @@
     return Math.max(240, el.clientWidth - 16);
   }
 
+  // Shades x ranges [from, to] (seconds) beneath a chart's series: the overview's estimated
+  // days (SPEC 9.3), a post's provisional readings (SPEC 9.2). The page's text names them.
+  function shade(ranges, colour) {
+    return function (u) {
+      var box = u.bbox;
+      var ctx = u.ctx;
+      ctx.save();
+      ctx.fillStyle = colour;
+      ranges.forEach(function (range) {
+        var x0 = Math.max(box.left, u.valToPos(range[0], "x", true));
+        var x1 = Math.min(box.left + box.width, u.valToPos(range[1], "x", true));
+        if (x1 > x0) ctx.fillRect(x0, box.top, x1 - x0, box.height);
+      });
+      ctx.restore();
+    };
+  }
+  var ESTIMATED_SHADE = "rgba(199, 119, 0, 0.10)";
+  var PROVISIONAL_SHADE = "rgba(36, 87, 197, 0.10)";
+
   function mount(el, opts, data) {
     opts.width = widthOf(el);
     opts.height = CHART_HEIGHT;
@@ -78,8 +97,11 @@
       data.push(overview.totals[metric]);
       if (plot) plot.destroy();
       overviewEl.textContent = "";
+      var estimatedDays = xs.filter(function (x, i) { return overview.estimated && overview.estimated[i]; })
+        .map(function (x) { return [x - 43200, x + 43200]; });
       plot = mount(overviewEl, {
         title: metric.charAt(0).toUpperCase() + metric.slice(1) + " gained per day",
+        hooks: { drawClear: [shade(estimatedDays, ESTIMATED_SHADE)] },
         tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"); },
         scales: { x: { time: true } },
         series: series,
@@ -124,7 +146,14 @@
         var axes = [{}, { scale: "small", label: "likes · comments · shares", size: 60, values: function (u, vals) { return vals.map(fmt); } }];
         if (hasBig) axes.push({ scale: "big", label: "impressions", side: 1, size: 70, grid: { show: false }, values: function (u, vals) { return vals.map(fmt); } });
         var caption = el.querySelector("figcaption");
-        mount(el, { tzDate: tzDate, scales: { x: { time: true } }, series: series, axes: axes }, data);
+        var provisional = [];
+        if (target.provisional_until && target.provisional && target.provisional.indexOf(true) >= 0) {
+          provisional.push([xs[0], Date.parse(target.provisional_until) / 1000]);
+        }
+        mount(el, {
+          tzDate: tzDate, scales: { x: { time: true } }, series: series, axes: axes,
+          hooks: { drawClear: [shade(provisional, PROVISIONAL_SHADE)] }
+        }, data);
         if (caption) el.insertBefore(caption, el.firstChild);
       });
     });
