@@ -22,12 +22,13 @@ from openpost.auth.service import list_keys
 from openpost.config import Settings
 from openpost.core.errors import BadRequest
 from openpost.core.timefmt import format_time
-from openpost.dashboard import x_connect
+from openpost.dashboard import display, previews, x_connect
 from openpost.dashboard.filters import Filters, Period, parse_filters
 from openpost.dashboard.members import ROLES, list_members
 from openpost.dashboard.sessions import Viewer, memberships
 from openpost.integrations.models import Platform
 from openpost.integrations.service import find_integration, list_integrations
+from openpost.platforms.specs import label, spec_for
 from openpost.posts.service import get_post
 from openpost.refresh.service import collection_status
 
@@ -60,15 +61,25 @@ def filter_options(session: Session, viewer: Viewer) -> dict[str, Any]:
     }
 
 
+def reported_metrics(totals: overview.RangeTotals) -> list[str]:
+    """The metrics some account in the selection reports (Bluesky and Mastodon have no
+    impressions): the charts and the top posts open on the first of them."""
+    return [metric for metric in METRICS if totals.reporting[metric] > 0]
+
+
 def overview_page(
-    session: Session, viewer: Viewer, filters: Filters, *, now: datetime, top_metric: str
+    session: Session, viewer: Viewer, filters: Filters, *, now: datetime, top_metric: str | None
 ) -> dict[str, Any]:
-    if top_metric not in METRICS:
+    if top_metric is not None and top_metric not in METRICS:
         raise BadRequest(f"top must be one of {', '.join(METRICS)}")
     period = filters.period(viewer.timezone, now)
     scope = _scope(session, viewer, filters, period)
     totals = overview.range_totals(session, scope, period.previous_start, period.previous_end)
     series = overview.daily_series(session, scope, period.days, viewer.timezone)
+    reported = reported_metrics(totals)
+    default_metric = reported[0] if reported else METRICS[0]
+    top_metric = top_metric or default_metric
+    top = overview.top_posts(session, scope, top_metric)
     return {
         **chrome(session, viewer),
         **filter_options(session, viewer),
@@ -82,9 +93,14 @@ def overview_page(
             "values": series.values,
             "totals": series.totals,
             "metrics": list(METRICS),
+            "reported": reported,
+            "default_metric": default_metric,
+            "labels": {platform: label(platform) for platform in series.platforms},
+            "colours": {platform: display.colour(platform) for platform in series.platforms},
         },
         "top_metric": top_metric,
-        "top_posts": overview.top_posts(session, scope, top_metric),
+        "top_posts": top,
+        "previews": previews.thumbnails(session, viewer.workspace_id, [r.post_id for r in top]),
     }
 
 
@@ -120,6 +136,9 @@ def posts_page(
         "filters": filters,
         "period": period,
         "result": result,
+        "previews": previews.thumbnails(
+            session, viewer.workspace_id, [row.post_id for row in result.rows]
+        ),
         "sort": sort,
         "descending": descending,
         "search": search,
@@ -165,6 +184,7 @@ def post_page(
     return {
         **chrome(session, viewer),
         "post": post,
+        "thumbnail": previews.thumbnails(session, viewer.workspace_id, [post_id]).get(str(post_id)),
         "metrics": metrics,
         "targets": targets,
         "days": days,
@@ -183,13 +203,55 @@ def integrations_page(
         {**integration, "health": health.get(integration["id"])}
         for integration in list_integrations(session, viewer.workspace_id)
     ]
+    connectable, unavailable = connect_choices(settings, viewer)
     return {
         **chrome(session, viewer),
         "integrations": rows,
         "budgets": status["platforms"],
         "platforms": [p.value for p in Platform],
+        "connectable": connectable,
+        "unavailable": unavailable,
+        "setup_docs": PLATFORM_HELP,
         "x_consent": x_connect.offer(settings, viewer),
     }
+
+
+PLATFORM_HELP = "/help/platforms"
+
+
+def connect_choices(settings: Settings, viewer: Viewer) -> tuple[list[str], list[dict[str, Any]]]:
+    """The platforms the connect-by-handle form offers, and the others with what they need.
+
+    A test workspace connects synthetic accounts on every platform. A live one offers only
+    the platforms whose reading the operator has configured (``spec.configured``) and that
+    connect by handle; the rest are listed as needing the operator's app credentials.
+    """
+    if viewer.mode == "test":
+        return [p.value for p in Platform], []
+    connectable, unavailable = [], []
+    for platform in Platform:
+        spec = spec_for(platform.value)
+        if spec.configured(settings) and not spec.consent_only:
+            connectable.append(platform.value)
+        else:
+            unavailable.append(
+                {"platform": platform.value, "needs": spec.needs, "consent_only": spec.consent_only}
+            )
+    return connectable, unavailable
+
+
+def platform_help_page(session: Session, settings: Settings, viewer: Viewer) -> dict[str, Any]:
+    """Every platform: whether this server can read it, and what an operator sets if not."""
+    rows = [
+        {
+            "platform": platform.value,
+            "ready": spec_for(platform.value).configured(settings),
+            "needs": spec_for(platform.value).needs,
+            "consent_only": spec_for(platform.value).consent_only,
+        }
+        for platform in Platform
+    ]
+    return {**chrome(session, viewer), "rows": rows}
 
 
 def settings_page(session: Session, viewer: Viewer) -> dict[str, Any]:

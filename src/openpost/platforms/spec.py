@@ -32,6 +32,8 @@ class PlatformSpec:
     - ``configured(settings)``: whether the operator has given what reading it needs (an
       API key, an app's credentials); ``needs``: what to set when it is not.
     - ``consent_only``: accounts connect only through the owner's consent (no handle form).
+    - ``thumbnail_url``: where the platform serves a post's preview image, ``{post_id}``
+      standing for its platform post id (YouTube's video thumbnails); empty for none.
     """
 
     name: str
@@ -42,3 +44,4 @@ class PlatformSpec:
     configured: Callable[[Settings], bool] = _never_configured
     needs: str = ""
     consent_only: bool = False
+    thumbnail_url: str = ""

@@ -54,6 +54,7 @@ SPECS: dict[str, PlatformSpec] = {
             timedelta(hours=48),
             _youtube,
             "OPENPOST_YOUTUBE_API_KEY",
+            thumbnail_url="https://i.ytimg.com/vi/{post_id}/mqdefault.jpg",
         ),
         PlatformSpec(
             "threads",
