@@ -263,14 +263,18 @@ def settings_page(session: Session, viewer: Viewer) -> dict[str, Any]:
     }
 
 
-def export_params(filters: Filters, period: Period, view: str) -> dict[str, str | None]:
+def export_params(
+    filters: Filters, period: Period, view: str, search: str = ""
+) -> dict[str, str | None]:
     """The ``GET /v1/analytics/export`` parameters equal to the dashboard's filters: the
-    period's bounds as ``since``/``until`` and the integration. (The export has no platform
-    parameter: it covers every platform.)"""
+    period's bounds as ``since``/``until``, the integration, the platform and the posts
+    page's search."""
     return {
         "since": format_time(period.start),
         "until": format_time(period.end),
         "integration_id": str(filters.integration_id) if filters.integration_id else None,
+        "platform": filters.platform,
+        "search": search.strip() or None,
         "view": view,
     }
 
@@ -287,8 +291,9 @@ def export(
 
     ``?post=<id>&days=N`` (post detail): that post's snapshots of the last N days, exactly
     ``/v1/analytics/export?post_id=<id>&days=N``. Otherwise the page's filters (range,
-    integration) and ``view`` (``snapshots`` or ``latest``) become ``since``/``until``/
-    ``integration_id``/``view`` (see ``export_params``).
+    integration, platform, the search ``q``) and ``view`` (``snapshots`` or ``latest``)
+    become ``since``/``until``/``integration_id``/``platform``/``search``/``view`` (see
+    ``export_params``).
     """
     view = query.get("view") or "snapshots"
     if query.get("post"):
@@ -301,13 +306,16 @@ def export(
         )
     else:
         filters = parse_filters(query)
-        params = export_params(filters, filters.period(viewer.timezone, now), view)
+        period = filters.period(viewer.timezone, now)
+        params = export_params(filters, period, view, query.get("q", "")[:200])
         request = parse_request(
             now=now,
             since=params["since"],
             until=params["until"],
             integration_id=params["integration_id"],
             view=params["view"],
+            platform=params["platform"],
+            search=params["search"],
         )
     return open_export(session, factory, viewer.workspace_id, request, now=now)
 
