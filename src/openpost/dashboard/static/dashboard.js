@@ -89,6 +89,12 @@
     };
   }
 
+  // A legend shows a value only for the point under the cursor; with none it is blank
+  // (an em dash there would read as "not reported").
+  function legendValue(u, v, seriesIdx, idx) {
+    return idx == null ? "" : fmt(v);
+  }
+
   function widthOf(el) {
     return Math.max(200, el.clientWidth - 16);
   }
@@ -146,7 +152,7 @@
     var labelOf = function (platform) { return (overview.labels || {})[platform] || platform; };
     var colourOf = function (platform) { return (overview.colours || {})[platform] || COLORS.other; };
     var reports = function (values) { return (values || []).some(function (v) { return v != null; }); };
-    var dayValue = function (u, v) { return v == null ? "" : dayLabel(v); };
+    var dayValue = function (u, v, si, idx) { return idx == null || v == null ? "" : dayLabel(v); };
     var layout = overview.platforms.length > 1 ? "split" : "together";
     var metric = overview.default_metric || overview.metrics[0];
     var title = function (m) { return m.charAt(0).toUpperCase() + m.slice(1) + " gained per day"; };
@@ -184,10 +190,10 @@
         var data = [xs];
         overview.platforms.forEach(function (platform) {
           if (!reports(overview.values[metric][platform])) return;
-          series.push({ label: labelOf(platform), stroke: colourOf(platform), width: 2, points: { size: 5 }, value: function (u, v) { return fmt(v); } });
+          series.push({ label: labelOf(platform), stroke: colourOf(platform), width: 2, points: { size: 5 }, value: legendValue });
           data.push(overview.values[metric][platform]);
         });
-        series.push({ label: "All", stroke: COLORS.all, width: 1.5, dash: [6, 4], value: function (u, v) { return fmt(v); } });
+        series.push({ label: "All", stroke: COLORS.all, width: 1.5, dash: [6, 4], value: legendValue });
         data.push(overview.totals[metric]);
         mount(fig, { scales: { x: { time: false } }, series: series, axes: [dayAxis(fig, xs), yAxis(fig)] }, data);
       } else {
@@ -202,7 +208,7 @@
           mount(fig, {
             scales: { x: { time: false } },
             legend: { show: false },
-            series: [{ label: "Day", value: dayValue }, { label: labelOf(platform), stroke: colourOf(platform), fill: colourOf(platform) + "22", width: 2, points: { size: 4 }, value: function (u, v) { return fmt(v); } }],
+            series: [{ label: "Day", value: dayValue }, { label: labelOf(platform), stroke: colourOf(platform), fill: colourOf(platform) + "22", width: 2, points: { size: 4 }, value: legendValue }],
             axes: [dayAxis(fig, xs), yAxis(fig)]
           }, [xs, values], SMALL_HEIGHT);
         });
@@ -245,7 +251,7 @@
         var el = document.querySelector('[data-chart="' + kind + '"][data-target="' + target.id + '"]');
         if (!el) return;
         var source = kind === "cumulative" ? target.values : target.changes;
-        var series = [{ label: "Read at" }];
+        var series = [{ label: "Read at", value: function (u, v, si, idx) { return idx == null ? "" : uPlot.fmtDate("{YYYY}-{MM}-{DD} {HH}:{mm}")(tzDate(v)); } }];
         var data = [xs];
         var hasBig = source.impressions.some(function (v) { return v != null; });
         target.metrics.forEach(function (metric) {
@@ -253,7 +259,7 @@
           series.push({
             label: metric, stroke: COLORS[metric], width: 2, points: { size: 5 },
             scale: metric === "impressions" ? "big" : "small",
-            value: function (u, v) { return fmt(v); }
+            value: legendValue
           });
           data.push(source[metric]);
         });
