@@ -94,6 +94,13 @@ def overview_page(
             "totals": series.totals,
             "metrics": list(METRICS),
             "reported": reported,
+            "platform_reports": {
+                metric: {
+                    platform: any(v is not None for v in series.values[metric][platform])
+                    for platform in series.platforms
+                }
+                for metric in METRICS
+            },
             "default_metric": default_metric,
             "labels": {platform: label(platform) for platform in series.platforms},
             "colours": {platform: display.colour(platform) for platform in series.platforms},

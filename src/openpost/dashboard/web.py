@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
@@ -83,8 +84,16 @@ MINUS = "\u2212"
 
 
 def metric(value: int | None) -> str:
-    """A metric: "—" when not reported, never 0."""
-    return DASH if value is None else f"{value:,}"
+    """A metric: "—" (marked as not reported) when not reported, never 0."""
+    return _NOT_REPORTED if value is None else f"{value:,}"
+
+
+def day_metric(value: int | None, reported: bool) -> str:
+    """A day's growth: "—" only when the platform does not report the metric at all; a
+    day without a reading that reports it says so."""
+    if value is not None:
+        return f"{value:,}"
+    return _NOT_REPORTED if not reported else _NO_READING
 
 
 def signed(value: int | float | None) -> str:
@@ -97,6 +106,7 @@ def signed(value: int | float | None) -> str:
 _NOT_REPORTED = Markup(  # noqa: S704 - a constant
     f'<span class="num" title="not reported by the platform">{DASH}</span>'
 )
+_NO_READING = Markup('<span class="none">no reading</span>')
 
 # A change that cannot be computed is not "not reported": it has its own words, the same on
 # every page. ``FIRST_READING``: there is no earlier reading to subtract (or the earlier one
@@ -137,6 +147,28 @@ def with_delta(value: int | None, change: int | None, reason: str = "first") -> 
     # Only formatted integers and fixed class names go in: nothing to escape.
     html = f'<span class="num">{value:,}</span> <span class="delta{tone}">{signed(change)}</span>'
     return Markup(html)  # noqa: S704 - built from integers and constants only (see above)
+
+
+_LONG_TOKEN = re.compile(r"\S{24,}")
+_URL_JOINTS = re.compile(r"([/?&=,\"])")
+
+
+def breakable(text: str) -> Markup:
+    """Escaped text whose long tokens (URLs, formulas) may wrap after ``/ ? & = , "``
+    instead of inside a word: a ``<wbr>`` after each of those."""
+
+    def soften(match: re.Match[str]) -> str:
+        parts = _URL_JOINTS.split(match.group(0))
+        return "".join(str(escape(part)) + ("<wbr>" if _URL_JOINTS.fullmatch(part) else "")
+                       for part in parts if part)  # fmt: skip
+
+    out, last = [], 0
+    for match in _LONG_TOKEN.finditer(text):
+        out.append(str(escape(text[last : match.start()])))
+        out.append(soften(match))
+        last = match.end()
+    out.append(str(escape(text[last:])))
+    return Markup("".join(out))  # noqa: S704 - every piece is escaped above
 
 
 def compact(value: int | None) -> str:
@@ -191,10 +223,12 @@ def _environment() -> Environment:
     )
     env.filters.update(
         metric=metric,
+        day_metric=day_metric,
         signed=signed,
         with_delta=with_delta,
         change=change,
         compact=compact,
+        breakable=breakable,
         percent=percent,
         platform_label=label,
         platform_badge=display.badge,

@@ -77,7 +77,7 @@
       font: AXIS_FONT,
       space: 48,
       splits: function (u) {
-        var room = Math.max(1, Math.floor((u.bbox.width / (window.devicePixelRatio || 1)) / 56));
+        var room = Math.max(1, Math.floor((u.bbox.width / (window.devicePixelRatio || 1)) / 48));
         var step = Math.max(1, Math.ceil(xs.length / room));
         return xs.filter(function (x, i) { return (xs.length - 1 - i) % step === 0; });
       },
