@@ -113,6 +113,21 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     closed.close()
 
 
+# A 1x1 PNG, served in place of the platforms' thumbnails (no outside network in tests).
+THUMB = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201e2b1a5a40000000049454e44ae426082"
+)
+
+
+def serve_thumbnails(context: Any) -> None:
+    """Answer the browser's thumbnail requests (YouTube's image host) locally."""
+    context.route(
+        "https://i.ytimg.com/**",
+        lambda route: route.fulfill(status=200, content_type="image/png", body=THUMB),
+    )
+
+
 @pytest.fixture(scope="module")
 def browser(demo: Demo) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright

@@ -16,7 +16,7 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 
 from openpost.platforms.specs import spec_for
-from tests.browser.conftest import SCREENSHOTS, Demo
+from tests.browser.conftest import SCREENSHOTS, Demo, serve_thumbnails
 from tests.browser.newcomers import ADMIN_EMAIL, BIG_EMAIL, NEW_EMAIL, PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -24,10 +24,6 @@ pytestmark = pytest.mark.browser
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 WIDTHS = {"desktop": DESKTOP, "phone": PHONE}
-THUMB = bytes.fromhex(  # a 1x1 PNG, served in place of the platform's thumbnail
-    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-    "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201e2b1a5a40000000049454e44ae426082"
-)
 
 # Every word (letters, digits and the joiners of e-mails and handles) whose characters are
 # drawn on more than one line: a word broken inside itself.
@@ -85,11 +81,7 @@ def _watch(page: Any, problems: list[str]) -> None:
 
 def _context(browser: Any, demo: Demo, viewport: dict[str, int], email: str, password: str) -> Any:
     context = browser.new_context(viewport=viewport, accept_downloads=True)
-    # Thumbnails come from the platform's host; the test serves a tiny image in its place.
-    context.route(
-        "https://i.ytimg.com/**",
-        lambda route: route.fulfill(status=200, content_type="image/png", body=THUMB),
-    )
+    serve_thumbnails(context)  # thumbnails come from the platform's host
     page = context.new_page()
     _watch(page, demo.problems)
     page.goto(demo.base_url + "/login")
