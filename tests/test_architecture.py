@@ -32,6 +32,8 @@ PLATFORM_CALLERS = (
     "openpost.cli",
     "openpost.workspaces.demo",
 )
+# Plain data anyone may read (labels, colours, settle times): no client, no call.
+PLATFORM_SPECS = ("openpost.platforms.spec", "openpost.platforms.specs")
 SQL_BUILDERS = {"select", "insert", "update", "delete", "text", "union", "exists"}
 SQL_METHODS = {"execute", "scalar", "scalars", "query", "execute_many", "exec_driver_sql"}
 
@@ -110,7 +112,7 @@ def caller_violations(module: Module) -> list[str]:
     return [
         f"{module.name} imports {name}: only openpost.refresh calls platforms"
         for name in sorted(imports(module))
-        if within(name, ("openpost.platforms",))
+        if within(name, ("openpost.platforms",)) and not within(name, PLATFORM_SPECS)
     ]
 
 

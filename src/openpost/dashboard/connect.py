@@ -25,10 +25,9 @@ from openpost.core import clock
 from openpost.core.errors import BadRequest
 from openpost.dashboard.sessions import Viewer
 from openpost.integrations.service import ConnectResult, connect_by_handle
+from openpost.platforms.specs import label
 from openpost.refresh.accounts import PlatformUnavailable
 from openpost.refresh.ratestate import APP_CREDENTIAL_CODES
-
-PLATFORM_NAMES = {"twitter": "X", "youtube": "YouTube"}
 
 
 class ConnectRefused(Exception):
@@ -44,7 +43,8 @@ class ConnectRefused(Exception):
 
 
 def platform_name(platform: str) -> str:
-    return PLATFORM_NAMES.get(platform, platform.capitalize())
+    """The platform's label from its spec (``twitter`` → ``X``)."""
+    return label(platform)
 
 
 def _wait(retry_after: str | None) -> str:
