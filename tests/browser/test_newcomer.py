@@ -380,6 +380,19 @@ def test_a_change_that_cannot_be_computed_is_not_a_dash(demo_page: Any, demo: De
     assert demo.problems == []
 
 
+def test_a_post_with_one_reading_says_first_reading(big_page: Any, demo: Demo) -> None:
+    page = big_page
+    page.goto(demo.base_url + "/posts?q=Short+note+1")
+    likes = page.locator('#posts-table td[data-metric="likes"]')
+    assert likes.count() == 1
+    assert likes.locator(".num").inner_text() == "121"
+    assert likes.locator(".delta.new").inner_text() == "first reading"  # not "+121"
+    page.goto(demo.base_url + "/posts?q=Launch+video+1")
+    views = page.locator('#posts-table td[data-metric="impressions"] .delta')
+    assert views.inner_text().startswith("+")  # two readings: a real change
+    assert demo.problems == []
+
+
 def test_platforms_read_as_labels_with_badges(big_page: Any, demo: Demo) -> None:
     page = big_page
     page.goto(demo.base_url + f"/posts/{demo.extra['video_post']}")
