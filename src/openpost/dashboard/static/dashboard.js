@@ -185,7 +185,8 @@
       if (!reported) {
         note(figure(title(metric)), "No account in this selection reports " + metric + ".");
       } else if (layout === "together") {
-        var fig = figure(title(metric) + ", all platforms");
+        var only = overview.platforms.length === 1 ? labelOf(overview.platforms[0]) : "all platforms";
+        var fig = figure(title(metric) + ", " + only);
         var series = [{ label: "Day", value: dayValue }];
         var data = [xs];
         overview.platforms.forEach(function (platform) {
