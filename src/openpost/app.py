@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from starlette.responses import HTMLResponse
 
 from openpost import __version__
 from openpost.analytics.routes import router as analytics_router
@@ -14,6 +16,7 @@ from openpost.core.metrics import MetricsMiddleware, RequestMetrics
 from openpost.core.outage import StorageOutage, storage_url
 from openpost.core.web import GuardMiddleware, install_error_handlers
 from openpost.dashboard.mount import install as install_dashboard
+from openpost.dashboard.web import templates
 from openpost.deps import key_before_body
 from openpost.integrations.routes import router as integrations_router
 from openpost.posts.routes import router as posts_router
@@ -37,7 +40,7 @@ def create_app(settings: Settings) -> FastAPI:
         title="OpenPost Analytics",
         version=__version__,
         description=DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,  # served below, from the package's own copy of Swagger UI
         redoc_url=None,
     )
     app.state.settings = settings
@@ -65,8 +68,31 @@ def create_app(settings: Settings) -> FastAPI:
     install_dashboard(app, settings)
     app.openapi = lambda: openapi.build(app)  # type: ignore[method-assign]
 
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return api_docs_page(app)
+
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
     return app
+
+
+SWAGGER_UI = "/static/vendor/swagger-ui"
+
+
+def api_docs_page(app: FastAPI) -> HTMLResponse:
+    """Swagger UI for the OpenAPI document, every asset served by this server (the files
+    vendored in ``dashboard/static/vendor/swagger-ui``): it works offline, and no page of
+    ours loads anything from another host. The spec validator badge is off for the same
+    reason (it would call validator.swagger.io)."""
+    version = templates.globals["asset_version"]
+    return get_swagger_ui_html(
+        openapi_url=app.openapi_url or "/openapi.json",
+        title=f"{app.title} API",
+        swagger_js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js?v={version}",
+        swagger_css_url=f"{SWAGGER_UI}/swagger-ui.css?v={version}",
+        swagger_favicon_url=f"{SWAGGER_UI}/favicon-32x32.png",
+        swagger_ui_parameters={"validatorUrl": None},
+    )

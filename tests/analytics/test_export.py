@@ -273,6 +273,34 @@ def test_both_filters_together(client: TestClient, shop: Shop) -> None:
     assert [r["post_target_id"] for r in rows] == [str(shop.sky_target.id)]
 
 
+def test_platform_filter_keeps_that_platforms_accounts(client: TestClient, shop: Shop) -> None:
+    rows = records(get(client, shop.headers, platform="bluesky", days=60))
+    assert [r["post_target_id"] for r in rows] == [str(shop.sky_target.id)]
+    assert {
+        r["platform"] for r in records(get(client, shop.headers, platform="twitter", days=60))
+    } == {"twitter"}
+    latest = records(get(client, shop.headers, view="latest", platform="twitter", days=60))
+    assert {r["post_target_id"] for r in latest} == {
+        str(shop.x_target.id),
+        str(shop.other_target.id),
+    }
+    assert records(get(client, shop.headers, platform="youtube", days=60)) == []
+    refused = get(client, shop.headers, platform="myspace")
+    assert refused.status_code == 400
+    assert "platform must be one of" in refused.json()["error"]
+
+
+def test_search_keeps_posts_whose_text_contains_it(client: TestClient, shop: Shop) -> None:
+    rows = records(get(client, shop.headers, search="SECOND", days=60))
+    assert [r["post_target_id"] for r in rows] == [str(shop.other_target.id)]
+    latest = records(get(client, shop.headers, view="latest", search="Launch Day", days=60))
+    assert {r["post_target_id"] for r in latest} == {str(shop.x_target.id), str(shop.sky_target.id)}
+    # LIKE wildcards are matched literally, not as patterns.
+    assert records(get(client, shop.headers, search="%", days=60)) == []
+    both = records(get(client, shop.headers, search="launch", platform="bluesky", days=60))
+    assert [r["post_target_id"] for r in both] == [str(shop.sky_target.id)]
+
+
 def test_days_bounds_the_range(client: TestClient, shop: Shop) -> None:
     assert len(records(get(client, shop.headers))) == 3
     assert len(records(get(client, shop.headers, days=1))) == 3
@@ -368,7 +396,7 @@ def test_openapi_documents_the_csv_and_its_columns(client: TestClient) -> None:
     for column in (*export.SNAPSHOT_COLUMNS, *export.LATEST_COLUMNS):
         assert f"{column}" in operation["description"]
     names = {p["name"] for p in operation["parameters"]}
-    assert names == {"range", "integration_id", "post_id", "view"}
+    assert names == {"range", "integration_id", "post_id", "view", "platform", "search"}
     # days, since and until: one exploded object, whose schema says which go together
     (range_,) = (p for p in operation["parameters"] if p["name"] == "range")
     assert (range_["style"], range_["explode"]) == ("form", True)

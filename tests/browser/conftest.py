@@ -28,6 +28,7 @@ from openpost.core import clock
 from openpost.core.db import make_engine, make_sessionmaker, transaction
 from openpost.core.migrate import upgrade
 from openpost.workspaces.demo import DEMO_EMAIL, DEMO_PASSWORD, seed_demo
+from tests.browser.newcomers import seed_newcomers
 
 CHROMIUM = os.environ.get("OPENPOST_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -49,6 +50,7 @@ class Demo:
     password: str = DEMO_PASSWORD
     timezone: str = "Europe/Berlin"
     problems: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def api(self, path: str) -> bytes:
         assert self.base_url.startswith("http://127.0.0.1:")
@@ -77,16 +79,19 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             pytest.fail(message)
         pytest.skip(message)
     path = tmp_path_factory.mktemp("browser") / "openpost.db"
+    closed = _free_socket()  # bound, never listening: Bluesky "cannot be reached"
     settings = Settings(
         env="test",
         database_url=f"sqlite:///{path}",
         data_dir=path.parent,
         secret_key="browser-test-secret-0123456789",
+        bluesky_api_base_url=f"http://127.0.0.1:{closed.getsockname()[1]}",
     )
     engine = make_engine(settings.effective_database_url)
     upgrade(engine)
     with transaction(make_sessionmaker(engine)) as session:
         seeded = seed_demo(session, clock.now())
+        extra = seed_newcomers(session, clock.now())
     engine.dispose()
 
     sock = _free_socket()
@@ -100,11 +105,27 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
     host, port = sock.getsockname()
-    yield Demo(base_url=f"http://{host}:{port}", key=seeded.key)
+    yield Demo(base_url=f"http://{host}:{port}", key=seeded.key, extra=extra)
     server.should_exit = True
     thread.join(timeout=10)
     app.state.engine.dispose()
     sock.close()
+    closed.close()
+
+
+# A 1x1 PNG, served in place of the platforms' thumbnails (no outside network in tests).
+THUMB = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201e2b1a5a40000000049454e44ae426082"
+)
+
+
+def serve_thumbnails(context: Any) -> None:
+    """Answer the browser's thumbnail requests (YouTube's image host) locally."""
+    context.route(
+        "https://i.ytimg.com/**",
+        lambda route: route.fulfill(status=200, content_type="image/png", body=THUMB),
+    )
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.browser.conftest import SCREENSHOTS, Demo
+from tests.browser.conftest import SCREENSHOTS, Demo, serve_thumbnails
 
 pytestmark = pytest.mark.browser
 
@@ -44,6 +44,7 @@ def _log_in(page: Any, demo: Demo, email: str, password: str) -> None:
 @pytest.fixture(scope="module")
 def owner(browser: Any, demo: Demo) -> Iterator[Any]:
     context = browser.new_context(viewport=DESKTOP, accept_downloads=True)
+    serve_thumbnails(context)
     page = context.new_page()
     _watch(page, demo.problems)
     _log_in(page, demo, demo.email, demo.password)
@@ -85,9 +86,14 @@ def test_every_page_renders_with_demo_data(owner: Any, browser: Any, demo: Demo)
     page = owner
     page.goto(demo.base_url + "/")
     assert (_total(page, "impressions") or 0) > 0
-    assert page.locator("#overview-chart canvas").count() == 1
+    # One small chart per platform that reports impressions (Bluesky and Mastodon do not).
+    chart = json.loads(page.inner_text("#overview-data"))
+    impressions = chart["values"]["impressions"]
+    reporting = [p for p in chart["platforms"] if any(v is not None for v in impressions[p])]
+    assert page.locator("#overview-chart canvas").count() == len(reporting) > 1
     assert page.locator('[data-table-metric="impressions"] tbody tr').count() == 30
     page.screenshot(path=SCREENSHOTS / "overview.png", full_page=True)
+    page.click("#overview-tables summary")  # the day-by-day tables, folded by default
     page.click('[data-chart-metric="likes"]')
     assert page.get_attribute("#overview-chart", "data-metric") == "likes"
     assert page.is_visible('[data-table-metric="likes"]')
@@ -131,6 +137,7 @@ def test_every_page_renders_with_demo_data(owner: Any, browser: Any, demo: Demo)
     anonymous.close()
 
     phone = browser.new_context(viewport=PHONE, storage_state=page.context.storage_state())
+    serve_thumbnails(phone)
     small = phone.new_page()
     _watch(small, demo.problems)
     for path in ("/", "/posts", post_path, "/integrations", "/settings"):
@@ -345,6 +352,7 @@ def test_a_viewer_cannot_reach_admin_pages_or_forms(owner: Any, browser: Any, de
     assert "viewer@demo.example is now viewer" in owner.inner_text("main")
 
     context = browser.new_context(viewport=DESKTOP)
+    serve_thumbnails(context)
     page = context.new_page()
     problems: list[str] = []
     _watch(page, problems)

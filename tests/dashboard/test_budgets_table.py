@@ -29,7 +29,8 @@ def fixed_clock() -> Iterator[None]:
 
 def _row(html: str, platform: str) -> str:
     table = html[html.index('id="budgets-table"') :]
-    match = re.search(rf'<th scope="row">{platform}</th>(.*?)</tr>', table, re.S)
+    badge = rf'<span class="badge platform" data-platform="{platform}">'
+    match = re.search(rf'<th scope="row">{badge}.*?</th>(.*?)</tr>', table, re.S)
     assert match is not None, platform
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", match.group(1))).strip()
 
@@ -70,7 +71,7 @@ def test_budgets_show_windows_instance_pauses_and_units(
     assert page.status_code == 200, page.text
     assert _row(page.text, "twitter").startswith("ok 3 of 15 left, resets 2026-11-26 17:10 UTC")
     assert _row(page.text, "youtube") == (
-        "ok — 120 of 10,000 quota units, resets 2026-11-27 08:00 UTC"
+        "ok none 120 of 10,000 quota units, resets 2026-11-27 08:00 UTC"
     )
     mastodon = _row(page.text, "mastodon")
     assert mastodon.startswith("ok mastodon:one.example metrics paused until 2026-11-26 17:04")

@@ -11,7 +11,9 @@ Selection
   ``captured_at`` < ``until`` (half-open; ``until`` defaults to no upper bound, ``since`` must
   be before ``until``). ``days`` together with ``since``/``until`` is a 400, as is ``until``
   without ``since``. ``integration_id`` and ``post_id`` narrow the rows (malformed: 400;
-  not in the workspace: 404).
+  not in the workspace: 404), as do ``platform`` (a platform code: only its accounts' rows)
+  and ``search`` (only posts whose text contains it, case-insensitively; at most 200
+  characters): the dashboard's platform filter and post search.
 
 ``view=snapshots`` (default): every snapshot in range, newest first (``captured_at`` desc,
 then ``id`` desc), columns ``SNAPSHOT_COLUMNS``:
@@ -67,7 +69,7 @@ from openpost.analytics.service import require_integration
 from openpost.core.errors import BadRequest, NotFound
 from openpost.core.ids import parse_uuid
 from openpost.core.timefmt import parse_time
-from openpost.integrations.models import Integration
+from openpost.integrations.models import Integration, Platform
 from openpost.posts.models import Post, PostTarget
 
 MEDIA_TYPE = "text/csv; charset=utf-8"
@@ -81,7 +83,9 @@ CR or LF quoted, quotes doubled; UTF-8; a header row) as
 `days` days, as `GET /v1/analytics` does. Or `since` (inclusive) with an optional `until`
 (exclusive), RFC 3339 with any offset; `since` must be before `until`. `days` together
 with `since`/`until` is a 400, as is `until` alone. `integration_id` and `post_id` narrow
-the rows (malformed: 400; not in this workspace: 404).
+the rows (malformed: 400; not in this workspace: 404). `platform` (a platform code such as
+`bluesky`) keeps only that platform's accounts, and `search` only the posts whose text
+contains it (case-insensitive, at most 200 characters): the dashboard's filters.
 
 **view=snapshots** (default): every snapshot in range, newest first (`captured_at`
 descending, then `snapshot_id` descending). Columns: `snapshot_id, captured_at, post_id,
@@ -288,6 +292,11 @@ class ExportRequest:
     until: datetime | None
     integration_id: uuid.UUID | None
     post_id: uuid.UUID | None
+    platform: str | None = None
+    search: str | None = None
+
+
+MAX_SEARCH = 200
 
 
 def parse_request(
@@ -299,6 +308,8 @@ def parse_request(
     integration_id: str | None = None,
     post_id: str | None = None,
     view: str | None = None,
+    platform: str | None = None,
+    search: str | None = None,
 ) -> ExportRequest:
     """Check and convert the raw parameters; any problem is a 400 naming the field."""
     view = View.snapshots.value if view is None else view
@@ -318,12 +329,19 @@ def parse_request(
         if not 1 <= days <= 365:
             raise BadRequest("days must be between 1 and 365")
         start, end = now - timedelta(days=days), None
+    if platform is not None and platform not in Platform.__members__:
+        raise BadRequest(f"platform must be one of {', '.join(Platform)}")
+    search = (search or "").strip() or None
+    if search is not None and len(search) > MAX_SEARCH:
+        raise BadRequest(f"search is at most {MAX_SEARCH} characters")
     return ExportRequest(
         view=View(view),
         since=start,
         until=end,
         integration_id=parse_uuid(integration_id, "integration_id") if integration_id else None,
         post_id=parse_uuid(post_id, "post_id") if post_id else None,
+        platform=platform or None,
+        search=search,
     )
 
 
@@ -401,6 +419,21 @@ def _snapshot_query(workspace_id: uuid.UUID, request: ExportRequest) -> AnySelec
             PostTarget.post_id == request.post_id, PostTarget.workspace_id == workspace_id
         )
         query = query.where(Snapshot.post_target_id.in_(targets))
+    if request.platform is not None:
+        accounts = select(Integration.id).where(
+            Integration.workspace_id == workspace_id, Integration.platform == request.platform
+        )
+        query = query.where(Snapshot.integration_id.in_(accounts))
+    if request.search is not None:
+        matching = (
+            select(PostTarget.id)
+            .join(Post, Post.id == PostTarget.post_id)
+            .where(
+                PostTarget.workspace_id == workspace_id,
+                Post.content.icontains(request.search, autoescape=True),
+            )
+        )
+        query = query.where(Snapshot.post_target_id.in_(matching))
     return query
 
 
@@ -441,6 +474,10 @@ def _latest_query(workspace_id: uuid.UUID, request: ExportRequest) -> AnySelect:
         query = query.where(PostTarget.integration_id == request.integration_id)
     if request.post_id is not None:
         query = query.where(PostTarget.post_id == request.post_id)
+    if request.platform is not None:
+        query = query.where(Integration.platform == request.platform)
+    if request.search is not None:
+        query = query.where(Post.content.icontains(request.search, autoescape=True))
     return query
 
 

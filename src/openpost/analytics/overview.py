@@ -130,6 +130,9 @@ class TargetFigures:
     captured_at: datetime | None
     latest: dict[str, int | None]
     delta: dict[str, int | None]
+    first_reading: bool = False
+    """Only one reading so far: ``delta`` is then the whole value (the API's rule), and a
+    page says "first reading" rather than showing it as a change."""
 
 
 def _figures(row: Any) -> TargetFigures:
@@ -143,6 +146,7 @@ def _figures(row: Any) -> TargetFigures:
         captured_at=row.l_captured_at,
         latest=latest or dict.fromkeys(METRICS),
         delta=delta(latest, _metrics(row, "p_")),
+        first_reading=row.l_id is not None and row.p_id is None,
     )
 
 

@@ -196,6 +196,13 @@ def export_csv(
     view: Annotated[
         export.View, Query(description="`snapshots`: every snapshot; `latest`: one row a target")
     ] = export.View.snapshots,
+    platform: Annotated[
+        str | None, Query(max_length=32, description="Only this platform's accounts (`bluesky`)")
+    ] = None,
+    search: Annotated[
+        str | None,
+        Query(max_length=200, description="Only posts whose text contains this (any case)"),
+    ] = None,
 ) -> Response:
     now = clock.now()
     request = export.parse_request(
@@ -206,6 +213,8 @@ def export_csv(
         integration_id=integration_id,
         post_id=post_id,
         view=view,
+        platform=platform,
+        search=search,
     )
     csv = export.open_export(session, factory, caller.workspace_id, request, now=now)
     return StreamingResponse(csv.chunks, media_type=export.MEDIA_TYPE, headers=csv.headers)

@@ -43,6 +43,7 @@ class ConnectRefused(Exception):
 
 
 def platform_name(platform: str) -> str:
+    """The platform's label from its spec (``twitter`` → ``X``)."""
     return label(platform)
 
 

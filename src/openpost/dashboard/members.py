@@ -3,7 +3,8 @@
 Rules (SPEC §2 roles):
 - owners and admins add members, change roles and remove members;
 - only an owner may make someone an owner, or change or remove an owner;
-- the last owner can be neither demoted nor removed, so a workspace always has one.
+- the last owner can be neither demoted nor removed, so a workspace always has one
+  (``workspaces.service.check_keeps_an_owner``, which the CLI's ``user create`` shares).
 """
 
 from __future__ import annotations
@@ -20,7 +21,13 @@ from openpost.core.errors import BadRequest, Forbidden, NotFound
 from openpost.dashboard.models import DashboardSession
 from openpost.dashboard.sessions import Viewer
 from openpost.workspaces.models import Member, Role, User
-from openpost.workspaces.service import add_member, find_user, get_workspace
+from openpost.workspaces.service import (
+    add_member,
+    check_keeps_an_owner,
+    find_user,
+    get_workspace,
+    only_owner,
+)
 
 ROLES = tuple(role.value for role in Role)
 
@@ -32,6 +39,8 @@ class MemberRow:
     email: str
     role: str
     created_at: datetime
+    only_owner: bool = False
+    """The workspace's only owner: neither demoted nor removed, so the page offers neither."""
 
 
 def list_members(session: Session, workspace_id: uuid.UUID) -> list[MemberRow]:
@@ -41,7 +50,11 @@ def list_members(session: Session, workspace_id: uuid.UUID) -> list[MemberRow]:
         .where(Member.workspace_id == workspace_id)
         .order_by(Member.created_at, Member.id)
     ).all()
-    return [MemberRow(r.id, r.user_id, r.email, r.role, r.created_at) for r in rows]
+    sole = only_owner(session, workspace_id)
+    return [
+        MemberRow(r.id, r.user_id, r.email, r.role, r.created_at, only_owner=r.id == sole)
+        for r in rows
+    ]
 
 
 def _require_manager(actor: Viewer) -> None:
@@ -61,16 +74,6 @@ def _member(session: Session, workspace_id: uuid.UUID, member_id: uuid.UUID) -> 
     if member is None:
         raise NotFound("member not found")
     return member
-
-
-def _owner_count(session: Session, workspace_id: uuid.UUID) -> int:
-    # Locking the owners' rows (PostgreSQL) stops two owners demoting each other at once.
-    owners = session.scalars(
-        select(Member.id)
-        .where(Member.workspace_id == workspace_id, Member.role == Role.owner.value)
-        .with_for_update()
-    ).all()
-    return len(owners)
 
 
 def add(
@@ -108,12 +111,7 @@ def change_role(session: Session, actor: Viewer, member_id: uuid.UUID, role: str
     touches_owner = Role.owner.value in (role, member.role)
     if touches_owner and not actor.is_owner:
         raise Forbidden("only an owner can grant or change the owner role")
-    if (
-        member.role == Role.owner.value
-        and role != Role.owner.value
-        and _owner_count(session, actor.workspace_id) <= 1
-    ):
-        raise BadRequest("the last owner cannot be demoted; make someone else owner first")
+    check_keeps_an_owner(session, member, role)
     member.role = role
     session.flush()
     return member
@@ -126,8 +124,7 @@ def remove(session: Session, actor: Viewer, member_id: uuid.UUID) -> None:
     if member.role == Role.owner.value:
         if not actor.is_owner:
             raise Forbidden("only an owner can remove an owner")
-        if _owner_count(session, actor.workspace_id) <= 1:
-            raise BadRequest("the last owner cannot be removed")
+        check_keeps_an_owner(session, member, None)
     session.execute(
         delete(DashboardSession).where(
             DashboardSession.workspace_id == actor.workspace_id,

@@ -35,7 +35,7 @@ def overview(request: Request, session: DbSession, viewer: CurrentViewer) -> Res
         viewer,
         parse_filters(request.query_params),
         now=clock.now(),
-        top_metric=request.query_params.get("top", "impressions"),
+        top_metric=request.query_params.get("top") or None,
     )
     return render(request, "overview.html", {**context, "active": "overview"})
 
@@ -85,6 +85,13 @@ def integrations(request: Request, session: DbSession, viewer: CurrentViewer) ->
     response = render(request, "integrations.html", {**context, **page})
     response.headers.update(owner_consent.page_headers(settings, consents))
     return response
+
+
+@router.get("/help/platforms")
+def platform_help(request: Request, session: DbSession, viewer: CurrentViewer) -> Response:
+    """What each platform needs from the operator before accounts can be connected."""
+    context = views.platform_help_page(session, get_settings(request), viewer)
+    return render(request, "help_platforms.html", {**context, "active": "integrations"})
 
 
 @router.get("/export.csv")

@@ -24,13 +24,13 @@ from openpost.config import Settings
 from openpost.consent.providers import OwnerConsent
 from openpost.core.errors import BadRequest
 from openpost.core.timefmt import format_time
-from openpost.dashboard import owner_consent
+from openpost.dashboard import display, owner_consent, previews
 from openpost.dashboard.filters import Filters, Period, parse_filters
 from openpost.dashboard.members import ROLES, list_members
 from openpost.dashboard.sessions import Viewer, memberships
 from openpost.integrations.models import Platform
 from openpost.integrations.service import find_integration, list_integrations
-from openpost.platforms.specs import spec_for
+from openpost.platforms.specs import label, spec_for
 from openpost.posts.service import get_post
 from openpost.refresh.service import collection_status
 
@@ -63,10 +63,16 @@ def filter_options(session: Session, viewer: Viewer) -> dict[str, Any]:
     }
 
 
+def reported_metrics(totals: overview.RangeTotals) -> list[str]:
+    """The metrics some account in the selection reports (Bluesky and Mastodon have no
+    impressions): the charts and the top posts open on the first of them."""
+    return [metric for metric in METRICS if totals.reporting[metric] > 0]
+
+
 def overview_page(
-    session: Session, viewer: Viewer, filters: Filters, *, now: datetime, top_metric: str
+    session: Session, viewer: Viewer, filters: Filters, *, now: datetime, top_metric: str | None
 ) -> dict[str, Any]:
-    if top_metric not in METRICS:
+    if top_metric is not None and top_metric not in METRICS:
         raise BadRequest(f"top must be one of {', '.join(METRICS)}")
     period = filters.period(viewer.timezone, now)
     scope = _scope(session, viewer, filters, period)
@@ -75,6 +81,10 @@ def overview_page(
     every_post = scope.shifted(growth.EARLIEST, period.end)
     series = growth.daily_series(session, every_post, period.days, viewer.timezone)
     range_growth = series.range_growth()
+    reported = reported_metrics(totals)
+    default_metric = reported[0] if reported else METRICS[0]
+    top_metric = top_metric or default_metric
+    top = overview.top_posts(session, scope, top_metric)
     return {
         **chrome(session, viewer),
         **filter_options(session, viewer),
@@ -96,9 +106,21 @@ def overview_page(
             # cards' totals of the posts published in it.
             "range_growth": range_growth,
             "range_growth_estimated": any(series.estimated_days),
+            "reported": reported,
+            "platform_reports": {
+                metric: {
+                    platform: any(v is not None for v in series.values[metric][platform])
+                    for platform in series.platforms
+                }
+                for metric in METRICS
+            },
+            "default_metric": default_metric,
+            "labels": {platform: label(platform) for platform in series.platforms},
+            "colours": {platform: display.colour(platform) for platform in series.platforms},
         },
         "top_metric": top_metric,
-        "top_posts": overview.top_posts(session, scope, top_metric),
+        "top_posts": top,
+        "previews": previews.thumbnails(session, viewer.workspace_id, [r.post_id for r in top]),
     }
 
 
@@ -134,6 +156,9 @@ def posts_page(
         "filters": filters,
         "period": period,
         "result": result,
+        "previews": previews.thumbnails(
+            session, viewer.workspace_id, [row.post_id for row in result.rows]
+        ),
         "sort": sort,
         "descending": descending,
         "search": search,
@@ -184,6 +209,7 @@ def post_page(
     return {
         **chrome(session, viewer),
         "post": post,
+        "thumbnail": previews.thumbnails(session, viewer.workspace_id, [post_id]).get(str(post_id)),
         "metrics": metrics,
         "targets": targets,
         "days": days,
@@ -207,13 +233,55 @@ def integrations_page(
         {**integration, "health": health.get(integration["id"])}
         for integration in list_integrations(session, viewer.workspace_id)
     ]
+    connectable, unavailable = connect_choices(settings, viewer)
     return {
         **chrome(session, viewer),
         "integrations": rows,
         "budgets": status["platforms"],
         "platforms": [p.value for p in Platform],
         "owner_consent": owner_consent.offer(settings, viewer, consents),
+        "connectable": connectable,
+        "unavailable": unavailable,
+        "setup_docs": PLATFORM_HELP,
     }
+
+
+PLATFORM_HELP = "/help/platforms"
+
+
+def connect_choices(settings: Settings, viewer: Viewer) -> tuple[list[str], list[dict[str, Any]]]:
+    """The platforms the connect-by-handle form offers, and the others with what they need.
+
+    A test workspace connects synthetic accounts on every platform. A live one offers only
+    the platforms whose reading the operator has configured (``spec.configured``) and that
+    connect by handle; the rest are listed as needing the operator's app credentials.
+    """
+    if viewer.mode == "test":
+        return [p.value for p in Platform], []
+    connectable, unavailable = [], []
+    for platform in Platform:
+        spec = spec_for(platform.value)
+        if spec.configured(settings) and not spec.consent_only:
+            connectable.append(platform.value)
+        else:
+            unavailable.append(
+                {"platform": platform.value, "needs": spec.needs, "consent_only": spec.consent_only}
+            )
+    return connectable, unavailable
+
+
+def platform_help_page(session: Session, settings: Settings, viewer: Viewer) -> dict[str, Any]:
+    """Every platform: whether this server can read it, and what an operator sets if not."""
+    rows = [
+        {
+            "platform": platform.value,
+            "ready": spec_for(platform.value).configured(settings),
+            "needs": spec_for(platform.value).needs,
+            "consent_only": spec_for(platform.value).consent_only,
+        }
+        for platform in Platform
+    ]
+    return {**chrome(session, viewer), "rows": rows}
 
 
 def settings_page(session: Session, viewer: Viewer) -> dict[str, Any]:
@@ -225,14 +293,18 @@ def settings_page(session: Session, viewer: Viewer) -> dict[str, Any]:
     }
 
 
-def export_params(filters: Filters, period: Period, view: str) -> dict[str, str | None]:
+def export_params(
+    filters: Filters, period: Period, view: str, search: str = ""
+) -> dict[str, str | None]:
     """The ``GET /v1/analytics/export`` parameters equal to the dashboard's filters: the
-    period's bounds as ``since``/``until`` and the integration. (The export has no platform
-    parameter: it covers every platform.)"""
+    period's bounds as ``since``/``until``, the integration, the platform and the posts
+    page's search."""
     return {
         "since": format_time(period.start),
         "until": format_time(period.end),
         "integration_id": str(filters.integration_id) if filters.integration_id else None,
+        "platform": filters.platform,
+        "search": search.strip() or None,
         "view": view,
     }
 
@@ -249,8 +321,9 @@ def export(
 
     ``?post=<id>&days=N`` (post detail): that post's snapshots of the last N days, exactly
     ``/v1/analytics/export?post_id=<id>&days=N``. Otherwise the page's filters (range,
-    integration) and ``view`` (``snapshots`` or ``latest``) become ``since``/``until``/
-    ``integration_id``/``view`` (see ``export_params``).
+    integration, platform, the search ``q``) and ``view`` (``snapshots`` or ``latest``)
+    become ``since``/``until``/``integration_id``/``platform``/``search``/``view`` (see
+    ``export_params``).
     """
     view = query.get("view") or "snapshots"
     if query.get("post"):
@@ -263,13 +336,16 @@ def export(
         )
     else:
         filters = parse_filters(query)
-        params = export_params(filters, filters.period(viewer.timezone, now), view)
+        period = filters.period(viewer.timezone, now)
+        params = export_params(filters, period, view, query.get("q", "")[:200])
         request = parse_request(
             now=now,
             since=params["since"],
             until=params["until"],
             integration_id=params["integration_id"],
             view=params["view"],
+            platform=params["platform"],
+            search=params["search"],
         )
     return open_export(session, factory, viewer.workspace_id, request, now=now)
 

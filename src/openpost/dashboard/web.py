@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,11 +21,13 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from openpost.core.errors import AppError, BadRequest
 from openpost.core.timefmt import format_time
+from openpost.dashboard import display, previews
+from openpost.platforms.specs import label
 
 log = logging.getLogger("openpost.dashboard")
 
@@ -38,7 +41,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "default-src 'none'",
         "script-src 'self'",
         "style-src 'self'",
-        "img-src 'self' data:",
+        " ".join(["img-src 'self' data:", *previews.image_origins()]),
         "connect-src 'self'",
         "form-action 'self'",
         "base-uri 'none'",
@@ -82,8 +85,16 @@ MINUS = "\u2212"
 
 
 def metric(value: int | None) -> str:
-    """A metric: "—" when not reported, never 0."""
-    return DASH if value is None else f"{value:,}"
+    """A metric: "—" (marked as not reported) when not reported, never 0."""
+    return _NOT_REPORTED if value is None else f"{value:,}"
+
+
+def day_metric(value: int | None, reported: bool) -> str:
+    """A day's growth: "—" only when the platform does not report the metric at all; a
+    day without a reading that reports it says so."""
+    if value is not None:
+        return f"{value:,}"
+    return _NOT_REPORTED if not reported else _NO_READING
 
 
 def signed(value: int | float | None) -> str:
@@ -93,18 +104,84 @@ def signed(value: int | float | None) -> str:
     return f"+{text}" if value > 0 else f"{MINUS}{text}" if value < 0 else "0"
 
 
-_NOT_REPORTED = Markup(f'<span class="num">{DASH}</span>')  # noqa: S704 - a constant
+_NOT_REPORTED = Markup(  # noqa: S704 - a constant
+    f'<span class="num" title="not reported by the platform">{DASH}</span>'
+)
+_NO_READING = Markup('<span class="none">no reading</span>')
+
+# A change that cannot be computed is not "not reported": it has its own words, the same on
+# every page. ``FIRST_READING``: there is no earlier reading to subtract (or the earlier one
+# did not report the metric); ``FIRST_SHOWN``: the earlier reading is outside the history
+# shown.
+NO_CHANGE_TEXT = {
+    "first": ("first reading", "no earlier reading to compare with"),
+    "shown": ("first shown", "the reading before it is older than the history shown"),
+    "period": ("new", "nothing in the previous period to compare with"),
+}
 
 
-def with_delta(value: int | None, change: int | None) -> Markup:
-    """A metric and, unless it is not reported, its signed change; numbers only, so the
-    markup needs no escaping (a filter, not a macro: tables call it thousands of times)."""
+def no_change(reason: str = "first") -> Markup:
+    text, title = NO_CHANGE_TEXT[reason]
+    # Fixed texts only: nothing to escape.
+    return Markup(f'<span class="delta new" title="{title}">{text}</span>')  # noqa: S704 - constants
+
+
+def change(value: int | None, difference: int | float | None, reason: str = "first") -> Markup:
+    """A change next to a reported value: signed, or the words for "cannot be computed";
+    "—" only when the value itself is not reported."""
     if value is None:
         return _NOT_REPORTED
-    tone = " down" if change is not None and change < 0 else " up" if change else ""
+    if difference is None:
+        return no_change(reason)
+    return escape(signed(difference))
+
+
+def with_delta(value: int | None, change: int | None, reason: str = "first") -> Markup:
+    """A metric and, unless it is not reported, its signed change (or why there is none);
+    numbers only, so the markup needs no escaping (a filter, not a macro: tables call it
+    thousands of times)."""
+    if value is None:
+        return _NOT_REPORTED
+    if change is None:
+        return Markup(f'<span class="num">{value:,}</span> ') + no_change(reason)  # noqa: S704 - an integer
+    tone = " down" if change < 0 else " up" if change else ""
     # Only formatted integers and fixed class names go in: nothing to escape.
     html = f'<span class="num">{value:,}</span> <span class="delta{tone}">{signed(change)}</span>'
     return Markup(html)  # noqa: S704 - built from integers and constants only (see above)
+
+
+_LONG_TOKEN = re.compile(r"\S{24,}")
+_URL_JOINTS = re.compile(r"([/?&=,\"])")
+
+
+def breakable(text: str) -> Markup:
+    """Escaped text whose long tokens (URLs, formulas) may wrap after ``/ ? & = , "``
+    instead of inside a word: a ``<wbr>`` after each of those."""
+
+    def soften(match: re.Match[str]) -> str:
+        parts = _URL_JOINTS.split(match.group(0))
+        return "".join(str(escape(part)) + ("<wbr>" if _URL_JOINTS.fullmatch(part) else "")
+                       for part in parts if part)  # fmt: skip
+
+    out, last = [], 0
+    for match in _LONG_TOKEN.finditer(text):
+        out.append(str(escape(text[last : match.start()])))
+        out.append(soften(match))
+        last = match.end()
+    out.append(str(escape(text[last:])))
+    return Markup("".join(out))  # noqa: S704 - every piece is escaped above
+
+
+def compact(value: int | None) -> str:
+    """A big number short: 1,234,567 → 1.2M, 12,345 → 12.3k; "—" when not reported."""
+    if value is None:
+        return DASH
+    size = abs(value)
+    for limit, suffix in ((1_000_000_000, "B"), (1_000_000, "M"), (1_000, "k")):
+        if size >= limit:
+            text = f"{value / limit:.1f}".removesuffix(".0")
+            return f"{text}{suffix}"
+    return f"{value:,}"
 
 
 def percent(value: float | None) -> str:
@@ -119,11 +196,14 @@ def _as_datetime(value: datetime | str | None) -> datetime | None:
     return datetime.fromisoformat(value)
 
 
-def localtime(value: datetime | str | None, timezone: str, with_zone: bool = True) -> str:
-    """A time in the workspace's zone, e.g. ``2026-03-29 14:05 CEST``; "—" when unknown."""
+def localtime(
+    value: datetime | str | None, timezone: str, with_zone: bool = True, none_text: str = "never"
+) -> str:
+    """A time in the workspace's zone, e.g. ``2026-03-29 14:05 CEST``; ``none_text`` when
+    there is none ("—" is kept for metrics a platform does not report)."""
     moment = _as_datetime(value)
     if moment is None:
-        return DASH
+        return none_text
     local = moment.astimezone(ZoneInfo(timezone))
     text = local.strftime("%Y-%m-%d %H:%M")
     return f"{text} {local.tzname()}" if with_zone else text
@@ -144,9 +224,16 @@ def _environment() -> Environment:
     )
     env.filters.update(
         metric=metric,
+        day_metric=day_metric,
         signed=signed,
         with_delta=with_delta,
+        change=change,
+        compact=compact,
+        breakable=breakable,
         percent=percent,
+        platform_label=label,
+        platform_badge=display.badge,
+        platform_icon=display.icon,
         localtime=localtime,
         isotime=isotime,
     )

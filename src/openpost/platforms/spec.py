@@ -199,6 +199,8 @@ class PlatformSpec:
     - ``usd_per_read``: what one post read costs, for the dry run's estimate.
     - ``fake``: a new fake of its API (``FakePlatform``: ``.app``, ``.transport()``), for
       tests and demo servers.
+    - ``thumbnail_url``: where the platform serves a post's preview image, ``{post_id}``
+      standing for its platform post id (YouTube's video thumbnails); empty for none.
     """
 
     name: str
@@ -218,6 +220,7 @@ class PlatformSpec:
     usd_per_read: float | None = None
     fake: Callable[[], Any] | None = None
     consent: OwnerConsent | None = None
+    thumbnail_url: str = ""
 
     @property
     def prefix(self) -> str:

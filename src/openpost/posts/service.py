@@ -104,6 +104,29 @@ def get_post(session: Session, workspace_id: uuid.UUID, post_id: uuid.UUID) -> d
     return _with_targets(session, workspace_id, [row])[0]
 
 
+def platform_ids(
+    session: Session, workspace_id: uuid.UUID, post_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[str, str]]]:
+    """Each post's targets as ``(platform, platform_post_id)``, for previews (targets not
+    published yet, without a platform id, are left out)."""
+    found: dict[uuid.UUID, list[tuple[str, str]]] = {post_id: [] for post_id in post_ids}
+    if not found:
+        return found
+    rows = session.execute(
+        select(PostTarget.post_id, Integration.platform, PostTarget.platform_post_id)
+        .join(Integration, Integration.id == PostTarget.integration_id)
+        .where(
+            PostTarget.workspace_id == workspace_id,
+            PostTarget.post_id.in_(list(found)),
+            PostTarget.platform_post_id.is_not(None),
+        )
+        .order_by(PostTarget.id)
+    )
+    for row in rows:
+        found[row.post_id].append((row.platform, row.platform_post_id))
+    return found
+
+
 def _with_targets(
     session: Session, workspace_id: uuid.UUID, rows: Sequence[Row[Any]]
 ) -> list[dict[str, Any]]:

@@ -86,12 +86,44 @@ def find_user(session: Session, email: str) -> User | None:
     return session.scalar(select(User).where(func.lower(User.email) == normalise_email(email)))
 
 
+LAST_OWNER_DEMOTED = "the last owner cannot be demoted; make someone else owner first"
+LAST_OWNER_REMOVED = "the last owner cannot be removed; make someone else owner first"
+
+
+def owner_ids(session: Session, workspace_id: uuid.UUID, *, lock: bool = True) -> list[uuid.UUID]:
+    """The member ids of the workspace's owners. With ``lock`` their rows stay locked
+    (PostgreSQL) until the transaction ends, so two owners cannot demote each other at once."""
+    query = (
+        select(Member.id)
+        .where(Member.workspace_id == workspace_id, Member.role == Role.owner.value)
+        .order_by(Member.id)
+    )
+    return list(session.scalars(query.with_for_update() if lock else query).all())
+
+
+def only_owner(session: Session, workspace_id: uuid.UUID) -> uuid.UUID | None:
+    """The member id of the workspace's only owner, or ``None`` when it has several (or,
+    by some accident, none): the one member who can be neither demoted nor removed."""
+    owners = owner_ids(session, workspace_id, lock=False)
+    return owners[0] if len(owners) == 1 else None
+
+
+def check_keeps_an_owner(session: Session, member: Member, new_role: str | None) -> None:
+    """Refuse giving ``member`` ``new_role`` (``None``: removing them) when that would leave
+    the workspace without an owner. The dashboard and the CLI both go through here."""
+    if member.role != Role.owner.value or new_role == Role.owner.value:
+        return
+    if len(owner_ids(session, member.workspace_id)) <= 1:
+        raise BadRequest(LAST_OWNER_REMOVED if new_role is None else LAST_OWNER_DEMOTED)
+
+
 def add_member(
     session: Session, workspace: Workspace, *, email: str, password: str, role: str
 ) -> Member:
     """Give ``email`` a role in ``workspace``, creating the user if needed.
 
-    An existing user keeps their password; an existing membership changes role.
+    An existing user keeps their password; an existing membership changes role, unless
+    that would demote the workspace's last owner (400).
     """
     if role not in Role.__members__:
         raise BadRequest("role must be one of owner, admin, editor, viewer")
@@ -109,6 +141,7 @@ def add_member(
         member = Member(workspace_id=workspace.id, user_id=user.id, role=role)
         session.add(member)
     else:
+        check_keeps_an_owner(session, member, role)
         member.role = role
     session.flush()
     return member

@@ -60,4 +60,5 @@ SPEC = PlatformSpec(
         }
     ),
     fake=_fake,
+    thumbnail_url="https://i.ytimg.com/vi/{post_id}/mqdefault.jpg",
 )
