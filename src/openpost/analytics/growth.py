@@ -18,7 +18,9 @@ report (``None`` on either side) adds nothing, and a day nothing reported for st
 
 The database does the common case: readings whose interval lies within one day are summed
 per day and platform in SQL. Only readings whose interval crosses a day boundary (or the
-range's edge) come to Python, one row each, to be spread.
+range's edge) come to Python, one row each, to be spread. Only the readings from the range's
+first day on are paired, with each target's last reading before it (one index lookup per
+target), never the whole history.
 
 API: ``GET /v1/analytics`` lists every snapshot with ``post_target_id``, ``platform`` and
 ``captured_at``, ``GET /v1/posts`` each target's ``published_at``; pair each target's
