@@ -18,7 +18,9 @@ report (``None`` on either side) adds nothing, and a day nothing reported for st
 
 The database does the common case: readings whose interval lies within one day are summed
 per day and platform in SQL. Only readings whose interval crosses a day boundary (or the
-range's edge) come to Python, one row each, to be spread.
+range's edge) come to Python, one row each, to be spread. Only the readings from the range's
+first day on are paired, with each target's last reading before it (one index lookup per
+target), never the whole history.
 
 API: ``GET /v1/analytics`` lists every snapshot with ``post_target_id``, ``platform`` and
 ``captured_at``, ``GET /v1/posts`` each target's ``published_at``; pair each target's
@@ -28,14 +30,15 @@ consecutive readings and apply the rule above.
 from __future__ import annotations
 
 import uuid
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, and_, case, cast, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import BigInteger, and_, case, cast, func, or_, select, union_all
+from sqlalchemy.orm import Session, aliased
 
 from openpost.analytics.arithmetic import totals
 from openpost.analytics.models import METRICS, Snapshot
@@ -71,6 +74,36 @@ class DailySeries:
         return totals({m: self.totals[m][i] for m in METRICS} for i in range(len(self.days)))
 
 
+Pieces = tuple[list[tuple[int, int, int]], int]
+"""``([(day index, microseconds before the day's part, through its end)], interval length)``."""
+
+
+def _pieces(start: datetime, end: datetime, bounds: Sequence[datetime]) -> tuple[Pieces, bool]:
+    """How ``(start, end]`` falls on the days ``bounds[i]..bounds[i+1]``, and whether it
+    overlaps more than one day (counting those outside the bounds)."""
+    total = (end - start) // _MICRO
+    last = len(bounds) - 1
+    if total <= 0:  # a change at one instant: the day holding ``end``
+        i = bisect_right(bounds, end) - 1
+        return ([(i, 0, 0)] if 0 <= i < last else [], 0), False
+    lo = max(bisect_right(bounds, start) - 1, 0)
+    hi = min(bisect_left(bounds, end), last)
+    parts = []
+    for i in range(lo, hi):
+        left, right = max(start, bounds[i]), min(end, bounds[i + 1])
+        if right > left:
+            parts.append((i, (left - start) // _MICRO, (right - start) // _MICRO))
+    touched = len(parts) + (start < bounds[0]) + (end > bounds[-1])
+    return (parts, total), touched > 1
+
+
+def _shares(change: int, pieces: Pieces) -> dict[int, int]:
+    parts, total = pieces
+    if total == 0:
+        return {i: change for i, _, _ in parts}
+    return {i: change * through // total - change * before // total for i, before, through in parts}
+
+
 def spread(
     change: int, start: datetime, end: datetime, bounds: Sequence[datetime]
 ) -> dict[int, int]:
@@ -79,32 +112,8 @@ def spread(
     Returns ``{day index: share}`` for the days the interval overlaps (see the module docs
     for the rounding). An empty or reversed interval is a change at ``end``.
     """
-    total = (end - start) // _MICRO
-    last = len(bounds) - 1
-    if total <= 0:
-        for i in range(last):
-            if bounds[i] <= end < bounds[i + 1]:
-                return {i: change}
-        return {}
-    shares: dict[int, int] = {}
-    for i in range(last):
-        left, right = max(start, bounds[i]), min(end, bounds[i + 1])
-        if right <= left:
-            continue
-        before = (left - start) // _MICRO
-        through = (right - start) // _MICRO
-        shares[i] = change * through // total - change * before // total
-    return shares
-
-
-def _days_touched(start: datetime, end: datetime, bounds: Sequence[datetime]) -> int:
-    """How many days (inside the bounds or outside them) ``(start, end]`` overlaps."""
-    if end <= start:
-        return 1
-    inside = sum(
-        1 for i in range(len(bounds) - 1) if min(end, bounds[i + 1]) > max(start, bounds[i])
-    )
-    return inside + (start < bounds[0]) + (end > bounds[-1])
+    pieces, _ = _pieces(start, end, bounds)
+    return _shares(change, pieces)
 
 
 def daily_series(
@@ -129,29 +138,58 @@ def daily_series(
         ).select_from(PostTarget),
         scope,
     ).subquery("cohort")
-    order = (Snapshot.captured_at, Snapshot.id)
+    # The readings the range needs: those captured from its first day on, and each
+    # target's last one before it (the "reading before" of its first one in the range),
+    # found through the target/time index instead of windowing the whole history.
+    earlier = aliased(Snapshot, name="earlier")
+    last_before = (
+        select(earlier.id)
+        .where(
+            earlier.post_target_id == cohort.c.target_id,
+            earlier.workspace_id == scope.workspace_id,
+            earlier.captured_at < first,
+        )
+        .order_by(earlier.captured_at.desc(), earlier.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    reading_columns = (
+        Snapshot.id,
+        Snapshot.post_target_id,
+        Snapshot.captured_at,
+        *(getattr(Snapshot, m) for m in METRICS),
+    )
+    readings = union_all(
+        select(*reading_columns)
+        .join(cohort, cohort.c.target_id == Snapshot.post_target_id)
+        .where(Snapshot.workspace_id == scope.workspace_id, Snapshot.captured_at >= first),
+        select(*reading_columns).where(
+            Snapshot.workspace_id == scope.workspace_id,
+            Snapshot.id.in_(select(last_before).select_from(cohort)),
+        ),
+    ).subquery("readings")
+    order = (readings.c.captured_at, readings.c.id)
 
     def before(column: Any) -> Any:
-        return func.lag(column).over(partition_by=Snapshot.post_target_id, order_by=order)
+        return func.lag(column).over(partition_by=readings.c.post_target_id, order_by=order)
 
     paired = (
         select(
-            Snapshot.post_target_id,
-            Snapshot.captured_at.label("end"),
+            readings.c.post_target_id,
+            readings.c.captured_at.label("end"),
             func.coalesce(
-                before(Snapshot.captured_at), cohort.c.published, Snapshot.captured_at
+                before(readings.c.captured_at), cohort.c.published, readings.c.captured_at
             ).label("start"),
             cohort.c.platform,
             *(
                 case(
-                    (before(Snapshot.id).is_(None), getattr(Snapshot, m)),
-                    else_=getattr(Snapshot, m) - before(getattr(Snapshot, m)),
+                    (before(readings.c.id).is_(None), readings.c[m]),
+                    else_=readings.c[m] - before(readings.c[m]),
                 ).label(m)
                 for m in METRICS
             ),
         )
-        .join(cohort, cohort.c.target_id == Snapshot.post_target_id)
-        .where(Snapshot.workspace_id == scope.workspace_id)
+        .join(cohort, cohort.c.target_id == readings.c.post_target_id)
         .subquery("paired")
     )
     start, end = paired.c.start, paired.c.end
@@ -176,7 +214,6 @@ def daily_series(
     keys = (
         classified.c.platform,
         classified.c.day,
-        classified.c.spread_target,
         classified.c.spread_start,
         classified.c.spread_end,
     )
@@ -185,7 +222,7 @@ def daily_series(
             *keys,
             # PostgreSQL sums BIGINT into NUMERIC; these sums are whole numbers.
             *(cast(func.sum(classified.c[m]), BigInteger).label(m) for m in METRICS),
-        ).group_by(*keys)
+        ).group_by(*keys, classified.c.spread_target)  # the target: a key, never read
     ).all()
     platforms = sorted(
         set(session.scalars(select(cohort.c.platform).distinct())) | {row.platform for row in rows}
@@ -207,13 +244,12 @@ def daily_series(
                 if getattr(row, m) is not None:
                     add(m, row.platform, row.day, getattr(row, m))
             continue
-        a, b = row.spread_start, row.spread_end
-        several = _days_touched(a, b, bounds) > 1
+        pieces, several = _pieces(row.spread_start, row.spread_end, bounds)
         for m in METRICS:
             change = getattr(row, m)
             if change is None:
                 continue
-            for day, share in spread(change, a, b, bounds).items():
+            for day, share in _shares(change, pieces).items():
                 add(m, row.platform, day, share)
                 if several:
                     estimated[row.platform][day] = True
