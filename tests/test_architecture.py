@@ -284,12 +284,10 @@ MAY_NAME_EVERY_PLATFORM = (
     "openpost.migrations",
     "openpost.platforms.synthetic",
 )
-# Still to move onto the specs (each an owner consent or demo detail): kept short, on purpose.
-NOT_YET_MOVED: frozenset[str] = frozenset({"openpost.workspaces.demo"})
 
 
 def platform_literals(module: Module) -> list[str]:
-    if within(module.name, MAY_NAME_EVERY_PLATFORM) or module.name in NOT_YET_MOVED:
+    if within(module.name, MAY_NAME_EVERY_PLATFORM):
         return []
     found = []
     for node in ast.walk(module.tree):

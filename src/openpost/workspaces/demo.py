@@ -55,8 +55,9 @@ from openpost.analytics.writer import Reading, append_snapshots
 from openpost.auth.service import create_key
 from openpost.core.ids import new_id
 from openpost.core.timefmt import format_time
-from openpost.integrations.models import Integration
+from openpost.integrations.models import Integration, Platform
 from openpost.platforms.base import Account
+from openpost.platforms.specs import LIVE, SPECS
 from openpost.platforms.synthetic.client import (
     SyntheticClient,
     make_post_id,
@@ -81,15 +82,15 @@ DISCOVERY_INTERVAL = timedelta(minutes=60)  # the setting's default
 
 # (platform, handle, display name, how likely a post goes there)
 ACCOUNTS = (
-    ("twitter", "openpost", "OpenPost", 0.6),
-    ("linkedin", "openpost-analytics", "OpenPost Analytics", 0.35),
-    ("bluesky", "openpost.bsky.social", "OpenPost", 0.35),
-    ("mastodon", "openpost@mastodon.social", "OpenPost", 0.25),
-    ("threads", "openpost.app", "OpenPost", 0.15),
-    ("youtube", "openposthq", "OpenPost HQ", 0.1),
-    ("tiktok", "openpost.app", "OpenPost", 0.08),
+    (Platform.twitter.value, "openpost", "OpenPost", 0.6),
+    (Platform.linkedin.value, "openpost-analytics", "OpenPost Analytics", 0.35),
+    (Platform.bluesky.value, "openpost.bsky.social", "OpenPost", 0.35),
+    (Platform.mastodon.value, "openpost@mastodon.social", "OpenPost", 0.25),
+    (Platform.threads.value, "openpost.app", "OpenPost", 0.15),
+    (Platform.youtube.value, "openposthq", "OpenPost HQ", 0.1),
+    (Platform.tiktok.value, "openpost.app", "OpenPost", 0.08),
 )
-DISCOVERABLE = {"twitter", "bluesky", "mastodon", "youtube"}
+DISCOVERABLE = LIVE  # platforms whose accounts list their own posts
 _SEED = 20260416
 _WRITE_BATCH = 5000
 
@@ -126,7 +127,7 @@ _SPECIAL_CONTENT = {
 _FRESH_AGES = (timedelta(minutes=25), timedelta(hours=3, minutes=10), timedelta(hours=9))
 _FROZEN_DAYS = (93, 97)
 # One post's Bluesky copy is deleted on the platform 12 days after publication.
-_DELETED_PLATFORM = "bluesky"
+_DELETED_PLATFORM = Platform.bluesky.value
 _DELETED_AFTER = timedelta(days=12)
 _MIN_POSTS = len(_FRESH_AGES) + len(_FROZEN_DAYS) + 4
 
@@ -362,9 +363,15 @@ def readings_due(
     """When a punctual collector would have read a demo target, up to ``now``."""
     until = min(now, deleted_at) if deleted_at else now
     times = capture_schedule(published_at, until, tiers)
-    if platform == "twitter":
+    if _capped(platform):
         times = [t for t in times if t - published_at < x_freshness]
     return times
+
+
+def _capped(platform: str) -> bool:
+    """Re-read only within a freshness window (X's: one app token for every workspace)."""
+    spec = SPECS.get(platform)
+    return spec is not None and spec.cap is not None
 
 
 def _settle(
@@ -382,7 +389,7 @@ def _settle(
         state = RefreshState(post_target_id=target.id, workspace_id=target.workspace_id)
         session.add(state)
     due = next_due_at(item.published_at, last, tiers)
-    if item.platform == "twitter" and due is not None and due - item.published_at >= x_freshness:
+    if _capped(item.platform) and due is not None and due - item.published_at >= x_freshness:
         due = None
     state.last_attempt_at = last
     state.last_success_at = last
