@@ -45,12 +45,13 @@ from bench.database import DEFAULT_PG_SERVER, DEFAULT_WORK_DIR, BenchDatabase, l
 from bench.machine import code_measured, cpu_model, load_average
 from bench.sections import write_section
 from bench.stats import ratio, table
-from openpost.analytics.models import RefreshState, Snapshot
+from openpost.analytics.models import Snapshot
 from openpost.config import Settings
 from openpost.core import clock
 from openpost.core.db import make_engine, make_sessionmaker
 from openpost.core.migrate import upgrade
 from openpost.integrations.models import Integration
+from openpost.models import RefreshState  # where every version keeps it (bench --commit)
 from openpost.platforms.x.fake import DEFAULT_APP_TOKEN, FakeX
 from openpost.posts.models import Post, PostTarget
 from openpost.refresh import planner, runner

@@ -38,13 +38,13 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, insert, text
 
 from bench.database import BenchDatabase, Meta
-from openpost.analytics.models import RefreshState
 from openpost.auth.keys import hash_key
 from openpost.auth.models import ApiKey
 from openpost.config import Settings
 from openpost.core.db import make_engine
 from openpost.core.migrate import alembic_config, upgrade
 from openpost.integrations.models import Integration
+from openpost.models import RefreshState  # where every version keeps it (bench --commit)
 from openpost.posts.models import Post, PostTarget
 from openpost.refresh.tiers import capture_schedule
 from openpost.workspaces.models import Workspace

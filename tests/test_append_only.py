@@ -10,10 +10,11 @@ from sqlalchemy import Engine, delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from openpost.analytics.models import RefreshState, Snapshot
+from openpost.analytics.models import Snapshot
 from openpost.analytics.writer import Reading, append_snapshots
 from openpost.core import clock
 from openpost.core.db import make_sessionmaker
+from openpost.refresh.models import RefreshState
 from openpost.workspaces.models import Workspace
 from tests.builders import World
 

@@ -23,10 +23,11 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from openpost.analytics.models import RefreshState, Snapshot
+from openpost.analytics.models import Snapshot
 from openpost.auth.models import IdempotencyRecord
 from openpost.integrations.models import Integration
 from openpost.posts.models import Post, PostTarget
+from openpost.refresh.models import RefreshState
 from tests import builders
 from tests.builders import Tenant, World
 from tests.core.api_routes import (

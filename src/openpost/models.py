@@ -1,13 +1,13 @@
 """Every table, imported in one place for Alembic and for tests."""
 
-from openpost.analytics.models import RefreshState, Snapshot
+from openpost.analytics.models import Snapshot
 from openpost.auth.models import ApiKey, IdempotencyRecord
 from openpost.consent.models import OAuthAttempt
 from openpost.core.db import Base
 from openpost.dashboard.models import DashboardSession
 from openpost.integrations.models import Integration
 from openpost.posts.models import Post, PostTarget
-from openpost.refresh.models import DiscoveryState, PlatformState, SchedulerLease
+from openpost.refresh.models import DiscoveryState, PlatformState, RefreshState, SchedulerLease
 from openpost.workspaces.models import Member, User, Workspace
 
 __all__ = [

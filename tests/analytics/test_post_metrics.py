@@ -12,11 +12,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from openpost.analytics.models import RefreshState, Snapshot
+from openpost.analytics.models import Snapshot
 from openpost.analytics.writer import Reading, append_snapshots
 from openpost.core import clock
 from openpost.integrations.models import Integration
 from openpost.posts.models import Post, PostTarget
+from openpost.refresh.models import RefreshState
 from openpost.workspaces.models import Workspace
 from tests import builders
 from tests.builders import World

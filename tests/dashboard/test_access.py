@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from openpost.analytics.models import RefreshState
 from openpost.auth.models import ApiKey
 from openpost.core import clock
 from openpost.integrations.models import Integration
+from openpost.refresh.models import RefreshState
 from openpost.workspaces.models import Member, User
 from tests.builders import World
 from tests.dashboard.conftest import ROLES, Members, page_csrf, sign_in

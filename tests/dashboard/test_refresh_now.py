@@ -17,13 +17,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from openpost.analytics.models import RefreshState, Snapshot
+from openpost.analytics.models import Snapshot
 from openpost.config import Settings
 from openpost.core import clock
 from openpost.core.db import make_sessionmaker
 from openpost.integrations.models import Integration
 from openpost.posts.models import Post, PostTarget
-from openpost.refresh.models import PlatformState
+from openpost.refresh.models import PlatformState, RefreshState
 from openpost.refresh.runner import Runtime
 from openpost.refresh.tasks import JobQueue
 from tests.builders import World, add_snapshot, make_integration, make_post

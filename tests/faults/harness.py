@@ -30,12 +30,13 @@ import redis
 from sqlalchemy import Engine, create_engine, func, select, text, update
 from sqlalchemy.engine import make_url
 
-from openpost.analytics.models import RefreshState, Snapshot
+from openpost.analytics.models import Snapshot
 from openpost.auth.service import create_key
 from openpost.core import clock
 from openpost.core.db import make_engine, make_sessionmaker, transaction
 from openpost.core.migrate import upgrade
 from openpost.posts.models import PostTarget
+from openpost.refresh.models import RefreshState
 from openpost.workspaces.service import create_workspace
 
 OPENPOST = str(Path(sys.executable).with_name("openpost"))

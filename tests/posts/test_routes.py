@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
-from openpost.analytics.models import RefreshState
 from openpost.core import clock
 from openpost.posts.models import Post, PostTarget
+from openpost.refresh.models import RefreshState
 from tests.builders import World, make_integration, make_post
 
 POST_FIELDS = {

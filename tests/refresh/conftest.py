@@ -10,14 +10,13 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from openpost.analytics.models import RefreshState
 from openpost.config import Settings
 from openpost.core import clock
 from openpost.core.db import make_sessionmaker
 from openpost.integrations.models import Integration
 from openpost.platforms.x.fake import DEFAULT_APP_TOKEN, FakeAccount, FakeX
 from openpost.posts.models import Post, PostTarget
-from openpost.refresh.models import DiscoveryState
+from openpost.refresh.models import DiscoveryState, RefreshState
 from openpost.refresh.runner import Runtime
 from openpost.workspaces.models import Workspace
 from tests import builders

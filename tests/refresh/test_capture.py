@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from openpost.analytics.models import RefreshState, Snapshot
+from openpost.analytics.models import Snapshot
 from openpost.config import Settings
 from openpost.core import clock
 from openpost.integrations.models import Integration
@@ -21,8 +21,8 @@ from openpost.posts.models import PostTarget
 from openpost.refresh import runner
 from openpost.refresh.batches import Batch, BatchItem
 from openpost.refresh.capture import CaptureResult, capture_batch
-from openpost.refresh.models import PlatformState
-from openpost.refresh.runner import Runtime
+from openpost.refresh.models import PlatformState, RefreshState
+from openpost.refresh.runner import Runtime, sweep
 from tests import builders
 from tests.refresh.conftest import NOW, Clock, make_runtime, track, x_integration
 
@@ -390,3 +390,20 @@ def test_stale_batch_payload_of_an_unknown_target_is_ignored(rt: Runtime, now: C
     )
     result = capture_batch(rt.factory, rt.clients, rt.policy, batch)
     assert (result.written, result.stale, result.requests) == (0, 1, 0)
+
+
+def test_a_sweep_reads_and_writes_at_its_own_clock_not_the_process_clock(
+    session: Session, rt: Runtime, world: dict[str, Any], now: Clock
+) -> None:
+    """``openpost refresh --once --now T`` passes its time down: the process clock (here
+    moved a year ahead, as if nobody had frozen it) is not what the sweep writes."""
+    at = NOW
+    now.at = NOW + timedelta(days=365)
+    summary = sweep(rt, at, clock_now=lambda: at)
+    assert summary.written == 3
+    for target in world["targets"]:
+        state = state_of(session, target.id)
+        assert (state.last_attempt_at, state.last_success_at) == (at, at)
+        assert state.next_due_at == at + timedelta(minutes=30)
+    captured = session.scalars(select(Snapshot.captured_at)).all()
+    assert captured == [at, at, at]

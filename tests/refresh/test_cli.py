@@ -12,11 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
-from openpost.analytics.models import RefreshState, Snapshot
+from openpost.analytics.models import Snapshot
 from openpost.cli import app
 from openpost.platforms.fakes import LiveServer
 from openpost.platforms.x.fake import DEFAULT_APP_TOKEN, FakeAccount, FakeX, seed
-from openpost.refresh.models import DiscoveryState
+from openpost.refresh.models import DiscoveryState, RefreshState
 from tests import builders
 from tests.refresh.conftest import NOW, Clock, x_integration
 

@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from openpost.analytics.models import RefreshState, Snapshot
+from openpost.analytics.models import Snapshot
 from openpost.core import clock
 from openpost.integrations.models import Integration
 from openpost.platforms.x.fake import FakeAccount, FakeX, seed
 from openpost.posts.models import Post, PostTarget
 from openpost.refresh import discovery, runner
-from openpost.refresh.models import DiscoveryState
+from openpost.refresh.models import DiscoveryState, RefreshState
 from openpost.refresh.runner import Runtime
 from tests import builders
 from tests.refresh.conftest import NOW, Clock, track, x_integration

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from openpost.analytics.models import RefreshState, Snapshot
+from openpost.analytics.models import Snapshot
 from openpost.config import Settings
 from openpost.core.db import make_sessionmaker
 from openpost.integrations.models import Integration
@@ -21,6 +21,7 @@ from openpost.platforms.bluesky.fake import FakeBluesky
 from openpost.platforms.mastodon.fake import FakeMastodon
 from openpost.platforms.youtube.fake import DEFAULT_API_KEY, FakeYouTube
 from openpost.refresh import runner
+from openpost.refresh.models import RefreshState
 from openpost.refresh.runner import Runtime
 from tests import builders
 from tests.refresh.conftest import NOW, Clock, no_discovery_today, track

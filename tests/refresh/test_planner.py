@@ -9,14 +9,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from openpost.analytics.models import RefreshState
 from openpost.config import Settings
 from openpost.integrations.models import Integration
 from openpost.platforms.x.fake import FakeX
 from openpost.posts.models import PostTarget
 from openpost.refresh import planner, ratestate
 from openpost.refresh.budgets import DailyBudget
-from openpost.refresh.models import PlatformState
+from openpost.refresh.models import PlatformState, RefreshState
 from openpost.refresh.runner import Runtime
 from tests import builders
 from tests.refresh.conftest import NOW, Clock, track

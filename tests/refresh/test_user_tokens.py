@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from openpost.analytics.models import RefreshState, Snapshot
+from openpost.analytics.models import Snapshot
 from openpost.config import Settings
 from openpost.consent.tokens import OwnerTokens
 from openpost.core.crypto import Sealer
@@ -22,6 +22,7 @@ from openpost.integrations.models import Integration
 from openpost.platforms.consent import REFRESH_MARGIN
 from openpost.platforms.x.fake import FakeAccount, FakeX
 from openpost.refresh import runner
+from openpost.refresh.models import RefreshState
 from openpost.refresh.runner import Runtime
 from tests import builders
 from tests.refresh.conftest import Clock, make_runtime, no_discovery_today, track, x_integration

@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from openpost.analytics.models import RefreshState, Snapshot
+from openpost.analytics.models import Snapshot
 from openpost.analytics.writer import Reading, append_snapshots, update_states
 from openpost.posts.models import PostTarget
+from openpost.refresh.models import RefreshState
 from tests import builders
 from tests.refresh.conftest import NOW
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
-from openpost.analytics.models import METRICS, RefreshState, Snapshot
+from openpost.analytics.models import METRICS, Snapshot
 from openpost.auth.models import ApiKey
 from openpost.auth.service import authenticate
 from openpost.core import clock
@@ -19,6 +19,7 @@ from openpost.core.timefmt import format_time
 from openpost.integrations.models import Integration
 from openpost.platforms.synthetic.client import published_at_of, simulate
 from openpost.posts.models import Post, PostTarget
+from openpost.refresh.models import RefreshState
 from openpost.refresh.tiers import next_due_at
 from openpost.workspaces.demo import (
     DEMO_EMAIL,

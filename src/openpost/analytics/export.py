@@ -63,7 +63,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from openpost.analytics.arithmetic import delta
-from openpost.analytics.models import METRICS, RefreshState, Snapshot
+from openpost.analytics.models import METRICS, Snapshot
 from openpost.analytics.provisional import deadline_text, is_provisional
 from openpost.analytics.service import require_integration
 from openpost.core.errors import BadRequest, NotFound
@@ -71,6 +71,7 @@ from openpost.core.ids import parse_uuid
 from openpost.core.timefmt import parse_time
 from openpost.integrations.models import Integration, Platform
 from openpost.posts.models import Post, PostTarget
+from openpost.refresh.models import RefreshState
 
 MEDIA_TYPE = "text/csv; charset=utf-8"
 

@@ -2,10 +2,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -15,17 +14,6 @@ from openpost.core.ids import new_id
 JSONObject = JSON().with_variant(JSONB(), "postgresql")
 
 METRICS = ("impressions", "likes", "comments", "shares")
-
-
-class Outcome(StrEnum):
-    ok = "ok"
-    pending = "pending"
-    frozen = "frozen"
-    rate_limited = "rate_limited"
-    permission_required = "permission_required"
-    not_found = "not_found"
-    failed = "failed"
-    unsupported = "unsupported"
 
 
 class Snapshot(Base):
@@ -54,35 +42,3 @@ class Snapshot(Base):
     platform_data: Mapped[dict[str, Any]] = mapped_column(JSONObject, default=dict)
     captured_at: Mapped[datetime]
     capture_key: Mapped[str] = mapped_column(String(64))
-
-
-class RefreshState(Base):
-    """Collection bookkeeping for one target, plus pointers to its two newest snapshots.
-
-    The pointers let list pages and the ``latest`` export read latest metrics and deltas
-    without scanning history.
-    """
-
-    __tablename__ = "refresh_states"
-    __table_args__ = (
-        Index("ix_refresh_states_due", "next_due_at"),
-        Index("ix_refresh_states_workspace", "workspace_id"),
-    )
-
-    post_target_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("post_targets.id", ondelete="CASCADE"), primary_key=True
-    )
-    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
-    last_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
-    last_success_at: Mapped[datetime | None] = mapped_column(default=None)
-    next_due_at: Mapped[datetime | None] = mapped_column(default=None)
-    outcome: Mapped[str] = mapped_column(String(24), default=Outcome.pending.value)
-    error_code: Mapped[str | None] = mapped_column(String(64), default=None)
-    error_message: Mapped[str | None] = mapped_column(String(500), default=None)
-    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
-    latest_snapshot_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("snapshots.id", ondelete="SET NULL"), default=None
-    )
-    previous_snapshot_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("snapshots.id", ondelete="SET NULL"), default=None
-    )

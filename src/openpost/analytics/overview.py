@@ -39,10 +39,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session, aliased
 
 from openpost.analytics.arithmetic import delta, totals
-from openpost.analytics.models import METRICS, Outcome, RefreshState, Snapshot
+from openpost.analytics.models import METRICS, Snapshot
 from openpost.core.timefmt import format_time
 from openpost.integrations.models import Integration
 from openpost.posts.models import Post, PostTarget
+from openpost.refresh.models import Outcome, RefreshState
 
 AnySelect = TypeVar("AnySelect", bound=Select[*tuple[Any, ...]])
 

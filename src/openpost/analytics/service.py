@@ -22,7 +22,7 @@ from sqlalchemy import Integer, Select, Uuid, bindparam, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from openpost.analytics.arithmetic import delta, totals
-from openpost.analytics.models import METRICS, RefreshState, Snapshot
+from openpost.analytics.models import METRICS, Snapshot
 from openpost.analytics.provisional import deadline_of, is_provisional, provisional_until
 from openpost.core.db import json_loads
 from openpost.core.errors import NotFound
@@ -38,6 +38,7 @@ from openpost.core.sqltext import (
 from openpost.core.timefmt import format_time
 from openpost.integrations.models import Integration
 from openpost.posts.models import Post, PostTarget
+from openpost.refresh.models import RefreshState
 
 SNAPSHOT_COLUMNS = (
     uuid_text(Snapshot.id),

@@ -18,9 +18,10 @@ from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
-from openpost.analytics.models import RefreshState, Snapshot
+from openpost.analytics.models import Snapshot
 from openpost.core.db import json_dumps
 from openpost.core.ids import new_id
+from openpost.refresh.models import RefreshState
 
 _CHUNK = 500  # targets per IN (...) list
 

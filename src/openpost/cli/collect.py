@@ -75,11 +75,16 @@ def refresh(
     try:
         if at is not None:
             frozen_at: datetime = at
-            clock.set_clock(lambda: frozen_at)
-        summary = sweep(runtime, clock.now(), workspace_id=workspace_id, dry_run=dry_run)
+            summary = sweep(
+                runtime,
+                frozen_at,
+                workspace_id=workspace_id,
+                dry_run=dry_run,
+                clock_now=lambda: frozen_at,
+            )
+        else:
+            summary = sweep(runtime, clock.now(), workspace_id=workspace_id, dry_run=dry_run)
     finally:
-        if at is not None:
-            clock.set_clock(None)
         runtime.close()
     _print(summary, as_json)
 

@@ -1,4 +1,6 @@
-"""The one source of "now". Tests and ``--now`` swap it; code never calls datetime.now()."""
+"""The one source of "now". Tests swap it; code never calls datetime.now(). A sweep run "as
+if the clock read T" (``openpost refresh --once --now T``) passes its own ``clock_now``
+down to discovery and capture instead of swapping this one."""
 
 from __future__ import annotations
 

@@ -25,10 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Row, insert, select, tuple_
+from sqlalchemy import Row, select, tuple_
 from sqlalchemy.orm import Session
 
-from openpost.analytics.models import Outcome, RefreshState
 from openpost.core.db import insert_ignoring_conflicts
 from openpost.core.errors import BadRequest, NotFound
 from openpost.core.ids import new_id, parse_uuid
@@ -45,6 +44,7 @@ from openpost.posts.urls import (
     post_id_from_url,
     url_for_post,
 )
+from openpost.refresh import state as refresh_state
 
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
@@ -237,19 +237,7 @@ def register_post(
     if len(written) != len(new_targets):
         # A concurrent request registered one of these posts after our check above.
         raise BadRequest("one of these posts was registered by another request at the same time")
-    session.execute(
-        insert(RefreshState),
-        [
-            {
-                "post_target_id": target_id,
-                "workspace_id": workspace_id,
-                "outcome": Outcome.pending.value,
-                "next_due_at": now,
-                "consecutive_failures": 0,
-            }
-            for target_id in target_ids
-        ],
-    )
+    refresh_state.track(session, workspace_id, target_ids, now)
     return get_post(session, workspace_id, post.id)
 
 

@@ -28,6 +28,7 @@ import logging
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,7 +36,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from openpost.analytics.models import Outcome, RefreshState, Snapshot
+from openpost.analytics.models import Snapshot
 from openpost.analytics.writer import Pointers, Reading, append_snapshots
 from openpost.core import clock, faults
 from openpost.core.crypto import CredentialsUnreadable, Sealer
@@ -43,8 +44,6 @@ from openpost.core.db import transaction
 from openpost.integrations.models import Integration, IntegrationStatus
 from openpost.platforms.base import (
     BatchResult,
-    BudgetExhausted,
-    NotFound,
     PermissionRequired,
     PlatformError,
     RateLimited,
@@ -58,7 +57,9 @@ from openpost.posts.models import PostTarget, TargetStatus
 from openpost.refresh import ratestate
 from openpost.refresh.batches import Batch, BatchItem
 from openpost.refresh.metrics import WORK
+from openpost.refresh.models import Outcome, RefreshState
 from openpost.refresh.policy import PERMISSION_PROBE, UNSUPPORTED_RECHECK, CollectionPolicy
+from openpost.refresh.state import outcome_of
 
 log = logging.getLogger("openpost.refresh.capture")
 
@@ -141,9 +142,15 @@ def _fetch(
 
 
 def capture_batch(
-    factory: sessionmaker[Session], clients: Clients, policy: CollectionPolicy, batch: Batch
+    factory: sessionmaker[Session],
+    clients: Clients,
+    policy: CollectionPolicy,
+    batch: Batch,
+    *,
+    clock_now: Callable[[], datetime] = clock.now,
 ) -> CaptureResult:
-    """Read ``batch`` and store what came back; see the module docs."""
+    """Read ``batch`` and store what came back; see the module docs. ``clock_now`` tells
+    the time of the reading (the sweep's own, under ``openpost refresh --once --now``)."""
     started = time.perf_counter()
     label = "synthetic" if batch.synthetic else batch.platform
     summary = CaptureResult()
@@ -160,7 +167,7 @@ def capture_batch(
             rows = ratestate.states(session, [batch.platform, endpoint])
             flagged = ratestate.has_pause(rows.get(batch.platform))
             if not batch.probe:
-                now = clock.now()
+                now = clock_now()
                 pause = ratestate.pause_of(rows.get(batch.platform), now) or ratestate.pause_of(
                     rows.get(endpoint), now
                 )
@@ -186,7 +193,16 @@ def capture_batch(
     summary.requests = fetched.calls
 
     with transaction(factory) as session:
-        _write(session, policy, batch, targets, fetched, summary, clear_platform_pause=flagged)
+        _write(
+            session,
+            policy,
+            batch,
+            targets,
+            fetched,
+            summary,
+            clear_platform_pause=flagged,
+            now=clock_now(),
+        )
         session.flush()
         faults.reach(clients.settings, "capture.commit")  # tests only: see core/faults.py
     _count(label, summary, fetched, time.perf_counter() - started)
@@ -299,11 +315,11 @@ def _write(
     summary: CaptureResult,
     *,
     clear_platform_pause: bool,
+    now: datetime,
 ) -> None:
     states, pointers = _take(session, batch, targets)
     summary.stale += len(targets) - len(states)
     live = [t for t in targets if t.target_id in states]
-    now = clock.now()
     shared = not batch.synthetic and CredentialKey.parse(batch.key).shared
     pause = None
     if not batch.synthetic and fetched.called:
@@ -441,23 +457,20 @@ def _failed(
         state.last_attempt_at = now
     state.error_code = error.code[:64]
     state.error_message = error.message[:500]
-    if isinstance(error, RateLimited | BudgetExhausted):
-        state.outcome = Outcome.rate_limited.value
+    outcome = outcome_of(error)
+    state.outcome = outcome.value
+    if outcome is Outcome.rate_limited:
         until = pause.until if pause is not None else error.retry_at
         state.next_due_at = policy.jitter(max(until or now, now) + timedelta(seconds=1))
-    elif isinstance(error, NotFound):
-        state.outcome = Outcome.not_found.value
+    elif outcome is Outcome.not_found:  # the post is gone: never read again
         state.next_due_at = None
-    elif isinstance(error, PermissionRequired):
-        state.outcome = Outcome.permission_required.value
+    elif outcome is Outcome.permission_required:
         if pause is not None:
             state.next_due_at = policy.jitter(pause.until)
         else:  # read again on schedule once the integration is reconnected
             state.next_due_at = policy.next_due(batch.platform, target.published_at, now)
-    elif isinstance(error, Unsupported):
-        state.outcome = Outcome.unsupported.value
+    elif outcome is Outcome.unsupported:
         state.next_due_at = now + UNSUPPORTED_RECHECK
     else:
-        state.outcome = Outcome.failed.value
         state.consecutive_failures += 1
         state.next_due_at = now + policy.backoff(state.consecutive_failures)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -27,7 +27,6 @@ from typing import Any
 from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from openpost.analytics.models import Outcome, RefreshState
 from openpost.analytics.writer import Reading, append_snapshots
 from openpost.core import clock
 from openpost.core.crypto import CredentialsUnreadable, Sealer
@@ -36,12 +35,9 @@ from openpost.core.ids import new_id
 from openpost.integrations.models import Integration, IntegrationStatus
 from openpost.platforms.base import (
     Account,
-    BudgetExhausted,
     DiscoveryPage,
-    NotFound,
     PermissionRequired,
     PlatformError,
-    RateLimited,
     RateWindow,
     TransientError,
     Unsupported,
@@ -50,8 +46,9 @@ from openpost.platforms.registry import Clients
 from openpost.posts.models import Post, PostSource, PostStatus, PostTarget, TargetStatus
 from openpost.refresh import budgets, ratestate
 from openpost.refresh.metrics import WORK
-from openpost.refresh.models import DiscoveryState
+from openpost.refresh.models import DiscoveryState, Outcome
 from openpost.refresh.policy import PERMISSION_PROBE, UNSUPPORTED_RECHECK, CollectionPolicy
+from openpost.refresh.state import new_state, outcome_of
 
 log = logging.getLogger("openpost.refresh.discovery")
 
@@ -237,11 +234,11 @@ def claim(
     return [replace(c, claim=lease_until) for c in candidates if c.integration_id in claimed]
 
 
-def _pause_now(session: Session, job: DiscoveryJob) -> ratestate.Pause | None:
+def _pause_now(session: Session, job: DiscoveryJob, now: datetime) -> ratestate.Pause | None:
     """The pause in force for the job's platform or credential now (live jobs only)."""
     if job.synthetic:
         return None
-    return ratestate.active_pause(session, job.platform, job.key, ratestate.DISCOVERY, clock.now())
+    return ratestate.active_pause(session, job.platform, job.key, ratestate.DISCOVERY, now)
 
 
 def _load(session: Session, job: DiscoveryJob) -> tuple[Account, str | None, str | None] | None:
@@ -268,19 +265,22 @@ def run(
     clients: Clients,
     policy: CollectionPolicy,
     job: DiscoveryJob,
+    *,
+    clock_now: Callable[[], datetime] = clock.now,
 ) -> DiscoveryResult:
-    """Read the account's new posts and track them (see the module docs)."""
+    """Read the account's new posts and track them (see the module docs). ``clock_now``
+    tells the time of the read (the sweep's own, under ``openpost refresh --once --now``)."""
     started = time.perf_counter()
     label = "synthetic" if job.synthetic else job.platform
     result = DiscoveryResult()
     with transaction(factory) as session:
         loaded = _load(session, job)
-        held = _pause_now(session, job) if loaded is not None else None
+        held = _pause_now(session, job, clock_now()) if loaded is not None else None
     if loaded is None:
         result.stale = True
         return result
     if held is not None:
-        return _hold(factory, policy, job, held, result)
+        return _hold(factory, policy, job, held, result, clock_now())
     account, since_id, sealed = loaded
     page: DiscoveryPage | None = None
     error: PlatformError | None = None
@@ -326,7 +326,7 @@ def run(
         if state is None or state.next_due_at != job.claim:
             result.stale = True
             return result
-        now = clock.now()
+        now = clock_now()
         shared = not job.synthetic and sealed is None
         if page is not None:
             _import(session, policy, job, page, now, result)
@@ -390,6 +390,7 @@ def _hold(
     job: DiscoveryJob,
     pause: ratestate.Pause,
     result: DiscoveryResult,
+    now: datetime,
 ) -> DiscoveryResult:
     """Put a job a pause holds back off until the pause ends, without calling."""
     with transaction(factory) as session:
@@ -402,7 +403,7 @@ def _hold(
         state.outcome = Outcome.rate_limited.value
         state.error_code = pause.reason[:64]
         state.error_message = (pause.message or "the platform is paused")[:500]
-        state.next_due_at = policy.jitter(max(pause.until, clock.now()))
+        state.next_due_at = policy.jitter(max(pause.until, now))
         result.outcome = state.outcome
     result.held = True
     log.info(
@@ -455,13 +456,7 @@ def _import(
             post_url=found.post_url,
             published_at=found.published_at,
         )
-        state = RefreshState(
-            post_target_id=target.id,
-            workspace_id=job.workspace_id,
-            outcome=Outcome.pending.value,
-            next_due_at=now,
-            consecutive_failures=0,
-        )
+        state = new_state(target.id, job.workspace_id, now)
         if found.reading is not None:
             state.last_attempt_at = state.last_success_at = now
             state.next_due_at = policy.next_due(job.platform, found.published_at, now)
@@ -502,18 +497,15 @@ def _failed(
 ) -> None:
     state.error_code = error.code[:64]
     state.error_message = error.message[:500]
-    if isinstance(error, RateLimited | BudgetExhausted):
-        state.outcome = Outcome.rate_limited.value
+    outcome = outcome_of(error)
+    state.outcome = outcome.value
+    if outcome is Outcome.rate_limited:
         until = pause.until if pause is not None else error.retry_at
         state.next_due_at = policy.jitter(max(until or now, now))
         return
     state.last_attempt_at = now
-    if isinstance(error, PermissionRequired | NotFound):
-        state.outcome = (
-            Outcome.permission_required
-            if isinstance(error, PermissionRequired)
-            else Outcome.not_found
-        ).value
+    if outcome in (Outcome.permission_required, Outcome.not_found):
+        # The account's credentials were refused, or the account is gone.
         if pause is not None:
             state.next_due_at = policy.jitter(pause.until)
             return
@@ -528,10 +520,8 @@ def _failed(
             .values(status=IntegrationStatus.needs_refresh.value)
             .execution_options(synchronize_session=False)
         )
-    elif isinstance(error, Unsupported):
-        state.outcome = Outcome.unsupported.value
+    elif outcome is Outcome.unsupported:
         state.next_due_at = now + UNSUPPORTED_RECHECK
     else:
-        state.outcome = Outcome.failed.value
         state.consecutive_failures += 1
         state.next_due_at = now + policy.backoff(state.consecutive_failures)

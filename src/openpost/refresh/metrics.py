@@ -27,14 +27,13 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from openpost.analytics.models import RefreshState
 from openpost.config import Settings
 from openpost.core import clock
 from openpost.core.db import transaction
 from openpost.platforms.spec import CredentialKey
 from openpost.platforms.specs import LIVE as LIVE_PLATFORMS
 from openpost.refresh import budgets, ratestate
-from openpost.refresh.models import PlatformState
+from openpost.refresh.models import PlatformState, RefreshState
 
 DURATIONS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 

@@ -1,5 +1,10 @@
-"""Collection bookkeeping beyond the per-target refresh state (``analytics.models``).
+"""Collection state, owned by ``refresh``.
 
+- ``RefreshState``: one row per post target: collection bookkeeping (last attempt and
+  success, next due time, ``Outcome``, error, consecutive failures) plus pointers to the
+  target's two newest snapshots, which the snapshot writer keeps (``analytics.writer``) and
+  the read side uses for latest metrics and deltas. New targets get theirs from
+  ``refresh.state.track``.
 - ``PlatformState``: what every worker must know about a platform credential, kept in the
   database so that all processes share it: the last rate window a response reported, a
   pause (spent window, depleted credits, usage cap, refused token) and the reads counted
@@ -17,11 +22,55 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from openpost.core.db import Base
+
+
+class Outcome(StrEnum):
+    ok = "ok"
+    pending = "pending"
+    frozen = "frozen"
+    rate_limited = "rate_limited"
+    permission_required = "permission_required"
+    not_found = "not_found"
+    failed = "failed"
+    unsupported = "unsupported"
+
+
+class RefreshState(Base):
+    """Collection bookkeeping for one target, plus pointers to its two newest snapshots.
+
+    The pointers let list pages and the ``latest`` export read latest metrics and deltas
+    without scanning history.
+    """
+
+    __tablename__ = "refresh_states"
+    __table_args__ = (
+        Index("ix_refresh_states_due", "next_due_at"),
+        Index("ix_refresh_states_workspace", "workspace_id"),
+    )
+
+    post_target_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("post_targets.id", ondelete="CASCADE"), primary_key=True
+    )
+    workspace_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_success_at: Mapped[datetime | None] = mapped_column(default=None)
+    next_due_at: Mapped[datetime | None] = mapped_column(default=None)
+    outcome: Mapped[str] = mapped_column(String(24), default=Outcome.pending.value)
+    error_code: Mapped[str | None] = mapped_column(String(64), default=None)
+    error_message: Mapped[str | None] = mapped_column(String(500), default=None)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    latest_snapshot_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("snapshots.id", ondelete="SET NULL"), default=None
+    )
+    previous_snapshot_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("snapshots.id", ondelete="SET NULL"), default=None
+    )
 
 
 class PlatformState(Base):

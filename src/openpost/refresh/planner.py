@@ -44,7 +44,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
-from openpost.analytics.models import Outcome, RefreshState, Snapshot
+from openpost.analytics.models import Snapshot
 from openpost.config import Settings
 from openpost.integrations.models import Integration, IntegrationStatus
 from openpost.platforms.registry import Clients
@@ -54,6 +54,7 @@ from openpost.refresh.batches import Batch as Batch  # re-exported: planner's re
 from openpost.refresh.batches import BatchItem as BatchItem
 from openpost.refresh.batches import DueTarget as DueTarget
 from openpost.refresh.batches import Plan as Plan
+from openpost.refresh.models import Outcome, RefreshState
 from openpost.refresh.policy import CollectionPolicy
 
 CHUNK = 900  # ids per IN (...) list: well under SQLite's bound-parameter limit

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from openpost.config import Settings
 from openpost.consent.tokens import OwnerTokens
+from openpost.core import clock
 from openpost.core.db import make_engine, make_sessionmaker, transaction
 from openpost.platforms.registry import Clients
 from openpost.refresh import discovery, planner
@@ -134,12 +135,19 @@ def _describe(summary: SweepSummary, result: Plan, batches: list[Batch]) -> None
 
 
 def sweep(
-    rt: Runtime, now: datetime, *, workspace_id: uuid.UUID | None = None, dry_run: bool = False
+    rt: Runtime,
+    now: datetime,
+    *,
+    workspace_id: uuid.UUID | None = None,
+    dry_run: bool = False,
+    clock_now: Callable[[], datetime] = clock.now,
 ) -> SweepSummary:
     """Discovery for integrations due for it, then every due target: plan, fetch, write.
 
     With ``dry_run`` nothing is written and no platform is called: the summary is the plan
-    and its request and read estimate.
+    and its request and read estimate. ``clock_now`` tells the time of each read and write
+    (``openpost refresh --once --now T`` passes one that always says T: no process-wide
+    clock is set).
     """
     summary = SweepSummary(now=now, dry_run=dry_run)
     if dry_run:
@@ -160,7 +168,7 @@ def sweep(
         return summary
 
     for job in plan_discoveries(rt, now, workspace_id):
-        found = discovery.run(rt.factory, rt.clients, rt.policy, job)
+        found = discovery.run(rt.factory, rt.clients, rt.policy, job, clock_now=clock_now)
         summary.discoveries += 1
         summary.discovered += found.discovered
         summary.written += found.snapshots
@@ -169,7 +177,7 @@ def sweep(
     result, batches = plan_captures(rt, now, workspace_id)
     _describe(summary, result, batches)
     for batch in batches:
-        captured = capture_batch(rt.factory, rt.clients, rt.policy, batch)
+        captured = capture_batch(rt.factory, rt.clients, rt.policy, batch, clock_now=clock_now)
         summary.requests += captured.requests
         summary.written += captured.written
         summary.outcomes.update(captured.outcomes)

@@ -14,7 +14,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from openpost.analytics.models import Outcome, RefreshState
 from openpost.config import Settings
 from openpost.core.errors import BadRequest, NotFound
 from openpost.core.timefmt import format_time
@@ -23,7 +22,7 @@ from openpost.platforms.registry import Clients
 from openpost.posts.models import Post, PostTarget, TargetStatus
 from openpost.refresh import budgets, planner, ratestate
 from openpost.refresh.batches import Batch
-from openpost.refresh.models import DiscoveryState, PlatformState
+from openpost.refresh.models import DiscoveryState, Outcome, PlatformState, RefreshState
 from openpost.refresh.policy import CollectionPolicy
 
 ENDPOINTS = (ratestate.METRICS, ratestate.DISCOVERY)

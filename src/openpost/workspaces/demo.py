@@ -50,7 +50,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from openpost.analytics.models import Outcome, RefreshState, Snapshot
+from openpost.analytics.models import Snapshot
 from openpost.analytics.writer import Reading, append_snapshots
 from openpost.auth.service import create_key
 from openpost.core.ids import new_id
@@ -66,7 +66,8 @@ from openpost.platforms.synthetic.client import (
     simulate,
 )
 from openpost.posts.models import Post, PostSource, PostTarget, TargetStatus
-from openpost.refresh.models import DiscoveryState
+from openpost.refresh.models import DiscoveryState, Outcome, RefreshState
+from openpost.refresh.state import new_state
 from openpost.refresh.tiers import DEFAULT_POLICY, TierPolicy, capture_schedule, next_due_at
 from openpost.workspaces.models import Workspace, WorkspaceMode
 from openpost.workspaces.service import add_member, create_workspace, find_user, verify_password
@@ -386,7 +387,7 @@ def _settle(
     target = item.target
     state = session.get(RefreshState, target.id)
     if state is None:
-        state = RefreshState(post_target_id=target.id, workspace_id=target.workspace_id)
+        state = new_state(target.id, target.workspace_id, now)
         session.add(state)
     due = next_due_at(item.published_at, last, tiers)
     if _capped(item.platform) and due is not None and due - item.published_at >= x_freshness:
