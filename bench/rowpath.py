@@ -70,6 +70,7 @@ def _page_query(workspace_id: uuid.UUID, columns: Sequence[Any]) -> Any:
 # (commit 483c805 and earlier), so that the variants below measure from the same start
 # whichever revision's service ``as_is`` is.
 _ORM_COLUMNS = (
+    PostTarget.published_at,
     Snapshot.id,
     Snapshot.post_target_id,
     Snapshot.integration_id,
@@ -82,6 +83,26 @@ _ORM_COLUMNS = (
     Snapshot.platform_data,
     Snapshot.captured_at,
 )
+
+
+# Code that marks provisional readings (SPEC 9.2) writes ``provisional`` after
+# ``captured_at``; older revisions (``--commit``) do not, and the variants follow the
+# service they are compared with.
+try:
+    from openpost.analytics.provisional import settle_time
+except ImportError:  # a revision before provisional readings
+    settle_time = None  # type: ignore[assignment]  # (a module-level flag for old code)
+
+
+def _provisional(platform: str, published: Any, captured_text: str) -> dict[str, bool]:
+    """``{"provisional": …}``: read before the platform's numbers settle (nothing for
+    older code). ``captured_text`` is the time as the row writes it, which compares as
+    text with another time written the same way."""
+    if settle_time is None:
+        return {}
+    if published is None:
+        return {"provisional": False}
+    return {"provisional": captured_text < format_time(published + settle_time(platform))}
 
 
 def _orm_row(row: Any) -> dict[str, Any]:
@@ -97,6 +118,7 @@ def _orm_row(row: Any) -> dict[str, Any]:
         "shares": row.shares,
         "platform_data": row.platform_data or {},
         "captured_at": format_time(row.captured_at),
+        **_provisional(row.platform, row.published_at, format_time(row.captured_at)),
     }
 
 
@@ -113,6 +135,7 @@ def _uuid_objects_row(row: Any) -> dict[str, Any]:
         "shares": row.shares,
         "platform_data": row.platform_data or {},
         "captured_at": format_time(row.captured_at),
+        **_provisional(row.platform, row.published_at, format_time(row.captured_at)),
     }
 
 
@@ -127,6 +150,7 @@ def _text_columns(dialect: str) -> tuple[Any, ...]:
         utc = Snapshot.captured_at.op("AT TIME ZONE")(literal_column("'UTC'"))
         captured = func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
     return (
+        PostTarget.published_at,
         as_text(Snapshot.id),
         as_text(Snapshot.post_target_id),
         as_text(Snapshot.integration_id),
@@ -193,10 +217,22 @@ def variants(
                     "shares": shares,
                     "platform_data": orjson.Fragment(raw),
                     "captured_at": captured,
+                    **_provisional(platform, published, captured),
                 }
-                for a, b, c, d, platform, impressions, likes, comments, shares, raw, captured in (
-                    found
-                )
+                for (
+                    published,
+                    a,
+                    b,
+                    c,
+                    d,
+                    platform,
+                    impressions,
+                    likes,
+                    comments,
+                    shares,
+                    raw,
+                    captured,
+                ) in found
             ]
             return orjson.dumps({"data": out})
 

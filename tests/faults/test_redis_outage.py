@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -41,8 +42,19 @@ def setup(
             url,
             OPENPOST_QUEUE_URL=server.url(0),
             OPENPOST_RATE_LIMIT_STORAGE_URL=server.url(1),
+            OPENPOST_METRICS_TOKEN=METRICS_TOKEN,
         )
         yield stack.enter_context(harness.processes(env, tmp_path)), server, url
+
+
+METRICS_TOKEN = "faults-metrics-token"
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+
+
+def _degraded(api: Any) -> float:
+    """The serve process's rate-limit storage gauge (1: counting per process)."""
+    scraped = api.get("/metrics", headers=METRICS_AUTH).text
+    return _metric(scraped, "openpost_rate_limit_storage_degraded")
 
 
 def _metric(text: str, name: str) -> float:
@@ -80,7 +92,13 @@ def test_redis_stops_during_a_sweep_and_comes_back(
             assert read.status_code == 200, read.text
             assert int(read.headers["RateLimit-Limit"]) == 600
         assert int(read.headers["RateLimit-Remaining"]) == 595  # this process's count
-        assert _metric(api.get("/metrics").text, "openpost_rate_limit_storage_degraded") == 1
+        assert (
+            _metric(
+                api.get("/metrics", headers=METRICS_AUTH).text,
+                "openpost_rate_limit_storage_degraded",
+            )
+            == 1
+        )
         captured = {t for t, n in harness.per_target(engine).items() if n == 2}
         with engine.connect() as conn:  # the youngest post the sweep read: one more read
             chosen, post_id = conn.execute(
@@ -112,7 +130,13 @@ def test_redis_stops_during_a_sweep_and_comes_back(
         assert procs.processes["serve"].poll() is None
         # the API counts in Redis again
         api.get("/v1/analytics", headers=headers, params={"limit": 1})
-        assert _metric(api.get("/metrics").text, "openpost_rate_limit_storage_degraded") == 0
+        assert (
+            _metric(
+                api.get("/metrics", headers=METRICS_AUTH).text,
+                "openpost_rate_limit_storage_degraded",
+            )
+            == 0
+        )
         assert "Traceback" not in procs.log_text("serve")
     finally:
         engine.dispose()

@@ -24,6 +24,7 @@ from openpost.core.ids import UUID_OR_EMPTY_SCHEMA, UUID_SCHEMA, parse_uuid
 from openpost.core.schemas import error_responses
 from openpost.core.web import data
 from openpost.deps import CurrentCaller, DbSession, get_sessionmaker
+from openpost.integrations.models import Platform
 from openpost.read_deps import CurrentReader
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
@@ -197,7 +198,12 @@ def export_csv(
         export.View, Query(description="`snapshots`: every snapshot; `latest`: one row a target")
     ] = export.View.snapshots,
     platform: Annotated[
-        str | None, Query(max_length=32, description="Only this platform's accounts (`bluesky`)")
+        str | None,
+        Query(
+            max_length=32,
+            description="Only this platform's accounts (`bluesky`)",
+            json_schema_extra={"enum": [p.value for p in Platform]},
+        ),
     ] = None,
     search: Annotated[
         str | None,
