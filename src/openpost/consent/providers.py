@@ -29,12 +29,6 @@ def by_slug(consents: Iterable[OwnerConsent]) -> dict[str, OwnerConsent]:
     return {consent.slug: consent for consent in consents}
 
 
-def label(platform: str) -> str:
-    """What people call the platform (``twitter`` → ``X``)."""
-    spec = SPECS.get(platform)
-    return spec.label if spec else platform
-
-
 def find(consents: Mapping[str, OwnerConsent], slug: str) -> OwnerConsent:
     """The consent the URL's slug names, or a ``NotFound`` saying why there is none."""
     consent = consents.get(slug)

@@ -42,7 +42,6 @@ from sqlalchemy.orm import Session
 
 from openpost.config import Settings
 from openpost.consent.models import OAuthAttempt
-from openpost.consent.providers import label
 from openpost.consent.security import challenge, new_state, new_verifier, state_hash
 from openpost.consent.tokens import owner_credentials
 from openpost.core.crypto import CredentialsUnreadable, Sealer
@@ -50,6 +49,7 @@ from openpost.core.errors import BadRequest
 from openpost.integrations.service import ConnectResult, connect_owner
 from openpost.platforms.base import PlatformError
 from openpost.platforms.consent import ClientRejected, OwnerConsent, TokenRefused
+from openpost.platforms.specs import label
 
 ATTEMPT_LIFETIME = timedelta(minutes=10)
 BASE_URL_SETTING = "OPENPOST_PUBLIC_BASE_URL"

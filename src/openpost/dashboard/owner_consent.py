@@ -20,6 +20,7 @@ from openpost.consent import providers, service
 from openpost.consent.providers import OwnerConsent
 from openpost.dashboard.sessions import Viewer
 from openpost.dashboard.web import policy_with_form_target
+from openpost.platforms.specs import label
 from openpost.workspaces.models import WorkspaceMode
 
 
@@ -57,7 +58,7 @@ def notice(consents: Mapping[str, OwnerConsent], code: str | None) -> dict[str, 
     consent = consents.get(slug)
     if consent is None or outcome not in ("connected", "attached"):
         return None
-    return {"outcome": outcome, "label": providers.label(consent.platform), "adds": consent.adds}
+    return {"outcome": outcome, "label": label(consent.platform), "adds": consent.adds}
 
 
 def error(

@@ -33,7 +33,6 @@ from openpost.platforms.spec import CredentialKey
 from openpost.platforms.specs import LIVE, SPECS
 from openpost.platforms.synthetic.client import BATCH_SIZES, DEFAULT_BATCH_SIZE, SyntheticClient
 
-LIVE_PLATFORMS = LIVE
 SYNTHETIC = "synthetic"
 
 
@@ -70,22 +69,6 @@ class Clients:
         return spec.reader.discovery_limit(self.settings)
 
     @staticmethod
-    def credential(
-        platform: str,
-        synthetic: bool,
-        integration_id: uuid.UUID,
-        has_user_token: bool,
-        username: str = "",
-    ) -> CredentialKey:
-        """Targets with the same key may share a batch: one credential, one rate window."""
-        if synthetic:
-            return CredentialKey(SYNTHETIC, platform)
-        spec = SPECS.get(platform)
-        if spec is None:
-            return CredentialKey(platform)
-        return spec.credential_key(username, integration_id if has_user_token else None)
-
-    @staticmethod
     def credential_key(
         platform: str,
         synthetic: bool,
@@ -93,10 +76,15 @@ class Clients:
         has_user_token: bool,
         username: str = "",
     ) -> str:
-        """The stored form of ``credential(…)``: what batches, jobs and rate state carry."""
-        return str(
-            Clients.credential(platform, synthetic, integration_id, has_user_token, username)
-        )
+        """Targets with the same key may share a batch: one credential, one rate window.
+        The stored form of the spec's ``CredentialKey``, which batches, jobs and the rate
+        state carry."""
+        if synthetic:
+            return str(CredentialKey(SYNTHETIC, platform))
+        spec = SPECS.get(platform)
+        if spec is None:
+            return platform
+        return str(spec.credential_key(username, integration_id if has_user_token else None))
 
     @staticmethod
     def read_credentials(

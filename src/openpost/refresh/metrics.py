@@ -31,7 +31,7 @@ from openpost.config import Settings
 from openpost.core import clock
 from openpost.core.db import transaction
 from openpost.platforms.spec import CredentialKey
-from openpost.platforms.specs import LIVE as LIVE_PLATFORMS
+from openpost.platforms.specs import LIVE
 from openpost.refresh import budgets, ratestate
 from openpost.refresh.models import PlatformState, RefreshState
 
@@ -174,7 +174,7 @@ class CollectionState(Collector):
             scope = row.key.rsplit("/", 1)[0]
             platform = CredentialKey.parse(scope).platform
             paused.add_metric([platform, scope, pause.reason], 1.0)
-        for platform in sorted(LIVE_PLATFORMS):
+        for platform in sorted(LIVE):
             budget = budgets.budget_for(self._settings, platform)
             used = ratestate.units_today(by_key.get(platform), budget, now)
             spent.add_metric([platform, budget.unit], float(used))

@@ -149,17 +149,16 @@ def record_success(
 
     Written with UPDATE statements and no read: this runs once per batch."""
     windows = _as_windows(window)
-    own = [w for w in windows if w.scope == "credential"]
     spent_app = [u for w in windows if w.scope == "app" and (u := w.pause_until(now))]
     values: dict[Any, Any] = {PlatformState.updated_at: now}
-    if own:
-        tightest = min(own, key=lambda w: (w.remaining is None, w.remaining or 0))
+    own = _credential_window(windows, now)
+    if own is not None:
+        tightest, until = own
         values |= {
             PlatformState.rate_limit: tightest.limit,
             PlatformState.rate_remaining: tightest.remaining,
             PlatformState.rate_reset_at: tightest.reset_at,
         }
-        until = max((u for w in own if (u := w.pause_until(now))), default=None)
         if until is not None:
             values |= {
                 PlatformState.paused_until: until,
@@ -213,18 +212,29 @@ def _as_windows(window: RateWindow | Sequence[RateWindow] | None) -> tuple[RateW
     return tuple(window)
 
 
+def _credential_window(
+    windows: Sequence[RateWindow], now: datetime
+) -> tuple[RateWindow, datetime | None] | None:
+    """Of the windows of the credential used (not the app's): the tightest, which is kept,
+    and until when a spent one pauses that credential (``None``: none is spent)."""
+    own = [w for w in windows if w.scope == "credential"]
+    if not own:
+        return None
+    tightest = min(own, key=lambda w: (w.remaining is None, w.remaining or 0))
+    return tightest, max((u for w in own if (u := w.pause_until(now))), default=None)
+
+
 def _apply_window(
     row: PlatformState, window: RateWindow | Sequence[RateWindow] | None, now: datetime
 ) -> None:
     row.updated_at = now
-    own = [w for w in _as_windows(window) if w.scope == "credential"]
-    if not own:
+    own = _credential_window(_as_windows(window), now)
+    if own is None:
         return
-    tightest = min(own, key=lambda w: (w.remaining is None, w.remaining or 0))
+    tightest, until = own
     row.rate_limit = tightest.limit
     row.rate_remaining = tightest.remaining
     row.rate_reset_at = tightest.reset_at
-    until = max((u for w in own if (u := w.pause_until(now))), default=None)
     if until is not None:
         row.paused_until = until
         row.pause_reason = RATE_WINDOW_SPENT
