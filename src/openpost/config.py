@@ -153,6 +153,122 @@ class Settings(BaseSettings):
         default="https://api.pinterest.com", description="Pinterest API base URL."
     )
 
+    # Approval-gated platforms (SPEC §9.1): the operator's approved app credentials. Each
+    # platform's block holds its own settings; one Meta app may serve Threads, Instagram and
+    # Facebook (its own client id/secret, where set, wins over the Meta app's).
+    meta_app_id: str = Field(
+        default="",
+        description="Meta: the app id of the operator's Meta app (developer dashboard, App "
+        "settings, Basic), used by Threads, Instagram and Facebook unless their own client id is "
+        "set. Empty, with no platform id either: those platforms are listed as needing the "
+        "operator's app credentials and never called.",
+    )
+    meta_app_secret: str = Field(
+        default="",
+        repr=False,
+        description="Meta: the app secret of that app. Secret: never logged or shown.",
+    )
+
+    # Threads (src/openpost/platforms/threads/)
+    threads_client_id: str = Field(
+        default="",
+        description="Threads: the Threads app id (Meta app dashboard, Use cases, Threads API; "
+        "not the Facebook app id). Empty: `meta_app_id`.",
+    )
+    threads_client_secret: str = Field(
+        default="",
+        repr=False,
+        description="Threads: the client secret of that app. Secret: never logged or shown.",
+    )
+    threads_oauth_authorize_url: str = Field(
+        default="https://threads.net/oauth/authorize",
+        description="Threads: the consent page an owner's browser is sent to (tests point it at "
+        "a fake).",
+    )
+
+    # Instagram (src/openpost/platforms/instagram/)
+    instagram_client_id: str = Field(
+        default="",
+        description="Instagram: the Instagram app id for Instagram Login (Meta app dashboard, "
+        "Instagram, API setup with Instagram login). Empty: `meta_app_id`.",
+    )
+    instagram_client_secret: str = Field(
+        default="",
+        repr=False,
+        description="Instagram: the client secret of that app. Secret: never logged or shown.",
+    )
+    instagram_oauth_authorize_url: str = Field(
+        default="https://www.instagram.com/oauth/authorize",
+        description="Instagram: the consent page an owner's browser is sent to (tests point it at "
+        "a fake).",
+    )
+
+    # Facebook (src/openpost/platforms/facebook/)
+    facebook_client_id: str = Field(
+        default="",
+        description="Facebook: the app id for Facebook Login (Pages, and Instagram accounts "
+        "linked to a Page). Empty: `meta_app_id`.",
+    )
+    facebook_client_secret: str = Field(
+        default="",
+        repr=False,
+        description="Facebook: the client secret of that app. Secret: never logged or shown.",
+    )
+    facebook_oauth_authorize_url: str = Field(
+        default="https://www.facebook.com/v25.0/dialog/oauth",
+        description="Facebook: the consent page an owner's browser is sent to (tests point it at "
+        "a fake).",
+    )
+
+    # LinkedIn (src/openpost/platforms/linkedin/)
+    linkedin_client_id: str = Field(
+        default="",
+        description="LinkedIn: LinkedIn app client id (developer portal, Auth tab).",
+    )
+    linkedin_client_secret: str = Field(
+        default="",
+        repr=False,
+        description="LinkedIn: the client secret of that app. Secret: never logged or shown.",
+    )
+    linkedin_oauth_authorize_url: str = Field(
+        default="https://www.linkedin.com/oauth/v2/authorization",
+        description="LinkedIn: the consent page an owner's browser is sent to (tests point it at "
+        "a fake).",
+    )
+
+    # TikTok (src/openpost/platforms/tiktok/)
+    tiktok_client_id: str = Field(
+        default="",
+        description="TikTok: the app's client key (developer portal, app details; sent to "
+        "TikTok as `client_key`).",
+    )
+    tiktok_client_secret: str = Field(
+        default="",
+        repr=False,
+        description="TikTok: the client secret of that app. Secret: never logged or shown.",
+    )
+    tiktok_oauth_authorize_url: str = Field(
+        default="https://www.tiktok.com/v2/auth/authorize/",
+        description="TikTok: the consent page an owner's browser is sent to (tests point it at "
+        "a fake).",
+    )
+
+    # Pinterest (src/openpost/platforms/pinterest/)
+    pinterest_client_id: str = Field(
+        default="",
+        description="Pinterest: Pinterest app id (developer portal, My apps).",
+    )
+    pinterest_client_secret: str = Field(
+        default="",
+        repr=False,
+        description="Pinterest: the client secret of that app. Secret: never logged or shown.",
+    )
+    pinterest_oauth_authorize_url: str = Field(
+        default="https://www.pinterest.com/oauth/",
+        description="Pinterest: the consent page an owner's browser is sent to (tests point it at "
+        "a fake).",
+    )
+
     # Bluesky and Mastodon (src/openpost/platforms/bluesky.py, mastodon.py, netguard.py)
     bluesky_batch_size: int = Field(
         default=25,
@@ -389,6 +505,12 @@ class Settings(BaseSettings):
         "linkedin_api_base_url",
         "tiktok_api_base_url",
         "pinterest_api_base_url",
+        "threads_oauth_authorize_url",
+        "instagram_oauth_authorize_url",
+        "facebook_oauth_authorize_url",
+        "linkedin_oauth_authorize_url",
+        "tiktok_oauth_authorize_url",
+        "pinterest_oauth_authorize_url",
     )
     @classmethod
     def _http_url(cls, value: str) -> str:

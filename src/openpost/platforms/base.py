@@ -39,6 +39,33 @@ class Account:
 
 
 @dataclass(frozen=True, slots=True)
+class AccountReading:
+    """One account's own counters as the platform reported them (SPEC §9.4).
+
+    ``None``: the platform does not report that counter (never 0 for "unknown").
+    ``platform_data`` keeps the platform's own account counters under their own names.
+    """
+
+    external_account_id: str
+    followers: int | None
+    following: int | None
+    posts: int | None
+    platform_data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountBatch:
+    """The answer to one batched account read: ``readings`` by external account id,
+    ``missing`` the ids the platform reports gone, ``errors`` per-id failures, ``calls`` the
+    requests it took (counted against the same windows and budgets as post reads)."""
+
+    readings: dict[str, AccountReading]
+    missing: set[str] = field(default_factory=set)
+    errors: dict[str, PlatformError] = field(default_factory=dict)
+    calls: int = 1
+
+
+@dataclass(frozen=True, slots=True)
 class DiscoveredPost:
     platform_post_id: str
     post_url: str
@@ -220,6 +247,23 @@ class PlatformClient(Protocol):
 
     def rate_window(self) -> RateWindow | None:
         """The rate window seen on the last response, if the platform reports one."""
+        ...
+
+
+@runtime_checkable
+class AccountReader(Protocol):
+    """A client that also reads accounts' own counters (SPEC §9.4): up to
+    ``account_batch_size`` external account ids per call to ``fetch_accounts``, in as few
+    requests as the API allows (X users lookup 100, Bluesky ``getProfiles`` 25, YouTube
+    ``channels.list`` 50; one per account where the platform has no batch)."""
+
+    account_batch_size: int
+
+    def fetch_accounts(
+        self, account_ids: Sequence[str], *, credentials: dict[str, Any] | None = None
+    ) -> AccountBatch:
+        """The accounts' followers, following and post counts (``credentials``: the
+        owner's, as for ``fetch_metrics``)."""
         ...
 
 
