@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
@@ -201,6 +202,8 @@ class PlatformSpec:
       tests and demo servers.
     - ``thumbnail_url``: where the platform serves a post's preview image, ``{post_id}``
       standing for its platform post id (YouTube's video thumbnails); empty for none.
+    - ``preview_hosts``: hosts of the preview images its API hands out per post (X's
+      attached media on pbs.twimg.com); a preview elsewhere is not kept.
     """
 
     name: str
@@ -221,6 +224,12 @@ class PlatformSpec:
     fake: Callable[[], Any] | None = None
     consent: OwnerConsent | None = None
     thumbnail_url: str = ""
+    preview_hosts: frozenset[str] = frozenset()
+
+    def keeps_preview(self, url: str) -> bool:
+        """Whether ``url`` is an https image on one of the platform's preview hosts."""
+        parts = urlsplit(url)
+        return parts.scheme == "https" and parts.hostname in self.preview_hosts and len(url) <= 2048
 
     @property
     def prefix(self) -> str:

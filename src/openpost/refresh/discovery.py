@@ -43,6 +43,7 @@ from openpost.platforms.base import (
     Unsupported,
 )
 from openpost.platforms.registry import Clients
+from openpost.platforms.specs import SPECS
 from openpost.posts.models import Post, PostSource, PostStatus, PostTarget, TargetStatus
 from openpost.refresh import budgets, ratestate
 from openpost.refresh.metrics import WORK
@@ -454,6 +455,7 @@ def _import(
             status=TargetStatus.published.value,
             platform_post_id=found.platform_post_id,
             post_url=found.post_url,
+            preview_url=preview_of(job.platform, found.preview_url),
             published_at=found.published_at,
         )
         state = new_state(target.id, job.workspace_id, now)
@@ -525,3 +527,9 @@ def _failed(
     else:
         state.consecutive_failures += 1
         state.next_due_at = now + policy.backoff(state.consecutive_failures)
+
+
+def preview_of(platform: str, url: str | None) -> str | None:
+    """A discovered post's preview image, kept only from the platform's own image hosts."""
+    spec = SPECS.get(platform)
+    return url if url is not None and spec is not None and spec.keeps_preview(url) else None
