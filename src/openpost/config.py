@@ -429,6 +429,37 @@ class Settings(BaseSettings):
         "per run (one `playlistItems.list` page and one `videos.list` call per 50).",
     )
 
+    # Webhooks (src/openpost/webhooks/, SPEC §9.7)
+    webhook_allow_private_addresses: bool = Field(
+        default=False,
+        description="Webhooks: allow URLs on private, loopback or link-local addresses, http "
+        "and other ports (a receiver on your own network). Off: such URLs are refused when "
+        "created and, after DNS resolution, when delivered.",
+    )
+    webhook_timeout_seconds: int = Field(
+        default=10, ge=1, le=60, description="Webhooks: how long one delivery attempt waits."
+    )
+    webhook_retry_hours: int = Field(
+        default=24,
+        ge=1,
+        le=72,
+        description="Webhooks: a delivery without a 2xx answer is retried (30 s doubling to "
+        "an hour between attempts) for this long after its event, then marked failed.",
+    )
+    webhook_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="Webhooks: how often each collecting process looks for due deliveries.",
+    )
+    collection_failed_after: int = Field(
+        default=5,
+        ge=1,
+        description="Webhooks: `collection.failed` fires when an integration's collection has "
+        "failed this many times in a row (discovery runs or post reads, counted per integration "
+        "since its last success), once per streak.",
+    )
+
     # Tests (tests/faults)
     fault_injection: str = Field(
         default="",

@@ -33,6 +33,7 @@ from openpost.integrations.service import find_integration, list_integrations
 from openpost.platforms.specs import label, spec_for
 from openpost.posts.service import get_post
 from openpost.refresh.service import collection_status
+from openpost.webhooks import service as webhooks
 
 PER_PAGE = 25
 POST_DAYS = (7, 30, 90, 365)
@@ -290,6 +291,7 @@ def settings_page(session: Session, viewer: Viewer) -> dict[str, Any]:
         "keys": list_keys(session, viewer.workspace_id),
         "members": list_members(session, viewer.workspace_id),
         "roles": ROLES,
+        "webhooks": webhooks.recent_deliveries(session, viewer.workspace_id),
     }
 
 
