@@ -5,14 +5,15 @@ with the clients the registry builds from settings (real HTTP to the fake).
 
 The story: an owner of a live workspace presses "Connect TikTok with the owner's consent" on
 the integrations page; the fake's consent page (a sandbox app whose target user is
-@openpost) sends the browser back with a code; the callback exchanges it with the PKCE
-verifier and stores the sealed tokens. A sweep discovers the videos (plays as
-impressions); counters change and a video is deleted; the next due sweep reads the new
-values in one ``video/query`` request and marks the deleted video; a throttled answer
-(429 ``rate_limit_exceeded``) writes nothing and blames no one; after the two-hour access
-token is due the next sweep renews it (the refresh token rotates) and reads; then the owner
-removes the app at TikTok (every token revoked): the read is refused, the renewal is refused
-(``invalid_grant``), and the integration becomes ``needs_refresh`` with no further calls.
+@openpost) turns away a user it did not invite, then sends @openpost back with a code; the
+callback exchanges it with the PKCE verifier and stores the sealed tokens. A sweep discovers
+the videos (plays as impressions); counters change and a video is deleted; the next due
+sweep reads the new values in one ``video/query`` request and marks the deleted video; a
+throttled answer (429 ``rate_limit_exceeded``) writes nothing and blames no one; after the
+two-hour access token is due the next sweep renews it (the refresh token rotates) and reads;
+then the owner removes the app at TikTok (every token revoked): the read is refused, the
+renewal is refused (``invalid_grant``), and the integration becomes ``needs_refresh`` with
+no further calls.
 
 It runs on the test database (SQLite, or PostgreSQL with ``OPENPOST_TEST_DATABASE_URL``).
 """
@@ -91,7 +92,6 @@ def world(now: Clock, settings: Settings, engine: Engine) -> Iterator[World]:
         for n in range(POSTS)
     ]
     fake.add_oauth_client(KEY, SECRET, CALLBACK, sandbox=True, target_users=(owner,))
-    fake.set_consent("approve", owner)
     with LiveServer(fake.app) as tiktok:
         live = settings.model_copy(
             update={
@@ -196,7 +196,17 @@ def test_tiktok_end_to_end(
     world: World, people: People, rt: Runtime, session: Session, now: Clock
 ) -> None:
     fake = world.fake
-    # 1. Consent through the dashboard's connect button.
+    # 0. A TikTok user the sandbox app did not invite cannot consent: nothing is connected.
+    fake.set_consent("approve", next(u for u in fake.users.values() if u is not world.owner))
+    denied = connect_with_consent(world, people)
+    assert denied.headers["location"] == "/integrations?tiktok_error=denied"
+    page = people.browser.get(denied.headers["location"])
+    assert "The TikTok account owner did not give consent" in page.text
+    session.expire_all()
+    assert session.scalars(select(Integration).where(Integration.platform == "tiktok")).all() == []
+
+    # 1. Consent through the dashboard's connect button, as the invited owner.
+    fake.set_consent("approve", world.owner)
     landed = connect_with_consent(world, people)
     assert landed.status_code == 303, landed.text
     assert landed.headers["location"] == "/integrations?notice=tiktok-connected"
