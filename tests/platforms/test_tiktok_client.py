@@ -164,6 +164,21 @@ def test_discovery_pages_by_cursor_and_stops_at_what_it_saw(
     assert fake.calls("video_list")[-1].params["max_count"] == 3
 
 
+def test_a_pinned_old_video_at_the_top_does_not_stop_discovery(
+    client: TikTokClient, fake: FakeTikTok, owner: FakeUser, credentials: dict[str, Any]
+) -> None:
+    old = videos(fake, owner, 3)
+    fake.videos[old[0]].pinned = True  # the oldest, pinned to the top of the profile
+    first = client.discover(account_of(owner), since_id=None, limit=50, credentials=credentials)
+    assert [p.platform_post_id for p in first.posts] == old[::-1]
+    new = [fake.add_video(owner, created_at=NOW + timedelta(minutes=n)).id for n in (1, 2)]
+    second = client.discover(
+        account_of(owner), since_id=first.newest_id, limit=50, credentials=credentials
+    )
+    assert [p.platform_post_id for p in second.posts] == new[::-1]
+    assert second.newest_id == new[-1]
+
+
 def test_the_accounts_own_counters(
     client: TikTokClient, fake: FakeTikTok, owner: FakeUser, credentials: dict[str, Any]
 ) -> None:

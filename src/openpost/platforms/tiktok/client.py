@@ -233,6 +233,7 @@ class TikTokClient:
         posts: list[DiscoveredPost] = []
         cursor: int | None = None
         seen: set[int] = set()
+        taken: set[str] = set()
         while len(posts) < limit:
             body: dict[str, Any] = {"max_count": min(PAGE_MAX, max(limit - len(posts), 1))}
             if cursor is not None:
@@ -242,17 +243,18 @@ class TikTokClient:
             if not isinstance(videos, list):
                 raise malformed("TikTok's video list answer has no list of videos")
             page = [discovered_of(item, account.username) for item in videos]
-            reached = False
             for post in page:
-                number = int(post.platform_post_id)
-                if number <= floor:
-                    reached = True  # everything from here on was seen before
-                    break
-                if len(posts) < limit:
+                fresh = int(post.platform_post_id) > floor and post.platform_post_id not in taken
+                if fresh and len(posts) < limit:
                     posts.append(post)
+                    taken.add(post.platform_post_id)
+            # The page's last video is its oldest (a video pinned to the top of the profile
+            # may come first out of order, so only the last one says the cursor is reached).
+            reached = bool(page) and int(page[-1].platform_post_id) <= floor
             next_cursor = data.get("cursor")
             if (
                 reached
+                or len(posts) >= limit
                 or not page
                 or data.get("has_more") is not True
                 or type(next_cursor) is not int

@@ -83,6 +83,7 @@ class FakeVideo:
     # missing key) to make the fake answer with a malformed video.
     counts: dict[str, Any] = field(default_factory=dict)
     deleted: bool = False
+    pinned: bool = False  # listed first on the profile's first page, out of date order [L]
 
 
 @dataclass(frozen=True)
@@ -397,7 +398,9 @@ class FakeTikTok(base.FakePlatform[Endpoint, FaultKind, RecordedRequest]):
             reverse=True,
         )
         if cursor is not None:
-            mine = [v for v in mine if _ms(v.create_time) < cursor]
+            mine = [v for v in mine if _ms(v.create_time) < cursor and not v.pinned]
+        else:  # the first page leads with the pinned videos
+            mine = [v for v in mine if v.pinned] + [v for v in mine if not v.pinned]
         page, rest = mine[:max_count], mine[max_count:]
         videos = [wire.render_video(v, user.username, fields) for v in page]
         next_cursor = _ms(page[-1].create_time) if page else (cursor or 0)

@@ -5,8 +5,9 @@ Facts (``reference/gated-platforms.md`` §6.1 and §0b):
 
 - The owner consents at ``https://www.tiktok.com/v2/auth/authorize/`` with ``client_key``
   (TikTok's name for the client id), ``redirect_uri``, ``response_type=code``, comma-separated
-  ``scope`` and ``state``; this server adds the PKCE S256 challenge (TikTok documents PKCE
-  for desktop and mobile apps; a web app may do without, and the verifier is then ignored).
+  ``scope`` and ``state``; this server adds the PKCE S256 challenge, base64url as RFC 7636
+  has it (TikTok requires PKCE of desktop and mobile apps, its desktop guide with a *hex*
+  SHA-256; for a web app it is optional per the reference).
 - Tokens come from ``POST https://open.tiktokapis.com/v2/oauth/token/`` (form-encoded, the
   client key and secret in the form): ``grant_type=authorization_code`` with ``code``,
   ``redirect_uri`` and ``code_verifier``, or ``grant_type=refresh_token`` with the latest
