@@ -255,6 +255,7 @@ def test_throttling_is_rate_limited_a_minute_ahead_with_a_spent_window(
         ("not_json", 502, TransientError, "tiktok_server_error"),
         ("rate_limited", 429, RateLimited, "tiktok_rate_limited"),
         ("scope_not_authorized", 401, PermissionRequired, "tiktok_scope_not_authorized"),
+        ("token_invalid", 401, PermissionRequired, "tiktok_token_invalid"),
     ],
 )
 def test_faults_are_the_right_errors(

@@ -321,20 +321,7 @@ class FakeTikTok(base.FakePlatform[Endpoint, FaultKind, RecordedRequest]):
         return grant
 
     def _fault_response(self, fault: Fault[FaultKind, Endpoint]) -> Response:
-        now = self._now()
-        if fault.kind == "rate_limited":
-            return wire.error("rate_limit_exceeded", "API rate limit exceeded.", now)
-        if fault.kind == "token_invalid":
-            message = "The access token is invalid or not found in the request."
-            return wire.error("access_token_invalid", message, now)
-        if fault.kind == "scope_not_authorized":
-            message = "The user did not authorize the scope required for completing this request."
-            return wire.error("scope_not_authorized", message, now)
-        if fault.kind == "not_json":
-            return base.bad_gateway()
-        if fault.status == 500:
-            return wire.error("internal_error", "Something went wrong.", now)
-        return Response("Service Unavailable", fault.status, media_type="text/plain")
+        return wire.fault_response(fault.kind, fault.status, self._now())
 
     def _answer(
         self,

@@ -73,6 +73,24 @@ def oauth_error(error_code: str, description: str, now: datetime, *, status: int
     return JSONResponse(body, status_code=status)
 
 
+def fault_response(kind: str, status: int, now: datetime) -> Response:
+    """What an injected fault looks like: TikTok's own error codes, or the proxy's 5xx."""
+    if kind == "rate_limited":
+        return error("rate_limit_exceeded", "API rate limit exceeded.", now)
+    if kind == "token_invalid":
+        return error(
+            "access_token_invalid", "The access token is invalid or not found in the request.", now
+        )
+    if kind == "scope_not_authorized":
+        message = "The user did not authorize the scope required for completing this request."
+        return error("scope_not_authorized", message, now)
+    if kind == "not_json":
+        return Response("<html><body>502 Bad Gateway</body></html>", 502, media_type="text/html")
+    if status == 500:
+        return error("internal_error", "Something went wrong.", now)
+    return Response("Service Unavailable", status, media_type="text/plain")
+
+
 def fields_of(raw: str | None, allowed: frozenset[str] | set[str]) -> list[str] | str:
     """The comma-separated ``fields`` query parameter, or the message of a bad one."""
     if not raw:
