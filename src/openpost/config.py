@@ -252,6 +252,13 @@ class Settings(BaseSettings):
         description="TikTok: the consent page an owner's browser is sent to (tests point it at "
         "a fake).",
     )
+    tiktok_max_posts_per_discovery: int = Field(
+        default=100,
+        ge=1,
+        le=1000,
+        description="TikTok: at most this many of an account's newest videos are imported per "
+        "discovery run (the video list gives 20 per request).",
+    )
 
     # Pinterest (src/openpost/platforms/pinterest/)
     pinterest_client_id: str = Field(

@@ -29,6 +29,10 @@ from openpost.platforms.bluesky import fake as bluesky_fake
 from openpost.platforms.bluesky.client import BlueskyClient, HandleCache
 from openpost.platforms.mastodon import fake as mastodon_fake
 from openpost.platforms.mastodon.client import InstanceMemory, MastodonClient
+from openpost.platforms.tiktok import fake as tiktok_fake
+from openpost.platforms.tiktok.client import TikTokClient
+from openpost.platforms.tiktok.oauth import SCOPES as TIKTOK_SCOPES
+from openpost.platforms.tiktok.oauth import TikTokOAuth
 from openpost.platforms.x import fake as x_fake
 from openpost.platforms.x.client import XClient
 from openpost.platforms.x.oauth import SCOPES, XOAuth
@@ -439,12 +443,141 @@ class YouTubeHarness(Harness):
         return str(request.params["id"]).split(",")
 
 
+# ---- TikTok -------------------------------------------------------------------------------
+
+TIKTOK_KEY, TIKTOK_SECRET = "contract-tiktok-key", "contract-tiktok-secret"
+TIKTOK_BASE = "https://open.tiktokapis.test"
+
+
+class TikTokOwnerTokens(OwnerTokens):
+    """Login Kit tokens of the fake's user; refreshing rotates the refresh token."""
+
+    def __init__(
+        self, fake: tiktok_fake.FakeTikTok, user: tiktok_fake.FakeUser, clock: Clock
+    ) -> None:
+        self.fake, self.user, self.clock = fake, user, clock
+        fake.add_oauth_client(TIKTOK_KEY, TIKTOK_SECRET, "https://openpost.test/callback")
+        self.oauth = TikTokOAuth(
+            client_key=TIKTOK_KEY,
+            client_secret=TIKTOK_SECRET,
+            base_url=TIKTOK_BASE,
+            transport=fake.transport(),
+        )
+        self.lifetime = fake.oauth.access_lifetime
+        self.refreshes = 0
+        self.owner_context = f"user:{user.open_id}"
+
+    def issue(self) -> dict[str, Any]:
+        issued = self.fake.issue_tokens(
+            self.user, client_key=TIKTOK_KEY, scope=",".join(TIKTOK_SCOPES)
+        )
+        return {
+            "access_token": issued["access_token"],
+            "refresh_token": issued["refresh_token"],
+            "expires_at": (self.clock() + timedelta(seconds=issued["expires_in"])).isoformat(),
+        }
+
+    def expire_at_platform(self, credentials: dict[str, Any]) -> None:
+        self.fake.expire_token(credentials["access_token"])
+
+    def refuse_refresh(self, credentials: dict[str, Any]) -> None:
+        self.fake.oauth.refresh_tokens[credentials["refresh_token"]].used = True
+
+    def __call__(self, credentials: dict[str, Any], *, force: bool) -> dict[str, Any]:
+        expires_at = datetime.fromisoformat(credentials["expires_at"])
+        if not force and expires_at - clock.now() > timedelta(minutes=5):
+            return credentials
+        tokens = self.oauth.refresh(credentials["refresh_token"], now=clock.now())
+        self.refreshes += 1
+        assert tokens.expires_at is not None
+        return {
+            "access_token": tokens.access_token,
+            "refresh_token": tokens.refresh_token,
+            "expires_at": tokens.expires_at.isoformat(),
+        }
+
+    def context(self, request: Any) -> str:
+        return str(request.context)
+
+    def close(self) -> None:
+        self.oauth.close()
+
+
+class TikTokHarness(Harness):
+    """Every TikTok read is made with the owner's token (Login Kit), and the account is the
+    token's own (there is no lookup by handle)."""
+
+    platform = name = "tiktok"
+    batch_size = 20
+    metrics_endpoint = "video_query"
+    discovery_endpoint = "video_list"
+    discovery_page = 20
+    ids_beyond_float = True  # 19-digit video ids
+    fail_error = MalformedResponse
+    handle = "openpost"
+    has_owner_tokens = True
+    rate_headers = False  # TikTok sends no rate headers
+    throttles: ClassVar[list[Throttle]] = [
+        Throttle(
+            "429-sliding-minute",
+            lambda h: h.fake.set_rate_limit("video_query", 0),
+            RateLimited,
+            "tiktok_rate_limited",
+            lambda now: now + tiktok_fake.WINDOW,
+        ),
+        Throttle(
+            "429-injected",
+            lambda h: h.fake.inject("rate_limited", endpoint="video_query"),
+            RateLimited,
+            "tiktok_rate_limited",
+            lambda now: now + tiktok_fake.WINDOW,
+        ),
+    ]
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.owner_tokens = None
+        self.client = self._build()
+        self.account = Account(self.user.open_id, self.user.username, self.user.display_name)
+        self._credentials = self.tokens.issue()
+
+    def _build(self) -> PlatformClient:
+        self.fake = fake = tiktok_fake.FakeTikTok(now=self.clock)
+        self.user = fake.add_user("openpost", display_name="OpenPost")
+        self.owner_tokens = self.tokens = TikTokOwnerTokens(fake, self.user, self.clock)
+        return TikTokClient(
+            base_url=TIKTOK_BASE, transport=fake.transport(), user_tokens=self.tokens
+        )
+
+    def close(self) -> None:
+        self.tokens.close()
+        super().close()
+
+    @property
+    def credentials(self) -> dict[str, Any] | None:
+        return self._credentials
+
+    def add_post(self, *, age: timedelta, likes: int = 0) -> str:
+        video = self.fake.add_video(self.user, created_at=self.clock() - age, likes=likes)
+        return str(video.id)
+
+    def delete(self, post_id: str) -> None:
+        self.fake.delete_video(post_id)
+
+    def fail(self, post_id: str) -> None:
+        self.fake.set_counts(post_id, like_count="many")
+
+    def ids_sent(self, request: Any) -> list[str]:
+        return list(request.params.get("video_ids", []))
+
+
 HARNESSES: list[type[Harness]] = [
     XHarness,
     BlueskyHarness,
     MastodonHarness,
     OldMastodonHarness,
     YouTubeHarness,
+    TikTokHarness,
 ]
 
 

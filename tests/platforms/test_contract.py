@@ -17,7 +17,12 @@ from typing import Any
 import pytest
 
 from openpost.config import Settings
-from openpost.platforms.base import PermissionRequired, PlatformClient, PlatformError
+from openpost.platforms.base import (
+    DiscoveryPage,
+    PermissionRequired,
+    PlatformClient,
+    PlatformError,
+)
 from openpost.platforms.specs import LIVE, SPECS
 from openpost.posts.urls import owned_post_id, post_id_from_url, url_for_post
 from tests.platforms.contract_support import (
@@ -50,6 +55,13 @@ def harness(request: pytest.FixtureRequest, frozen_clock: Clock) -> Iterator[Har
 def posts(harness: Harness, count: int, *, oldest: timedelta = 2 * HOUR) -> list[str]:
     """``count`` posts of the account, one minute apart, the newest last."""
     return [harness.add_post(age=oldest - n * timedelta(minutes=1), likes=n) for n in range(count)]
+
+
+def discover(harness: Harness, *, since_id: str | None, limit: int) -> DiscoveryPage:
+    """The account's discovery with what its reads take (an owner's token, an instance)."""
+    return harness.client.discover(
+        harness.account, since_id=since_id, limit=limit, credentials=harness.credentials
+    )
 
 
 def metric_requests(harness: Harness, since: int) -> list[Any]:
@@ -137,7 +149,7 @@ def test_deleted_posts_are_reported_deleted(harness: Harness) -> None:
     assert result.deleted == {ids[0]}
     assert set(result.readings) == set(ids[1:])
     assert result.errors == {}
-    page = harness.client.discover(harness.account, since_id=None, limit=10)
+    page = discover(harness, since_id=None, limit=10)
     assert ids[0] not in {p.platform_post_id for p in page.posts}
 
 
@@ -147,7 +159,7 @@ def test_ids_stay_the_platforms_strings(harness: Harness) -> None:
     assert all(type(key) is str for key in result.readings)
     assert sorted(result.readings) == sorted(ids)
     assert all(result.readings[i].platform_post_id == i for i in ids)
-    page = harness.client.discover(harness.account, since_id=None, limit=10)
+    page = discover(harness, since_id=None, limit=10)
     found = [p.platform_post_id for p in page.posts]
     assert all(type(i) is str for i in found)
     assert sorted(found) == sorted(ids)
@@ -179,7 +191,7 @@ def test_a_full_batch_reads_and_no_request_carries_more_than_the_batch_size(
 
 def test_a_discovered_posts_url_parses_back_to_the_same_post(harness: Harness) -> None:
     posts(harness, 3)
-    page = harness.client.discover(harness.account, since_id=None, limit=10)
+    page = discover(harness, since_id=None, limit=10)
     assert len(page.posts) == 3
     account = harness.account
     for post in page.posts:
@@ -203,14 +215,14 @@ def test_discovery_pages_and_reads_only_what_is_newer_than_the_cursor(
     harness: Harness,
 ) -> None:
     old = posts(harness, 3, oldest=3 * 24 * HOUR)
-    first = harness.client.discover(harness.account, since_id=None, limit=50)
+    first = discover(harness, since_id=None, limit=50)
     assert [p.platform_post_id for p in first.posts] == old[::-1]  # newest first
     assert harness.cursor_post(first.newest_id) == old[-1]
 
     many = harness.discovery_page + 2  # more than one page holds
     new = posts(harness, many, oldest=(many + 1) * timedelta(minutes=1))
     before = len(harness.requests())
-    second = harness.client.discover(harness.account, since_id=first.newest_id, limit=many)
+    second = discover(harness, since_id=first.newest_id, limit=many)
     logged = harness.requests()[before:]
     assert [p.platform_post_id for p in second.posts] == new[::-1]
     assert harness.cursor_post(second.newest_id) == new[-1]
@@ -218,12 +230,12 @@ def test_discovery_pages_and_reads_only_what_is_newer_than_the_cursor(
     assert second.calls == len(logged)
 
     before = len(harness.requests())
-    none_wanted = harness.client.discover(harness.account, since_id=first.newest_id, limit=0)
+    none_wanted = discover(harness, since_id=first.newest_id, limit=0)
     assert (none_wanted.posts, none_wanted.newest_id) == ([], first.newest_id)
     assert harness.requests()[before:] == []
-    capped = harness.client.discover(harness.account, since_id=first.newest_id, limit=2)
+    capped = discover(harness, since_id=first.newest_id, limit=2)
     assert [p.platform_post_id for p in capped.posts] == new[::-1][:2]
-    nothing = harness.client.discover(harness.account, since_id=second.newest_id, limit=50)
+    nothing = discover(harness, since_id=second.newest_id, limit=50)
     assert (nothing.posts, nothing.newest_id) == ([], second.newest_id)
 
 
@@ -293,11 +305,11 @@ def test_a_deleted_cursor_still_reads_only_what_is_newer(
 
 def _deleted_cursor(harness: Harness) -> None:
     old = posts(harness, 4, oldest=3 * 24 * HOUR)
-    cursor = harness.client.discover(harness.account, since_id=None, limit=50).newest_id
+    cursor = discover(harness, since_id=None, limit=50).newest_id
     assert harness.cursor_post(cursor) == old[-1]
     harness.delete(old[-1])
     new = posts(harness, 2, oldest=3 * timedelta(minutes=1))
-    page = harness.client.discover(harness.account, since_id=cursor, limit=50)
+    page = discover(harness, since_id=cursor, limit=50)
     assert [p.platform_post_id for p in page.posts] == new[::-1]
     assert harness.cursor_post(page.newest_id) == new[-1]
 
