@@ -229,7 +229,8 @@ def test_facebook_pages_end_to_end(
     assert credentials["kind"] == "facebook_page"
     assert credentials["access_token"] not in sealed
     assert fake.tokens[credentials["access_token"]].page_id == story.bakery.id  # a Page token
-    assert credentials["expires_at"] is None and credentials["refresh_token"] is None
+    assert credentials["expires_at"] is None
+    assert credentials["refresh_token"] is None
 
     # 2. A sweep discovers both Pages' posts and reads them (one Graph batch per Page).
     first = runner.sweep(rt, now.at)
@@ -248,7 +249,8 @@ def test_facebook_pages_end_to_end(
             assert data["reactions_by_type"] == {"like": 10 + n, "love": 2}
         assert target["provisional"] is True  # Meta's insights settle for 48 hours
     batches = fake.calls("batch")
-    assert len(batches) == 2 and sorted(r.operations for r in batches) == [2, 8]
+    assert len(batches) == 2
+    assert sorted(r.operations for r in batches) == [2, 8]
 
     # 3. Counters change, a post is deleted; the next due sweep reads the new values.
     for post in story.posts:
