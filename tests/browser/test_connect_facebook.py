@@ -83,7 +83,8 @@ def served(tmp_path: Path) -> Iterator[Served]:
         thread.start()
         deadline = time.monotonic() + 20
         while not server.started:
-            assert time.monotonic() < deadline and thread.is_alive(), "the app did not start"
+            assert time.monotonic() < deadline, "the app did not start"
+            assert thread.is_alive(), "the app stopped"
             time.sleep(0.02)
         try:
             yield Served(app_url, cookie, fake, ticked, unticked)
