@@ -250,3 +250,12 @@ def test_the_fake_runs_as_a_server() -> None:
         assert "Invalid App ID" in dialog.text
         anonymous = httpx.get(f"{url}/v25.0/me")
         assert anonymous.json()["error"]["code"] == 190
+
+
+def test_a_cursor_without_a_time_stops_at_its_post(fb: Page, frozen_clock: Clock) -> None:
+    old = fb.fake.add_post(fb.page, created_at=frozen_clock() - timedelta(days=2))
+    new = fb.fake.add_post(fb.page, created_at=frozen_clock() - timedelta(days=1))
+    page = fb.client.discover(fb.account, since_id=old.id, limit=10, credentials=fb.credentials)
+    assert [p.platform_post_id for p in page.posts] == [new.id]
+    with pytest.raises(ValueError, match="cursor"):
+        fb.client.discover(fb.account, since_id="abc", limit=10, credentials=fb.credentials)

@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 import orjson
@@ -63,7 +64,6 @@ from openpost.platforms.facebook.reading import (
     VIDEO_COUNTER_FIELDS,
     counters_of,
     discovered_of,
-    graph_time,
     insight_values,
     is_reel_id,
     make_cursor,
@@ -234,13 +234,8 @@ class FacebookClient:
                 raise malformed("Facebook's post list has no data list")
             reached = False
             for item in data:
-                post = self._discovered(item, account)
-                if post is None:
-                    continue
-                if cursor_at is not None and (
-                    post.published_at < cursor_at
-                    or (post.published_at == cursor_at and post.platform_post_id == cursor_id)
-                ):
+                post = _discovered(item, account)
+                if _reached(post, cursor_id, cursor_at):
                     reached = True
                     break
                 if newest is None:
@@ -256,29 +251,6 @@ class FacebookClient:
         return DiscoveryPage(
             posts=posts, newest_id=newest or since_id, calls=self.requests - before
         )
-
-    def _discovered(self, item: object, account: Account) -> DiscoveredPost | None:
-        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
-            raise malformed("Facebook's post list has a post without an id")
-        post_id = item["id"]
-        if not _POST_ID.match(post_id):
-            raise malformed("Facebook's post list has a post id that is not one")
-        stored, url = post_id, URLS.url_for(post_id, account.username)
-        permalink = item.get("permalink_url")
-        parsed = _parsed(permalink)
-        if (
-            parsed is not None
-            and is_reel_id(parsed)
-            and urlsplit(str(permalink)).path.startswith("/reel/")
-        ):
-            stored, url = parsed, str(permalink)  # a reel: read as its video
-        elif parsed == post_id:
-            url = str(permalink)
-        if url is None:
-            url = f"https://www.facebook.com/{post_id}"
-        if graph_time(item.get("created_time")) is None:
-            raise malformed("Facebook's post list has a post without a readable created_time")
-        return discovered_of(item, stored, url)
 
     def rate_window(self) -> RateWindow | None:
         """The Page's window (``pages`` business use case) when reported, else the app's."""
@@ -412,6 +384,32 @@ def _batch_answers(response: httpx.Response, expected: int) -> list[httpx.Respon
     return answers
 
 
+def _discovered(item: object, account: Account) -> DiscoveredPost:
+    """One listed post: stored by its Graph id, or, for a reel (its permalink is
+    ``/reel/<video id>``), by its video id, whose insights are the reel's."""
+    if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+        raise malformed("Facebook's post list has a post without an id")
+    post_id = item["id"]
+    if not _POST_ID.match(post_id):
+        raise malformed("Facebook's post list has a post id that is not one")
+    permalink = item.get("permalink_url")
+    parsed = _parsed(permalink)
+    if parsed is not None and urlsplit(str(permalink)).path.startswith("/reel/"):
+        return discovered_of(item, parsed, str(permalink))
+    if parsed == post_id:
+        return discovered_of(item, post_id, str(permalink))
+    url = URLS.url_for(post_id, account.username) or f"https://www.facebook.com/{post_id}"
+    return discovered_of(item, post_id, url)  # a pfbid permalink hides the id: the Graph id's
+
+
+def _reached(post: DiscoveredPost, cursor_id: str | None, cursor_at: datetime | None) -> bool:
+    """Whether discovery has come down to the cursor: its post, or anything older (a cursor
+    without a time stops at its post only)."""
+    if post.platform_post_id == cursor_id:
+        return True
+    return cursor_at is not None and post.published_at < cursor_at
+
+
 def _after(body: dict[str, Any]) -> str | None:
     paging = body.get("paging")
     if not isinstance(paging, dict) or not paging.get("next"):
@@ -428,7 +426,7 @@ def _parsed(permalink: object) -> str | None:
     host = (parts.hostname or "").removeprefix("www.")
     if host not in URLS.hosts:
         return None
-    query = dict(pair.split("=", 1) for pair in parts.query.split("&") if "=" in pair)
+    query = dict(parse_qsl(parts.query))
     try:
         return URLS.parse(host, parts.path, query)
     except ValueError:
