@@ -13,7 +13,9 @@ before it expires, and once: the attempt is deleted whatever happens next, and o
 request whose delete removed it may store anything. Then the code is exchanged (with the
 verifier), swapped for a long-lived token where the platform has that step, the account
 identified, and the integration created or given the token (``integrations.service.
-connect_owner``). Every failure is a ``ConsentError`` with a fixed code; the dashboard turns
+connect_owner``). A platform whose one consent covers several accounts, each with its own
+token (``platforms.consent.ManyAccounts``: Facebook's Pages), gets one integration per
+account; none at all is the failure ``<slug>_no_accounts``. Every failure is a ``ConsentError`` with a fixed code; the dashboard turns
 the code into a sentence (``error_message``), so nothing from the query string or the
 platform is echoed, and no token, code or verifier is ever logged or shown.
 
