@@ -16,6 +16,7 @@ import pytest
 
 from openpost.platforms.base import (
     Account,
+    AccountReader,
     NotFound,
     PermissionRequired,
     RateLimited,
@@ -206,6 +207,7 @@ def test_another_pages_posts_need_that_pages_token(fb: Page) -> None:
 
 
 def test_the_pages_followers_are_its_account_reading(fb: Page) -> None:
+    assert isinstance(fb.client, AccountReader)
     batch = fb.client.fetch_accounts([fb.page.id], credentials=fb.credentials)
     reading = batch.readings[fb.page.id]
     assert (reading.followers, reading.following, reading.posts) == (1520, None, None)
