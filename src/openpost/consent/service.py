@@ -15,9 +15,10 @@ verifier), swapped for a long-lived token where the platform has that step, the 
 identified, and the integration created or given the token (``integrations.service.
 connect_owner``). A platform whose one consent covers several accounts, each with its own
 token (``platforms.consent.ManyAccounts``: Facebook's Pages), gets one integration per
-account; none at all is the failure ``<slug>_no_accounts``. Every failure is a ``ConsentError`` with a fixed code; the dashboard turns
-the code into a sentence (``error_message``), so nothing from the query string or the
-platform is echoed, and no token, code or verifier is ever logged or shown.
+account; none at all is the failure ``<slug>_no_accounts``. Every failure is a
+``ConsentError`` with a fixed code; the dashboard turns the code into a sentence
+(``error_message``), so nothing from the query string or the platform is echoed, and no
+token, code or verifier is ever logged or shown.
 
 The platform calls run before the attempt is deleted, so that on SQLite the request does not
 hold the database's write lock while the platform answers.
