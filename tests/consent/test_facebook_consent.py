@@ -18,9 +18,12 @@ from sqlalchemy.orm import Session
 
 from openpost.app import create_app
 from openpost.config import Settings
+from openpost.consent.tokens import OwnerTokens
 from openpost.core import clock
 from openpost.core.crypto import Sealer
+from openpost.core.db import make_sessionmaker
 from openpost.integrations.models import Integration
+from openpost.platforms.consent import TokenRefused
 from openpost.platforms.facebook.fake import (
     DEFAULT_APP_ID,
     DEFAULT_APP_SECRET,
@@ -158,3 +161,22 @@ def test_a_new_consent_revives_a_page_that_needs_a_refresh(
     assert again[setup.pages[0].id].id == shop.id
     assert again[setup.pages[0].id].status == "active"
     assert again[setup.pages[0].id].credentials_encrypted != old
+
+
+def test_page_tokens_are_never_renewed_and_a_forced_renewal_is_refused(
+    admin: TestClient, session: Session, world: World, setup: Setup, engine: Engine
+) -> None:
+    consent(admin, setup.fake)
+    row = pages_of(session, world)[setup.pages[0].id]
+    assert row.credentials_encrypted is not None
+    stored = Sealer(setup.settings.effective_secret_key).open(row.credentials_encrypted)
+    source = OwnerTokens(
+        make_sessionmaker(engine),
+        setup.settings,
+        transports={"facebook": setup.fake.transport()},
+    )
+    sent = len(setup.fake.requests)
+    assert source(stored, force=False) == stored  # no expiry: used as it is
+    with pytest.raises(TokenRefused):
+        source(stored, force=True)  # there is no refresh: only a new consent helps
+    assert len(setup.fake.requests) == sent
