@@ -219,6 +219,24 @@ class Settings(BaseSettings):
         description="Facebook: the consent page an owner's browser is sent to (tests point it at "
         "a fake).",
     )
+    facebook_graph_version: str = Field(
+        default="v25.0",
+        pattern=r"^v[0-9]{1,3}\.[0-9]$",
+        description="Facebook: the Graph API version written into every path "
+        "(`<facebook_api_base_url>/v25.0/...`), the token endpoint's included.",
+    )
+    facebook_batch_size: int = Field(
+        default=25,
+        ge=1,
+        le=25,
+        description="Facebook: posts per Graph batch request (two operations each, counters "
+        "and insights; a batch takes at most 50 operations).",
+    )
+    facebook_max_posts_per_integration: int = Field(
+        default=100,
+        ge=1,
+        description="Facebook: discovery reads at most this many of a Page's newest posts per run.",
+    )
 
     # LinkedIn (src/openpost/platforms/linkedin/)
     linkedin_client_id: str = Field(

@@ -14,6 +14,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
 
 from openpost.core import clock
 from openpost.platforms.base import (
@@ -27,6 +30,10 @@ from openpost.platforms.base import (
 )
 from openpost.platforms.bluesky import fake as bluesky_fake
 from openpost.platforms.bluesky.client import BlueskyClient, HandleCache
+from openpost.platforms.facebook import fake as facebook_fake
+from openpost.platforms.facebook.client import FacebookClient
+from openpost.platforms.facebook.oauth import FacebookLogin
+from openpost.platforms.facebook.reading import parse_cursor as facebook_cursor
 from openpost.platforms.mastodon import fake as mastodon_fake
 from openpost.platforms.mastodon.client import InstanceMemory, MastodonClient
 from openpost.platforms.tiktok import fake as tiktok_fake
@@ -571,6 +578,105 @@ class TikTokHarness(Harness):
         return list(request.params.get("video_ids", []))
 
 
+# ---- Facebook -----------------------------------------------------------------------------
+
+
+class FacebookHarness(Harness):
+    """A Page connected through Facebook Login against the fake (``lookup_account`` is not
+    how Pages connect), read with its Page token."""
+
+    platform = name = "facebook"
+    batch_size = 25  # two Graph batch operations per post, at most 50 per batch
+    metrics_endpoint = "batch"
+    discovery_endpoint = "published_posts"
+    discovery_page = 100
+    ids_beyond_float = False  # <page>_<post> ids, or a reel's video id
+    fail_error = MalformedResponse
+    handle = "Corner Bakery"
+    throttles: ClassVar[list[Throttle]] = [
+        Throttle(
+            "80001-pages",
+            lambda h: h.fake.inject("page_throttled", endpoint="batch"),
+            RateLimited,
+            "facebook_rate_limited",
+            lambda now: now + timedelta(minutes=30),
+        ),
+        Throttle(
+            "80001-window-spent",
+            lambda h: h.fake.set_limits(page_calls=1),
+            RateLimited,
+            "facebook_rate_limited",
+            lambda now: now + timedelta(hours=24),
+        ),
+        Throttle(
+            "4-app",
+            lambda h: h.fake.inject("app_throttled", endpoint="batch"),
+            RateLimited,
+            "facebook_rate_limited",
+            lambda now: now + timedelta(hours=1),  # no regain time given: an hour
+        ),
+    ]
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.owner_tokens = None
+        self.client = self._build()
+        self.account = self._consent()
+
+    def _build(self) -> PlatformClient:
+        self.fake = fake = facebook_fake.FakeFacebook(now=self.clock)
+        self.owner = fake.add_user("Pat Owner")
+        self.page = fake.add_page(self.owner, self.handle, followers=120)
+        fake.oauth.consenting = self.owner
+        return FacebookClient(base_url="https://graph.facebook.com", transport=fake.transport())
+
+    def _consent(self) -> Account:
+        """The owner consents (the fake's dialog approves for them); the Page and its token
+        come from ``/me/accounts``, as a connection stores them."""
+        redirect = "https://openpost.test/integrations/facebook/callback"
+        oauth = self.fake.oauth
+        oauth.redirect_uris.add(redirect)
+        query = {"client_id": oauth.app_id, "redirect_uri": redirect, "state": "s"}
+        with httpx.Client(transport=self.fake.transport()) as browser:
+            answer = browser.get("https://www.facebook.com/v25.0/dialog/oauth", params=query)
+        assert answer.status_code == 302, answer.text
+        code = parse_qs(urlsplit(answer.headers["location"]).query)["code"][0]
+        login = FacebookLogin(
+            app_id=oauth.app_id,
+            app_secret=oauth.app_secret,
+            base_url="https://graph.facebook.com",
+            version="v25.0",
+            transport=self.fake.transport(),
+        )
+        now = clock.now()
+        try:
+            short = login.exchange_code(code, verifier=None, redirect_uri=redirect, now=now)
+            (page,) = login.accounts(login.long_lived(short, now=now), now=now)
+        finally:
+            login.close()
+        self.page_token = page.tokens.access_token
+        return page.account
+
+    @property
+    def credentials(self) -> dict[str, Any] | None:
+        return {"access_token": self.page_token}
+
+    def cursor_post(self, cursor: str | None) -> str | None:
+        return facebook_cursor(cursor)[0] if cursor is not None else None
+
+    def add_post(self, *, age: timedelta, likes: int = 0) -> str:
+        return self.fake.add_post(self.page, created_at=self.clock() - age, likes=likes).id
+
+    def delete(self, post_id: str) -> None:
+        self.fake.delete_post(post_id)
+
+    def fail(self, post_id: str) -> None:
+        self.fake.posts[post_id].comments = "many"
+
+    def ids_sent(self, request: Any) -> list[str]:
+        return list(request.ids)
+
+
 HARNESSES: list[type[Harness]] = [
     XHarness,
     BlueskyHarness,
@@ -578,6 +684,7 @@ HARNESSES: list[type[Harness]] = [
     OldMastodonHarness,
     YouTubeHarness,
     TikTokHarness,
+    FacebookHarness,
 ]
 
 

@@ -13,7 +13,9 @@ and refreshing the tokens); only what differs from one platform to the next is h
 - a ``ConsentClient`` (``open``): the code exchange, an optional long-lived-token step
   (Meta swaps its one-hour token for a sixty-day one; others return the tokens as given),
   renewal (a refresh token that may rotate; Meta renews the long-lived access token with
-  itself) and who the token belongs to (``identify``, X's ``/2/users/me``);
+  itself) and who the token belongs to (``identify``, X's ``/2/users/me``), or, for a
+  consent that covers several accounts, each of them with its own tokens (``ManyAccounts``:
+  Facebook's Pages);
 - token lifetimes: ``uses_refresh_token`` (renewal needs one, so a consent without it is
   refused), ``refresh_margin`` (renew this long before the access token expires) and
   ``access_lifetime`` (what the platform documents; for answers without ``expires_in``).
@@ -32,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import urlencode
 
 import httpx
@@ -91,6 +93,26 @@ class ConsentClient(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentedAccount:
+    """One of several accounts a single consent gives, with its own tokens (Facebook: one
+    Page each, with the Page's token)."""
+
+    account: Account
+    tokens: TokenSet
+
+
+@runtime_checkable
+class ManyAccounts(Protocol):
+    """A ``ConsentClient`` whose one consent may cover several accounts (Facebook Login: every
+    Page the owner chose). The round trip connects each; without this, ``identify`` names the
+    one account the token belongs to."""
+
+    def accounts(self, tokens: TokenSet, *, now: datetime) -> list[ConsentedAccount]:
+        """Every account the kept tokens give access to, each with the tokens to store."""
+        ...
 
 
 class UserTokenSource(Protocol):
