@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
+from urllib.parse import parse_qsl
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -228,7 +229,7 @@ class FakeInstagram(base.FakePlatform[Endpoint, FaultKind, RecordedRequest]):
         v = "/{version:str}"
         return [
             base.route("/oauth/authorize", lambda r: self._oauth(r, "authorize")),
-            base.route("/oauth/access_token", lambda r: self._oauth(r, "token")),
+            Route("/oauth/access_token", self._token_endpoint, methods=["GET", "POST"]),
             base.route("/access_token", lambda r: self._oauth(r, "long_lived")),
             base.route("/refresh_access_token", lambda r: self._oauth(r, "refresh")),
             base.route(f"{v}/dialog/oauth", lambda r: self._oauth(r, "fb_authorize")),
@@ -238,12 +239,15 @@ class FakeInstagram(base.FakePlatform[Endpoint, FaultKind, RecordedRequest]):
             base.route(f"{v}/{{node:str}}/{{edge:str}}", lambda r: self._edge(r)),
         ]
 
+    async def _token_endpoint(self, request: Request) -> Response:
+        return await self._oauth(request, "token")
+
     def _not_found(self) -> Response:
         return wire.error_response_unknown_path()
 
     async def _oauth(self, request: Request, endpoint: Endpoint) -> Response:
-        form = dict(await request.form()) if request.method == "POST" else {}
-        params = {**dict(request.query_params), **{k: str(v) for k, v in form.items()}}
+        body = (await request.body()).decode() if request.method == "POST" else ""
+        params = {**dict(request.query_params), **dict(parse_qsl(body))}
 
         def answer(fault: Fault[FaultKind, Endpoint] | None) -> tuple[Response, RecordedRequest]:
             if fault is not None and fault.fails:

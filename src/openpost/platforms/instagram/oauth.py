@@ -103,6 +103,12 @@ class _Graph:
         for client in self._opened:
             client.close()
 
+    def __enter__(self) -> _Graph:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     def _answer(self, response: httpx.Response, *, what: str) -> dict[str, Any]:
         """A token endpoint's answer: its JSON, or the error it means."""
         try:
