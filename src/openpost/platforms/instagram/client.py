@@ -412,14 +412,14 @@ class InstagramClient:
 
     def _owner_id(self, login: _Login) -> str:
         """The IG user id of the token's owner: ``me`` on Instagram Login; on Facebook Login
-        the Instagram account linked to the user's Page (remembered per token)."""
+        (a Page token) the Instagram account linked to the Page (remembered per token)."""
         if not login.facebook:
             return "me"
         digest = hashlib.sha256(login.token.encode()).hexdigest()
         known = self._accounts.get(digest)
         if known is None:
             known = self._accounts[digest] = linked_instagram_account(
-                self._get(login, "me/accounts", {"fields": "id,name,instagram_business_account"})
+                self._get(login, "me", {"fields": "id,instagram_business_account"})
             )
         return known
 
@@ -439,19 +439,15 @@ class InstagramClient:
 
 
 def linked_instagram_account(body: dict[str, Any]) -> str:
-    """The first Page's ``instagram_business_account.id`` in a ``/me/accounts`` answer."""
-    pages = body.get("data")
-    if not isinstance(pages, list):
-        raise malformed("Facebook's /me/accounts answer has no data list")
-    for page in pages:
-        linked = page.get("instagram_business_account") if isinstance(page, dict) else None
-        account_id = graph_id(linked.get("id")) if isinstance(linked, dict) else None
-        if account_id is not None:
-            return account_id
-    raise PermissionRequired(
-        "none of this Facebook user's Pages has an Instagram professional account linked",
-        code="instagram_no_linked_account",
-    )
+    """The ``instagram_business_account.id`` of a Page (``GET /me`` with its token)."""
+    linked = body.get("instagram_business_account")
+    account_id = graph_id(linked.get("id")) if isinstance(linked, dict) else None
+    if account_id is None:
+        raise PermissionRequired(
+            "the Facebook Page no longer has an Instagram professional account linked",
+            code="instagram_no_linked_account",
+        )
+    return account_id
 
 
 def _next_cursor(body: dict[str, Any]) -> str | None:
