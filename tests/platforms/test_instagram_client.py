@@ -75,7 +75,8 @@ def test_insights_map_to_the_four_counters_with_the_extras(
     ]  # never impressions or plays
     assert result.calls == 2  # the listing that found the media id, one insights call
     again = client(fake).fetch_metrics([media.id], credentials=login(fake, owner))
-    assert again.readings[media.id].likes == 40 and again.calls == 1  # a media id: no listing
+    assert again.readings[media.id].likes == 40
+    assert again.calls == 1  # a media id: no listing
 
 
 @pytest.mark.parametrize("multi", [True, False])
@@ -99,7 +100,8 @@ def test_insights_not_available_yet_give_none_and_the_counters(
         assert counters.params["ids"].split(",") == [m.id for m in fresh]
         assert result.calls == 4
     else:
-        assert len(fake.calls("node")) == 3 and result.calls == 6
+        assert len(fake.calls("node")) == 3
+        assert result.calls == 6
 
 
 def test_a_refused_metric_fails_the_call_and_each_metric_is_asked_alone(
@@ -131,8 +133,8 @@ def test_facebook_login_reads_the_linked_account_with_totals(
     assert [r.context for r in fake.requests] == [f"page:{owner.page_id}"] * 3
     assert [r.endpoint for r in fake.requests] == ["node", "media", "insights"]
     account = Account(owner.id, owner.username, owner.name)
-    assert [p.platform_post_id for p in reader.discover(account, since_id=None, limit=5,
-                                                        credentials=page).posts] == [media.code]  # fmt: skip
+    found = reader.discover(account, since_id=None, limit=5, credentials=page)
+    assert [p.platform_post_id for p in found.posts] == [media.code]
 
 
 def test_discovery_lists_captions_permalinks_and_times(
