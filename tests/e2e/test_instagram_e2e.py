@@ -65,7 +65,12 @@ def now() -> Iterator[Clock]:
 @pytest.fixture
 def fake(now: Clock) -> FakeInstagram:
     fake = FakeInstagram()  # reads ``clock.now``: the test's clock
-    fake.add_oauth_client(APP_ID, APP_SECRET, BASE + "/integrations/instagram/callback")
+    fake.add_oauth_client(
+        APP_ID,
+        APP_SECRET,
+        BASE + "/integrations/instagram/callback",
+        BASE + "/integrations/instagram-facebook/callback",
+    )
     return fake
 
 
@@ -127,10 +132,10 @@ def rt(live_settings: Settings, engine: Engine) -> Iterator[Runtime]:
     made.close()
 
 
-def connect(dashboard: TestClient) -> str:
+def connect(dashboard: TestClient, slug: str = "instagram") -> str:
     """The dashboard's connect button, the fake's consent page over HTTP, the callback."""
     pressed = dashboard.post(
-        "/integrations/instagram/connect",
+        f"/integrations/{slug}/connect",
         data={"csrf_token": page_csrf(dashboard, "/integrations")},
         follow_redirects=False,
     )
@@ -251,3 +256,29 @@ def test_instagram_end_to_end(
     now.at += timedelta(hours=1)
     runner.sweep(rt, now.at)
     assert fake.requests[before:] == []
+
+
+def test_instagram_through_facebook_login_end_to_end(
+    dashboard: TestClient,
+    rt: Runtime,
+    session: Session,
+    world: World,
+    fake: FakeInstagram,
+    owner: FakeAccount,
+    media: list[FakeMedia],
+    now: Clock,
+) -> None:
+    """The second login: the owner consents at Facebook; reads then go to the Facebook
+    Login host with the linked Page's token and add the totals that include ads."""
+    assert connect(dashboard, "instagram-facebook") == (
+        "/integrations?notice=instagram-facebook-connected"
+    )
+    assert instagram(session, world).external_account_id == owner.id
+    runner.sweep(rt, now.at)
+    found = target(dashboard, world, session, media[1].code)
+    assert counters(found) == (200, 11, 1, 1)
+    data = found["snapshots"][0]["platform_data"]
+    assert (data["total_likes"], data["total_views"]) == (12, 205)
+    reads = [r for r in fake.requests if r.endpoint in ("media", "insights")]
+    assert reads
+    assert all(r.context == f"page:{owner.page_id}" for r in reads)

@@ -28,7 +28,12 @@ from openpost.platforms.base import (
 from openpost.platforms.bluesky import fake as bluesky_fake
 from openpost.platforms.bluesky.client import BlueskyClient, HandleCache
 from openpost.platforms.instagram import fake as instagram_fake
-from openpost.platforms.instagram.client import INSTAGRAM_LOGIN, InstagramClient, MediaIds
+from openpost.platforms.instagram.client import (
+    INSTAGRAM_LOGIN,
+    InsightsWithheld,
+    InstagramClient,
+    MediaIds,
+)
 from openpost.platforms.instagram.reading import parse_cursor as instagram_cursor
 from openpost.platforms.mastodon import fake as mastodon_fake
 from openpost.platforms.mastodon.client import InstanceMemory, MastodonClient
@@ -470,7 +475,7 @@ class InstagramHarness(Harness):
     discovery_endpoint = "media"
     discovery_page = 100
     ids_beyond_float = False  # stored ids are shortcodes (the media ids stay inside)
-    fail_error = PermissionRequired  # (#10): a story with fewer than five viewers, say
+    fail_error = InsightsWithheld  # (#10) "Not enough viewers": that post's insights only
     handle = "openpost"
     one_request_per_batch = False  # insights: one call per post (after one listing call)
     throttles: ClassVar[list[Throttle]] = [

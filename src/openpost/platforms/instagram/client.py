@@ -19,8 +19,9 @@ Every read needs the owner's consent (``credentials``: the sealed owner credenti
   ``GET /?ids=…&fields=like_count,comments_count`` (setting ``instagram_multi_id_counters``;
   off: one ``GET /{media}?fields=…`` each). Every request is counted in ``calls``.
 - ``fetch_accounts``: ``GET /{ig-user-id}?fields=followers_count,follows_count,media_count``.
-- Errors: ``meta.graph.classify`` (190/102 → ``TokenRefused``; 10 → ``PermissionRequired``
-  for that post, e.g. a story with fewer than five viewers; 100/33 → deleted; 80002 and
+- Errors: ``meta.graph.classify`` (190/102 → ``TokenRefused``; 10 → ``PermissionRequired``,
+  except "(#10) Not enough viewers" for one post: ``InsightsWithheld`` for that post alone,
+  the consent stays good; 100/33 → deleted; 80002 and
   the other throttling codes → ``RateLimited`` until ``estimated_time_to_regain_access``).
   Rate windows: ``X-App-Usage`` (the app) and ``X-Business-Use-Case-Usage`` (the account).
 """
@@ -79,6 +80,15 @@ FACEBOOK_LOGIN = "instagram_facebook_login"
 BATCH_SIZE = 50  # ``?ids=`` takes 50 ids (commonly cited; gated-platforms.md §1.3)
 PAGE_SIZE = 100  # ``/media`` page size (its maximum is unconfirmed)
 MAX_MAPPING_PAGES = 20  # listing pages read to find the media ids of unknown shortcodes
+
+
+class InsightsWithheld(PlatformError):
+    """Instagram keeps one post's insights back (``(#10) Not enough viewers``: a story seen
+    by fewer than five people): ``permission_required`` for that post, read again on
+    schedule, while the account's consent stays good (not ``PermissionRequired``, which
+    asks the owner to reconnect)."""
+
+    outcome = "permission_required"
 
 
 class MediaIds:
@@ -264,7 +274,14 @@ class InstagramClient:
                 result.deleted.add(post_id)
             except (TokenRefused, RateLimited, TransientError):
                 raise
-            except PlatformError as exc:  # a story with fewer than five viewers, …
+            except PermissionRequired as exc:
+                if "not enough viewers" not in exc.message.lower():
+                    raise  # the token lacks the insights permission: reconnect
+                result.errors[post_id] = InsightsWithheld(
+                    "Instagram withholds this post's insights (fewer than five viewers)",
+                    code="instagram_insights_withheld",
+                )
+            except PlatformError as exc:
                 result.errors[post_id] = exc
         lacking = [p for p, v in insights.items() if "likes" not in v or "comments" not in v]
         counters = self._counters(login, {p: media[p] for p in lacking}, result)

@@ -84,7 +84,7 @@ class FakeMedia:
     # Insights by metric name, and the media's own ``like_count``/``comments_count``.
     counters: dict[str, Any] = field(default_factory=dict)
     viewers: int | None = None  # a story's viewers (fewer than five: no insights)
-    refused: bool = False  # insights refused with (#10), as for a story with few viewers
+    refused: bool = False  # insights refused with (#10) "Not enough viewers", as for a story
     deleted: bool = False
 
 
