@@ -203,3 +203,16 @@ def test_deleted_media_and_server_errors(fake: FakeInstagram, owner: FakeAccount
     fake.inject("transient", endpoint="insights")
     with pytest.raises(TransientError):
         reader.fetch_metrics([kept.id], credentials=login(fake, owner))
+
+
+def test_a_host_refusing_multi_id_reads_gets_one_call_per_post(
+    fake: FakeInstagram, owner: FakeAccount
+) -> None:
+    fake.insights_lag = timedelta(hours=48)
+    fake.multi_id = False
+    fresh = [fake.add_media(owner, created_at=NOW - timedelta(hours=1), likes=3) for _ in "ab"]
+    result = client(fake).fetch_metrics([m.id for m in fresh], credentials=login(fake, owner))
+    assert [result.readings[m.id].likes for m in fresh] == [3, 3]
+    assert [r.status for r in fake.calls("ids")] == [400]
+    assert len(fake.calls("node")) == 2
+    assert result.calls == 5

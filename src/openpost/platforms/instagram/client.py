@@ -392,8 +392,10 @@ class InstagramClient:
         if self._multi:
             try:
                 body = self._get(login, "", {"ids": ",".join(by_media), "fields": fields})
-            except NotFound:
-                body = None  # one id is gone: read them one by one
+            except (TokenRefused, RateLimited, TransientError):
+                raise
+            except PlatformError:  # one id is gone, or the host refuses ``?ids=``
+                body = None  # read them one by one
             if body is not None:
                 return {
                     post_id: entry

@@ -111,6 +111,7 @@ class FakeInstagram(base.FakePlatform[Endpoint, FaultKind, RecordedRequest]):
         self.tokens: dict[str, Token] = {}
         self.oauth = oauth.OAuthState()
         self.insights_lag = timedelta(0)  # media younger than this: empty insights
+        self.multi_id = True  # False: ``GET /?ids=`` is refused, as a host without it would
         self.business_limit = 4800  # calls per account per rolling 24 h (BUC)
         self.app_limit = 100_000  # calls per hour for the app
         self._business = base.RateWindows[str](BUSINESS_WINDOW)
@@ -394,6 +395,8 @@ class FakeInstagram(base.FakePlatform[Endpoint, FaultKind, RecordedRequest]):
 
     def _ids(self, params: dict[str, str], token: Token, headers: dict[str, str]) -> Response:
         ids = [i for i in params.get("ids", "").split(",") if i]
+        if not self.multi_id:
+            return wire.error_response_param("(#100) Unsupported get request.", headers)
         if not ids or len(ids) > MAX_IDS:
             return wire.error_response_param(
                 f"(#100) ids must name 1 to {MAX_IDS} objects", headers
