@@ -116,7 +116,7 @@ class OwnerConsent:
       dashboard ("non-public metrics are collected …"), or empty.
     - ``variant``: for a platform with more than one consent (``PlatformSpec.more_consents``:
       Instagram's Facebook Login beside Instagram Login), what tells this one apart on the
-      dashboard ("through Facebook Login, …"); empty for a platform's main consent.
+      dashboard, after its label ("(Facebook Login)"); empty for a platform's main consent.
     """
 
     platform: str
