@@ -202,6 +202,35 @@ class Settings(BaseSettings):
         description="Instagram: the consent page an owner's browser is sent to (tests point it at "
         "a fake).",
     )
+    instagram_login_api_base_url: str = Field(
+        default="https://graph.instagram.com",
+        description="Instagram: the Graph host of accounts connected with Instagram Login (reads, "
+        "the long-lived token exchange and its refresh). `instagram_api_base_url` is the Facebook "
+        "Login path's host.",
+    )
+    instagram_token_base_url: str = Field(
+        default="https://api.instagram.com",
+        description="Instagram: the host of Instagram Login's code exchange "
+        "(`POST <host>/oauth/access_token`).",
+    )
+    instagram_graph_version: str = Field(
+        default="v25.0",
+        pattern=r"^v[0-9]{1,3}\.[0-9]$",
+        description="Instagram: the Graph API version in read paths "
+        "(`/v25.0/{media-id}/insights`).",
+    )
+    instagram_multi_id_counters: bool = Field(
+        default=True,
+        description="Instagram: read like and comment counts of up to 50 posts in one "
+        "`GET /?ids=a,b,…&fields=like_count,comments_count` call. Documented for "
+        "graph.facebook.com, unconfirmed for graph.instagram.com: false reads them one post "
+        "per call.",
+    )
+    instagram_max_posts_per_discovery: int = Field(
+        default=100,
+        ge=1,
+        description="Instagram: at most this many of an account's newest posts per discovery run.",
+    )
 
     # Facebook (src/openpost/platforms/facebook/)
     facebook_client_id: str = Field(
@@ -563,6 +592,8 @@ class Settings(BaseSettings):
         "pinterest_api_base_url",
         "threads_oauth_authorize_url",
         "instagram_oauth_authorize_url",
+        "instagram_login_api_base_url",
+        "instagram_token_base_url",
         "facebook_oauth_authorize_url",
         "linkedin_oauth_authorize_url",
         "tiktok_oauth_authorize_url",

@@ -34,6 +34,14 @@ from openpost.platforms.facebook import fake as facebook_fake
 from openpost.platforms.facebook.client import FacebookClient
 from openpost.platforms.facebook.oauth import FacebookLogin
 from openpost.platforms.facebook.reading import parse_cursor as facebook_cursor
+from openpost.platforms.instagram import fake as instagram_fake
+from openpost.platforms.instagram.client import (
+    INSTAGRAM_LOGIN,
+    InsightsWithheld,
+    InstagramClient,
+    MediaIds,
+)
+from openpost.platforms.instagram.reading import parse_cursor as instagram_cursor
 from openpost.platforms.mastodon import fake as mastodon_fake
 from openpost.platforms.mastodon.client import InstanceMemory, MastodonClient
 from openpost.platforms.tiktok import fake as tiktok_fake
@@ -677,6 +685,104 @@ class FacebookHarness(Harness):
         return list(request.ids)
 
 
+# ---- Instagram ----------------------------------------------------------------------------
+
+
+class _OwnersInstagram(InstagramClient):
+    """Instagram reads only with the owner's token: discovery here takes the row's own when
+    a check passes none (the service always passes the integration's)."""
+
+    owner: dict[str, Any] | None = None
+
+    def discover(
+        self,
+        account: Account,
+        *,
+        since_id: str | None,
+        limit: int,
+        credentials: dict[str, Any] | None = None,
+    ) -> Any:
+        chosen = credentials if credentials is not None else self.owner
+        return super().discover(account, since_id=since_id, limit=limit, credentials=chosen)
+
+
+class InstagramHarness(Harness):
+    platform = name = "instagram"
+    batch_size = 50
+    metrics_endpoint = "insights"
+    discovery_endpoint = "media"
+    discovery_page = 100
+    ids_beyond_float = False  # stored ids are shortcodes (the media ids stay inside)
+    fail_error = InsightsWithheld  # (#10) "Not enough viewers": that post's insights only
+    handle = "openpost"
+    one_request_per_batch = False  # insights: one call per post (after one listing call)
+    throttles: ClassVar[list[Throttle]] = [
+        Throttle(
+            "80002-business-use-case",
+            lambda h: h.spend_business_window(),
+            RateLimited,
+            "instagram_rate_limited",
+            lambda now: now + timedelta(hours=24),
+        ),
+        Throttle(
+            "4-app-limit",
+            lambda h: h.spend_app_window(),
+            RateLimited,
+            "instagram_rate_limited",
+            lambda now: now + timedelta(hours=1),
+        ),
+        Throttle(
+            "80002-injected",
+            lambda h: h.fake.inject("throttled", endpoint="media"),
+            RateLimited,
+            "instagram_rate_limited",
+            lambda now: now + timedelta(minutes=30),
+        ),
+    ]
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.owner_tokens = None
+        self.fake = instagram_fake.FakeInstagram(now=clock)
+        self.ig = self.fake.add_account("openpost", name="OpenPost")
+        self.token = self.fake.issue_token(self.ig)
+        self.client = client = _OwnersInstagram(
+            transport=self.fake.transport(), media_ids=MediaIds()
+        )
+        client.owner = self.credentials
+        self.account = Account(self.ig.id, self.ig.username, self.ig.name)
+
+    @property
+    def credentials(self) -> dict[str, Any] | None:
+        return {"kind": INSTAGRAM_LOGIN, "access_token": self.token}
+
+    def spend_business_window(self) -> None:
+        self.fake.business_limit = 0
+        self.fake.forget_windows()
+
+    def spend_app_window(self) -> None:
+        self.fake.app_limit = 0
+        self.fake.forget_windows()
+
+    def add_post(self, *, age: timedelta, likes: int = 0) -> str:
+        media = self.fake.add_media(self.ig, created_at=self.clock() - age, likes=likes)
+        return media.code
+
+    def delete(self, post_id: str) -> None:
+        self.fake.delete_media(self.fake.by_code(post_id).id)
+
+    def fail(self, post_id: str) -> None:
+        self.fake.by_code(post_id).refused = True
+
+    def cursor_post(self, cursor: str | None) -> str | None:
+        parsed = instagram_cursor(cursor)
+        return parsed[1] if parsed is not None else None
+
+    def ids_sent(self, request: Any) -> list[str]:
+        media_id = str(request.path).split("/")[-2]
+        return [self.fake.media[media_id].code]
+
+
 HARNESSES: list[type[Harness]] = [
     XHarness,
     BlueskyHarness,
@@ -685,6 +791,7 @@ HARNESSES: list[type[Harness]] = [
     YouTubeHarness,
     TikTokHarness,
     FacebookHarness,
+    InstagramHarness,
 ]
 
 

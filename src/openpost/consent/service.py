@@ -181,7 +181,7 @@ def offers(settings: Settings, consents: Mapping[str, OwnerConsent]) -> list[Off
         Offer(
             slug=consent.slug,
             platform=consent.platform,
-            label=label(consent.platform),
+            label=label(consent.platform) + (f" {consent.variant}" if consent.variant else ""),
             adds=consent.adds,
             missing=missing_settings(settings, consent),
             callback=callback_url(settings, consent) if settings.public_base_url else None,

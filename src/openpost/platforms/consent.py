@@ -136,6 +136,9 @@ class OwnerConsent:
       the token refresher which platform's consent renews them.
     - ``adds``: what the consent gives beyond a connection by handle, one clause for the
       dashboard ("non-public metrics are collected …"), or empty.
+    - ``variant``: for a platform with more than one consent (``PlatformSpec.more_consents``:
+      Instagram's Facebook Login beside Instagram Login), what tells this one apart on the
+      dashboard, after its label ("(Facebook Login)"); empty for a platform's main consent.
     """
 
     platform: str
@@ -154,6 +157,7 @@ class OwnerConsent:
     refresh_margin: timedelta = REFRESH_MARGIN
     access_lifetime: timedelta | None = None
     adds: str = ""
+    variant: str = ""
 
     def missing(self, settings: Settings) -> list[str]:
         """The platform's settings an operator still has to set (names, in order)."""

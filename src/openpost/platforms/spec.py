@@ -194,7 +194,9 @@ class PlatformSpec:
     - ``configured(settings)``: whether the operator has given what reading it needs (an
       API key, an app's credentials); ``needs``: what to set when it has not.
     - ``consent_only``: accounts connect only through the owner's consent (no handle form);
-      ``consent``: the owner-consent flow (``None``: none).
+      ``consent``: the owner-consent flow (``None``: none); ``more_consents``: further flows
+      for the same accounts, each with its own slug and credentials ``kind`` (Instagram's
+      Facebook Login beside its Instagram Login).
     - ``app_credential_codes``: error codes meaning the operator's app credential itself
       was refused (pause the platform, blame no account).
     - ``usd_per_read``: what one post read costs, for the dry run's estimate.
@@ -223,6 +225,7 @@ class PlatformSpec:
     usd_per_read: float | None = None
     fake: Callable[[], Any] | None = None
     consent: OwnerConsent | None = None
+    more_consents: tuple[OwnerConsent, ...] = ()
     thumbnail_url: str = ""
     preview_hosts: frozenset[str] = frozenset()
 
