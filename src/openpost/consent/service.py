@@ -92,7 +92,7 @@ class ConsentError(Exception):
     (anything else is reported as ``unavailable``)."""
 
     def __init__(self, consent: OwnerConsent, reason: str) -> None:
-        known = reason in ROUND_TRIP or reason in PLATFORM_ANSWERS
+        known = reason in ROUND_TRIP or _platform_answer(consent, reason) is not None
         super().__init__(reason if known else "unavailable")
         self.consent = consent
         self.reason = reason if known else "unavailable"
@@ -100,7 +100,7 @@ class ConsentError(Exception):
     @property
     def code(self) -> str:
         """The code as the redirect carries it (``x_unavailable``, ``denied``)."""
-        if self.reason in PLATFORM_ANSWERS:
+        if _platform_answer(self.consent, self.reason) is not None:
             return f"{self.consent.slug}_{self.reason}"
         return self.reason
 
@@ -110,9 +110,16 @@ class ConsentError(Exception):
         return {f"{self.consent.slug}_error": self.code}
 
 
+def _platform_answer(consent: OwnerConsent, reason: str) -> str | None:
+    """The template for a failure in the platform's answers: the common ones, or the
+    platform's own (``OwnerConsent.answers``)."""
+    return PLATFORM_ANSWERS.get(reason) or dict(consent.answers).get(reason)
+
+
 def sentence(settings: Settings, consent: OwnerConsent, reason: str) -> str:
     """What the integrations page says for a failure (``reason`` as in ``ConsentError``)."""
-    template = ROUND_TRIP.get(reason) or PLATFORM_ANSWERS[reason]
+    template = ROUND_TRIP.get(reason) or _platform_answer(consent, reason)
+    assert template is not None, reason
     names = " / ".join(consent.app_settings(settings)) or "the platform's app settings"
     return template.format(label=label(consent.platform), settings=names)
 
@@ -128,7 +135,7 @@ def error_message(
         if code in ROUND_TRIP:
             return sentence(settings, consent, code)
         reason = code.removeprefix(f"{slug}_")
-        if code != reason and reason in PLATFORM_ANSWERS:
+        if code != reason and _platform_answer(consent, reason) is not None:
             return sentence(settings, consent, reason)
     return None
 
@@ -296,6 +303,9 @@ def _exchange(
     transport: httpx.BaseTransport | None,
 ) -> OwnerConnection:
     """The platform's part: code → tokens → long-lived tokens → the account."""
+    refused = consent.refusal(params) if consent.refusal is not None else None
+    if refused is not None:
+        raise ConsentError(consent, refused)
     if "error" in params:
         raise ConsentError(consent, "denied" if params["error"] == "access_denied" else "error")
     code = params.get("code", "")

@@ -14,6 +14,8 @@ and refreshing the tokens); only what differs from one platform to the next is h
   (Meta swaps its one-hour token for a sixty-day one; others return the tokens as given),
   renewal (a refresh token that may rotate; Meta renews the long-lived access token with
   itself) and who the token belongs to (``identify``, X's ``/2/users/me``);
+- the platform's own refusals on the callback (``refusal`` and ``answers``: Threads says
+  why its consent page refused, a Threads app id that is the Facebook one, say);
 - token lifetimes: ``uses_refresh_token`` (renewal needs one, so a consent without it is
   refused), ``refresh_margin`` (renew this long before the access token expires) and
   ``access_lifetime`` (what the platform documents; for answers without ``expires_in``).
@@ -132,6 +134,11 @@ class OwnerConsent:
     refresh_margin: timedelta = REFRESH_MARGIN
     access_lifetime: timedelta | None = None
     adds: str = ""
+    # The platform's own refusals on the callback (Threads: "not a tester of the app"):
+    # ``refusal(query)`` names one (a key of ``answers``) or gives ``None``; ``answers``
+    # words each as the integrations page says it ({label}, {settings} as in the others).
+    refusal: Callable[[Mapping[str, str]], str | None] | None = None
+    answers: tuple[tuple[str, str], ...] = ()
 
     def missing(self, settings: Settings) -> list[str]:
         """The platform's settings an operator still has to set (names, in order)."""
