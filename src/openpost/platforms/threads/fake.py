@@ -276,7 +276,7 @@ class FakeThreads(base.FakePlatform[Endpoint, FaultKind, RecordedRequest]):
         bearer = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         access = bearer or params.pop("access_token", "")
         params.pop("access_token", None)
-        params.pop("client_secret", None)
+        secret = params.pop("client_secret", "")
         object_id = request.path_params.get("object_id", "")
 
         def answer(fault: Fault[FaultKind, Endpoint] | None) -> tuple[Response, RecordedRequest]:
@@ -284,7 +284,8 @@ class FakeThreads(base.FakePlatform[Endpoint, FaultKind, RecordedRequest]):
             if fault is not None and fault.fails:
                 response = self._fault(fault)
             elif endpoint == "long_lived":
-                response = oauth.long_lived(self, {**params, "access_token": access})
+                query = {**params, "access_token": access, "client_secret": secret}
+                response = oauth.long_lived(self, query)
             elif endpoint == "refresh":
                 response = oauth.refresh(self, {**params, "access_token": access})
             elif token is None:
