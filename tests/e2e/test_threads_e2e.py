@@ -42,13 +42,13 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from openpost.app import create_app
-from openpost.workspaces.models import User
 from openpost.config import Settings
 from openpost.core.timefmt import format_time
 from openpost.dashboard.sessions import start_session
 from openpost.integrations.models import Integration
 from openpost.platforms.threads.fake import FakeMedia, FakeThreads, FakeUser
 from openpost.posts.models import PostTarget
+from openpost.workspaces.models import User
 from openpost.workspaces.service import add_member
 from tests import builders
 
