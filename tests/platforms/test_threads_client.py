@@ -341,3 +341,16 @@ def test_an_expired_or_refused_token_cannot_renew(world: World) -> None:
         with pytest.raises(TokenRefused):
             oauth.renew(refused, now=world.clock())
     assert len(world.fake.calls("refresh")) == 1  # the expired one was not even sent
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [("not_json", MalformedResponse), ("bad_gateway", TransientError)],
+)
+def test_unreadable_answers_are_the_posts_own_failure(
+    world: World, fault: str, error: type[Exception]
+) -> None:
+    media = world.post()
+    world.fake.inject(fault, endpoint="insights")  # type: ignore[arg-type]
+    result = world.client.fetch_metrics([media.id], credentials=world.credentials)
+    assert isinstance(result.errors[media.id], error)
