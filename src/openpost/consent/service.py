@@ -20,6 +20,10 @@ platform is echoed, and no token, code or verifier is ever logged or shown.
 The platform calls run before the attempt is deleted, so that on SQLite the request does not
 hold the database's write lock while the platform answers.
 
+A platform may name its own refusals on the callback (``OwnerConsent.refusal``, worded by
+its ``answers``): Threads' "not a tester of the app yet" (1349245) and "a Facebook app id"
+(1349026) become ``threads_not_tester`` and ``threads_facebook_app_id``.
+
 Failure codes travel in the redirect to the integrations page as ``<slug>_error=<code>``
 (X's: ``x_error=denied``). The codes of the round trip itself are plain (``denied``,
 ``state_unknown``, ``state_expired``, ``state_workspace``, ``no_code``); those about the
