@@ -118,6 +118,7 @@ def test_consent_connects_the_account_with_a_sealed_sixty_day_token(
         "Connect Threads with the owner's consent" in page.text
     )
     assert f"form-action 'self' {FAKE}" in page.headers["content-security-policy"]
+    assert 'data-platform="threads"' not in page.text.split('id="platforms-unavailable"', 1)[-1]
     consent_url = start(admin)
     query = parse_qs(urlsplit(consent_url).query)
     assert query["scope"] == ["threads_basic,threads_manage_insights"]

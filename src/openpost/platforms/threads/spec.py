@@ -47,7 +47,6 @@ SPEC = PlatformSpec(
         batch_size=lambda _settings: ThreadsClient.batch_size,
         discovery_limit=lambda _settings: PAGE_MAX,
     ),
-    app_credential_codes=frozenset({"threads_oauth_client", "threads_oauth_not_configured"}),
     fake=_fake,
     consent=CONSENT,
 )
