@@ -1,7 +1,7 @@
 """The contract every live platform client keeps, asked of each one against its fake.
 
 One parametrised test per question, over the rows of ``contract_support.HARNESSES`` (X,
-Bluesky, Mastodon, YouTube): partial answers, throttling, deleted posts, string ids, batch
+Bluesky, Mastodon, YouTube, Threads): partial answers, throttling, deleted posts, string ids, batch
 limits, URL round trips, discovery paging, and owner tokens where the platform has them. The
 per-platform client tests go deeper into each platform; a new platform's row gets every
 check here for free.
