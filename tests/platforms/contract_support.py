@@ -39,11 +39,15 @@ from openpost.platforms.instagram.client import (
     INSTAGRAM_LOGIN,
     InsightsWithheld,
     InstagramClient,
-    MediaIds,
 )
+from openpost.platforms.instagram.client import MediaIds as InstagramMediaIds
 from openpost.platforms.instagram.reading import parse_cursor as instagram_cursor
 from openpost.platforms.mastodon import fake as mastodon_fake
 from openpost.platforms.mastodon.client import InstanceMemory, MastodonClient
+from openpost.platforms.threads import fake as threads_fake
+from openpost.platforms.threads.client import MediaIds as ThreadsMediaIds
+from openpost.platforms.threads.client import ThreadsClient
+from openpost.platforms.threads.reading import parse_cursor as threads_cursor
 from openpost.platforms.tiktok import fake as tiktok_fake
 from openpost.platforms.tiktok.client import TikTokClient
 from openpost.platforms.tiktok.oauth import SCOPES as TIKTOK_SCOPES
@@ -122,10 +126,18 @@ class Harness:
         self.owner_tokens: OwnerTokens | None = None
         self.fake: Any = None
         self.client: PlatformClient = self._build()
-        self.account: Account = self.client.lookup_account(self.handle)
+        self.account: Account = self._account()
 
     def _build(self) -> PlatformClient:
         raise NotImplementedError
+
+    def _account(self) -> Account:
+        """The account the checks read (a platform without lookup by handle: its owner's)."""
+        return self.client.lookup_account(self.handle)
+
+    def metric_calls(self, posts: int) -> int:
+        """The requests a metrics read of ``posts`` known-good posts takes, the first time."""
+        return 1 if self.one_request_per_batch else posts + 1
 
     def close(self) -> None:
         close = getattr(self.client, "close", None)
@@ -747,7 +759,7 @@ class InstagramHarness(Harness):
         self.ig = self.fake.add_account("openpost", name="OpenPost")
         self.token = self.fake.issue_token(self.ig)
         self.client = client = _OwnersInstagram(
-            transport=self.fake.transport(), media_ids=MediaIds()
+            transport=self.fake.transport(), media_ids=InstagramMediaIds()
         )
         client.owner = self.credentials
         self.account = Account(self.ig.id, self.ig.username, self.ig.name)
@@ -783,6 +795,81 @@ class InstagramHarness(Harness):
         return [self.fake.media[media_id].code]
 
 
+# ---- Threads ------------------------------------------------------------------------------
+
+THREADS_APP = "contract-threads-app"
+
+
+class ThreadsHarness(Harness):
+    """Threads reads only with the owner's token (``credentials``); stored ids are
+    shortcodes, and insights are one call per post after one listing that finds the media
+    ids of shortcodes the client has not seen. Owner-token renewal differs from X's (the
+    long-lived token renews itself, never after a refusal): ``test_threads_client`` covers
+    it, so the row has no ``owner_tokens``."""
+
+    platform = name = "threads"
+    batch_size = 25
+    metrics_endpoint = "insights"
+    discovery_endpoint = "threads"
+    discovery_page = 100
+    ids_beyond_float = False  # shortcodes (the media ids stay inside the client)
+    fail_error = MalformedResponse
+    handle = "@openpost"
+    one_request_per_batch = False
+    throttles: ClassVar[list[Throttle]] = [
+        Throttle(
+            "code-17-app-user-window",
+            lambda h: h.fake.set_rate_limit(0),
+            RateLimited,
+            "threads_rate_limited",
+            lambda now: now + threads_fake.WINDOW,
+        ),
+        Throttle(
+            "code-4-regain-header",
+            lambda h: h.fake.inject("throttled"),
+            RateLimited,
+            "threads_rate_limited",
+            lambda now: now + timedelta(minutes=30),
+        ),
+    ]
+
+    def _build(self) -> PlatformClient:
+        self.fake = fake = threads_fake.FakeThreads(now=self.clock)
+        self.owner = fake.add_user("openpost", name="OpenPost")
+        self.token = fake.issue_token(self.owner, client_id=THREADS_APP)["access_token"]
+        return ThreadsClient(
+            base_url="https://graph.threads.test",
+            transport=fake.transport(),
+            media_ids=ThreadsMediaIds(),
+        )
+
+    def _account(self) -> Account:
+        return Account(self.owner.id, self.owner.username, self.owner.name)
+
+    @property
+    def credentials(self) -> dict[str, Any] | None:
+        return {"access_token": self.token}
+
+    def metric_calls(self, posts: int) -> int:
+        return posts + 1  # the listing that finds the media ids, then one insights call each
+
+    def add_post(self, *, age: timedelta, likes: int = 0) -> str:
+        media = self.fake.add_media(self.owner, created_at=self.clock() - age, likes=likes)
+        return str(media.shortcode)
+
+    def delete(self, post_id: str) -> None:
+        self.fake.delete_media(self.fake.by_shortcode(post_id).id)
+
+    def fail(self, post_id: str) -> None:
+        self.fake.set_metrics(self.fake.by_shortcode(post_id).id, likes="lots")
+
+    def cursor_post(self, cursor: str | None) -> str | None:
+        return threads_cursor(cursor)[1] if cursor is not None else None
+
+    def ids_sent(self, request: Any) -> list[str]:
+        return [self.fake.media[request.object_id].shortcode]
+
+
 HARNESSES: list[type[Harness]] = [
     XHarness,
     BlueskyHarness,
@@ -792,6 +879,7 @@ HARNESSES: list[type[Harness]] = [
     TikTokHarness,
     FacebookHarness,
     InstagramHarness,
+    ThreadsHarness,
 ]
 
 

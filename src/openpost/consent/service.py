@@ -23,6 +23,10 @@ token, code or verifier is ever logged or shown.
 The platform calls run before the attempt is deleted, so that on SQLite the request does not
 hold the database's write lock while the platform answers.
 
+A platform may name its own refusals on the callback (``OwnerConsent.refusal``, worded by
+its ``answers``): Threads' "not a tester of the app yet" (1349245) and "a Facebook app id"
+(1349026) become ``threads_not_tester`` and ``threads_facebook_app_id``.
+
 Failure codes travel in the redirect to the integrations page as ``<slug>_error=<code>``
 (X's: ``x_error=denied``). The codes of the round trip itself are plain (``denied``,
 ``state_unknown``, ``state_expired``, ``state_workspace``, ``no_code``); those about the
@@ -97,7 +101,7 @@ class ConsentError(Exception):
     (anything else is reported as ``unavailable``)."""
 
     def __init__(self, consent: OwnerConsent, reason: str) -> None:
-        known = reason in ROUND_TRIP or reason in PLATFORM_ANSWERS
+        known = reason in ROUND_TRIP or _platform_answer(consent, reason) is not None
         super().__init__(reason if known else "unavailable")
         self.consent = consent
         self.reason = reason if known else "unavailable"
@@ -105,7 +109,7 @@ class ConsentError(Exception):
     @property
     def code(self) -> str:
         """The code as the redirect carries it (``x_unavailable``, ``denied``)."""
-        if self.reason in PLATFORM_ANSWERS:
+        if _platform_answer(self.consent, self.reason) is not None:
             return f"{self.consent.slug}_{self.reason}"
         return self.reason
 
@@ -115,9 +119,16 @@ class ConsentError(Exception):
         return {f"{self.consent.slug}_error": self.code}
 
 
+def _platform_answer(consent: OwnerConsent, reason: str) -> str | None:
+    """The template for a failure in the platform's answers: the common ones, or the
+    platform's own (``OwnerConsent.answers``)."""
+    return PLATFORM_ANSWERS.get(reason) or dict(consent.answers).get(reason)
+
+
 def sentence(settings: Settings, consent: OwnerConsent, reason: str) -> str:
     """What the integrations page says for a failure (``reason`` as in ``ConsentError``)."""
-    template = ROUND_TRIP.get(reason) or PLATFORM_ANSWERS[reason]
+    template = ROUND_TRIP.get(reason) or _platform_answer(consent, reason)
+    assert template is not None, reason
     names = " / ".join(consent.app_settings(settings)) or "the platform's app settings"
     return template.format(label=label(consent.platform), settings=names)
 
@@ -133,7 +144,7 @@ def error_message(
         if code in ROUND_TRIP:
             return sentence(settings, consent, code)
         reason = code.removeprefix(f"{slug}_")
-        if code != reason and reason in PLATFORM_ANSWERS:
+        if code != reason and _platform_answer(consent, reason) is not None:
             return sentence(settings, consent, reason)
     return None
 
@@ -308,6 +319,9 @@ def _exchange(
 ) -> list[OwnerConnection]:
     """The platform's part: code → tokens → long-lived tokens → the account (or, for a
     ``ManyAccounts`` platform, every account the consent covers, each with its tokens)."""
+    refused = consent.refusal(params) if consent.refusal is not None else None
+    if refused is not None:
+        raise ConsentError(consent, refused)
     if "error" in params:
         raise ConsentError(consent, "denied" if params["error"] == "access_denied" else "error")
     code = params.get("code", "")

@@ -255,7 +255,8 @@ def connect_choices(settings: Settings, viewer: Viewer) -> tuple[list[str], list
 
     A test workspace connects synthetic accounts on every platform. A live one offers only
     the platforms whose reading the operator has configured (``spec.configured``) and that
-    connect by handle; the rest are listed as needing the operator's app credentials.
+    connect by handle; the rest are listed as needing the operator's app credentials, except
+    a consent-only platform the operator has set up (its consent card offers it).
     """
     if viewer.mode == "test":
         return [p.value for p in Platform], []
@@ -264,6 +265,8 @@ def connect_choices(settings: Settings, viewer: Viewer) -> tuple[list[str], list
         spec = spec_for(platform.value)
         if spec.configured(settings) and not spec.consent_only:
             connectable.append(platform.value)
+        elif spec.configured(settings):
+            continue  # consent only, and set up: offered by its consent card, not missing
         else:
             unavailable.append(
                 {"platform": platform.value, "needs": spec.needs, "consent_only": spec.consent_only}

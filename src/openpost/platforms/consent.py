@@ -16,6 +16,8 @@ and refreshing the tokens); only what differs from one platform to the next is h
   itself) and who the token belongs to (``identify``, X's ``/2/users/me``), or, for a
   consent that covers several accounts, each of them with its own tokens (``ManyAccounts``:
   Facebook's Pages);
+- the platform's own refusals on the callback (``refusal`` and ``answers``: Threads says
+  why its consent page refused, a Threads app id that is the Facebook one, say);
 - token lifetimes: ``uses_refresh_token`` (renewal needs one, so a consent without it is
   refused), ``refresh_margin`` (renew this long before the access token expires) and
   ``access_lifetime`` (what the platform documents; for answers without ``expires_in``).
@@ -158,6 +160,11 @@ class OwnerConsent:
     access_lifetime: timedelta | None = None
     adds: str = ""
     variant: str = ""
+    # The platform's own refusals on the callback (Threads: "not a tester of the app"):
+    # ``refusal(query)`` names one (a key of ``answers``) or gives ``None``; ``answers``
+    # words each as the integrations page says it ({label}, {settings} as in the others).
+    refusal: Callable[[Mapping[str, str]], str | None] | None = None
+    answers: tuple[tuple[str, str], ...] = ()
 
     def missing(self, settings: Settings) -> list[str]:
         """The platform's settings an operator still has to set (names, in order)."""
