@@ -203,17 +203,20 @@ def test_latest_view_one_row_per_target_with_deltas(client: TestClient, shop: Sh
         "target_status", "published_at", "captured_at", "previous_captured_at", "impressions",
         "likes", "comments", "shares", "delta_impressions", "delta_likes", "delta_comments",
         "delta_shares", "content", "provisional",
+        "engagements", "engagement_rate", "engagement_rate_by_followers",
     ]  # fmt: skip
     content = '\'-launch day, "quotes" and\nnewlines'
     assert rows == [
         # two snapshots: latest minus previous; a fall in likes is a negative number, untouched
         [str(shop.post.id), str(shop.x_target.id), str(shop.x.id), "twitter", "openpost",
          shop.x_target.post_url, "published", "2026-04-13T10:00:00Z", "2026-04-16T09:00:00Z",
-         "2026-04-16T05:00:00Z", "150", "8", "3", "2", "50", "-2", "2", "2", content, "false"],
+         "2026-04-16T05:00:00Z", "150", "8", "3", "2", "50", "-2", "2", "2", content, "false",
+         "13", "0.086667", ""],
         # one snapshot: the delta is the whole value; not reported stays empty
         [str(shop.post.id), str(shop.sky_target.id), str(shop.sky.id), "bluesky",
          "'=HYPERLINK(1)", shop.sky_target.post_url, "published", "2026-04-13T10:00:00Z",
-         "2026-04-16T08:00:00Z", "", "", "0", "", "4", "", "0", "", "4", content, "false"],
+         "2026-04-16T08:00:00Z", "", "", "0", "", "4", "", "0", "", "4", content, "false",
+         "4", "", ""],
     ]  # fmt: skip
     # the other post's only snapshot is 40 days old: outside the default 30 days
     wide = records(get(client, shop.headers, view="latest", days=60))
