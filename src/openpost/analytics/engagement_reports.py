@@ -31,16 +31,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, DateTime, and_, distinct, func, select
+import orjson
+from sqlalchemy import ColumnElement, DateTime, Float, Select, and_, distinct, func, select
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
 from openpost.analytics import engagement
 from openpost.analytics.models import Snapshot
-from openpost.analytics.overview import Scope, in_scope, published, target_figures
+from openpost.analytics.overview import Scope, in_scope, published
+from openpost.core.sqltext import json_text, uuid_text
 from openpost.posts.models import Post, PostTarget
+from openpost.refresh.models import RefreshState
 
 AGE = timedelta(hours=24)
 TOLERANCE = timedelta(hours=12)
@@ -118,6 +121,28 @@ def _tag_row(tag: str | None, posts: list[_PostFigures]) -> TagRow:
     )
 
 
+_latest = aliased(Snapshot, name="latest")
+
+
+def _latest_with_tags(scope: Scope) -> Select[*tuple[Any, ...]]:
+    """Per target in scope: its post (id as text), the post's tags (JSON text) and its
+    latest reading's counters (the refresh state's pointer, as the API reads it)."""
+    query: Select[*tuple[Any, ...]] = (
+        select(
+            uuid_text(PostTarget.post_id),
+            json_text(Post.tags),
+            _latest.impressions,
+            _latest.likes,
+            _latest.comments,
+            _latest.shares,
+        )
+        .select_from(PostTarget)
+        .outerjoin(RefreshState, RefreshState.post_target_id == PostTarget.id)
+        .outerjoin(_latest, _latest.id == RefreshState.latest_snapshot_id)
+    )
+    return in_scope(query, scope)
+
+
 def tag_report(session: Session, scope: Scope) -> TagReport:
     """Per tag, the posts in scope and their engagement (module docstring).
 
@@ -125,24 +150,21 @@ def tag_report(session: Session, scope: Scope) -> TagReport:
     combine each post's ``totals.engagements`` and its targets' ``engagements`` and
     ``impressions`` as described above.
     """
-    figures: dict[Any, _PostFigures] = defaultdict(_PostFigures)
-    for target in target_figures(session, scope):
-        latest = target.latest
-        total = engagement.engagements(latest["likes"], latest["comments"], latest["shares"])
-        post = figures[target.post_id]
+    figures: dict[str, _PostFigures] = defaultdict(_PostFigures)
+    tags_of: dict[str, str | None] = {}
+    for post_id, raw_tags, impressions, likes, comments, shares in session.execute(
+        _latest_with_tags(scope)
+    ):
+        total = engagement.engagements(likes, comments, shares)
+        post = figures[post_id]
         post.engagements.append(total)
-        post.pairs.append((total, latest["impressions"]))
+        post.pairs.append((total, impressions))
+        tags_of[post_id] = raw_tags
     by_tag: dict[str | None, list[_PostFigures]] = defaultdict(list)
-    if figures:
-        rows = session.execute(
-            select(Post.id, Post.tags).where(
-                Post.workspace_id == scope.workspace_id, Post.id.in_(list(figures))
-            )
-        )
-        for post_id, raw in rows:
-            tags: list[str | None] = [*_tags(raw)] or [None]
-            for tag in tags:
-                by_tag[tag].append(figures[post_id])
+    for post_id, raw in tags_of.items():
+        tags: list[str | None] = [*_tags(orjson.loads(raw) if raw else None)] or [None]
+        for tag in tags:
+            by_tag[tag].append(figures[post_id])
     tagged = [_tag_row(tag, posts) for tag, posts in by_tag.items() if tag is not None]
     tagged.sort(key=lambda row: (-row.posts, row.tag or ""))
     untagged = _tag_row(None, by_tag[None]) if by_tag.get(None) else None
@@ -171,6 +193,30 @@ def _shifted_sqlite(element: _Shifted, compiler: SQLCompiler, **kw: Any) -> str:
     # Stored as "YYYY-MM-DD HH:MM:SS.ffffff"; %f gives milliseconds: pad to microseconds.
     column, hours = (compiler.process(c, **kw) for c in element.clauses)
     return f"(strftime('%Y-%m-%d %H:%M:%f', {column}, {hours} || ' hours') || '000')"
+
+
+class _SecondsBetween(FunctionElement[float]):
+    """``later - earlier`` in seconds, for two timestamp columns."""
+
+    type = Float()
+    name = "seconds_between"
+    inherit_cache = True
+
+
+@compiles(_SecondsBetween)
+def _seconds_postgresql(element: _SecondsBetween, compiler: SQLCompiler, **kw: Any) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    return f"EXTRACT(EPOCH FROM ({later} - {earlier}))"
+
+
+@compiles(_SecondsBetween, "sqlite")
+def _seconds_sqlite(element: _SecondsBetween, compiler: SQLCompiler, **kw: Any) -> str:
+    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
+    return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
+
+
+def _seconds_between(later: Any, earlier: Any) -> ColumnElement[float]:
+    return _SecondsBetween(later, earlier)
 
 
 def shifted(column: ColumnElement[datetime], delta: timedelta) -> ColumnElement[datetime]:
@@ -235,18 +281,27 @@ class PostingTimes:
 def readings_at_age(
     session: Session, scope: Scope, age: timedelta = AGE, tolerance: timedelta = TOLERANCE
 ) -> Iterable[Any]:
-    """Rows ``(target_id, post_id, published, captured_at, likes, comments, shares)``: every
-    reading of a target in scope captured within ``age ± tolerance`` of its publication."""
+    """Rows ``(target_id, post_id, published, captured_at, likes, comments, shares)``: per
+    target in scope, its reading nearest to ``age`` after publication (ties: the earlier),
+    among those captured within ``age ± tolerance``. The database picks it (a window
+    function), so one row per target leaves it."""
     when = published()
-    query = in_scope(
+    distance = func.abs(_seconds_between(Snapshot.captured_at, when) - age.total_seconds())
+    rank = (
+        func.row_number()
+        .over(partition_by=PostTarget.id, order_by=(distance, Snapshot.captured_at))
+        .label("rank")
+    )
+    inner = in_scope(
         select(
-            PostTarget.id,
-            PostTarget.post_id,
+            uuid_text(PostTarget.id).label("target_id"),
+            uuid_text(PostTarget.post_id).label("post_id"),
             when.label("published"),
             Snapshot.captured_at,
             Snapshot.likes,
             Snapshot.comments,
             Snapshot.shares,
+            rank,
         )
         .select_from(PostTarget)
         .join(
@@ -261,6 +316,16 @@ def readings_at_age(
         Snapshot.captured_at >= shifted(when, age - tolerance),
         Snapshot.captured_at <= shifted(when, age + tolerance),
     )
+    nearest = inner.subquery("nearest")
+    query = select(
+        nearest.c.target_id,
+        nearest.c.post_id,
+        nearest.c.published,
+        nearest.c.captured_at,
+        nearest.c.likes,
+        nearest.c.comments,
+        nearest.c.shares,
+    ).where(nearest.c.rank == 1)
     return session.execute(query)
 
 
