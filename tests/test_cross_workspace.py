@@ -74,6 +74,12 @@ ID_CALLS: dict[tuple[str, str], Callable[[Tenant], list[Call]]] = {
     ("GET", "/v1/analytics/growth"): lambda t: [
         Call("/v1/analytics/growth", {"integration_id": str(t.integration.id)})
     ],
+    ("GET", "/v1/analytics/tags"): lambda t: [
+        Call("/v1/analytics/tags", {"integration_id": str(t.integration.id)})
+    ],
+    ("GET", "/v1/analytics/posting-times"): lambda t: [
+        Call("/v1/analytics/posting-times", {"integration_id": str(t.integration.id)})
+    ],
     ("GET", "/v1/analytics/export"): lambda t: [
         Call("/v1/analytics/export", {"integration_id": str(t.integration.id)}),
         Call("/v1/analytics/export", {"post_id": str(t.post.id)}),
@@ -119,6 +125,11 @@ NO_ID_CALLS: dict[tuple[str, str], NoIdCall] = {
     # Day buckets carry no ids: nothing of the caller's to look for in the answer.
     ("GET", "/v1/analytics/growth"): NoIdCall(
         lambda _b: Call("/v1/analytics/growth"), shows_own=False
+    ),
+    # Tag rows and weekday/hour cells carry no ids either.
+    ("GET", "/v1/analytics/tags"): NoIdCall(lambda _b: Call("/v1/analytics/tags"), shows_own=False),
+    ("GET", "/v1/analytics/posting-times"): NoIdCall(
+        lambda _b: Call("/v1/analytics/posting-times"), shows_own=False
     ),
     ("GET", "/v1/analytics/status"): NoIdCall(
         lambda _b: Call("/v1/analytics/status"), shows_own=True

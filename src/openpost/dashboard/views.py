@@ -24,7 +24,7 @@ from openpost.config import Settings
 from openpost.consent.providers import OwnerConsent
 from openpost.core.errors import BadRequest
 from openpost.core.timefmt import format_time
-from openpost.dashboard import display, owner_consent, previews
+from openpost.dashboard import display, engagement_views, owner_consent, previews
 from openpost.dashboard.filters import Filters, Period, parse_filters
 from openpost.dashboard.members import ROLES, list_members
 from openpost.dashboard.sessions import Viewer, memberships
@@ -73,8 +73,9 @@ def reported_metrics(totals: overview.RangeTotals) -> list[str]:
 def overview_page(
     session: Session, viewer: Viewer, filters: Filters, *, now: datetime, top_metric: str | None
 ) -> dict[str, Any]:
-    if top_metric is not None and top_metric not in METRICS:
-        raise BadRequest(f"top must be one of {', '.join(METRICS)}")
+    top_keys = (*METRICS, *engagement_views.TOP_KEYS)
+    if top_metric is not None and top_metric not in top_keys:
+        raise BadRequest(f"top must be one of {', '.join(top_keys)}")
     period = filters.period(viewer.timezone, now)
     scope = _scope(session, viewer, filters, period)
     totals = overview.range_totals(session, scope, period.previous_start, period.previous_end)
@@ -85,7 +86,10 @@ def overview_page(
     reported = reported_metrics(totals)
     default_metric = reported[0] if reported else METRICS[0]
     top_metric = top_metric or default_metric
-    top = overview.top_posts(session, scope, top_metric)
+    if top_metric in engagement_views.TOP_KEYS:  # SPEC §9.5
+        top = engagement_views.top_posts(session, scope, top_metric)
+    else:
+        top = overview.top_posts(session, scope, top_metric)
     return {
         **chrome(session, viewer),
         **filter_options(session, viewer),
@@ -121,7 +125,24 @@ def overview_page(
         },
         "top_metric": top_metric,
         "top_posts": top,
+        "top_engagement_keys": engagement_views.TOP_LABELS,
+        "engagement": engagement_views.post_engagement(session, viewer.workspace_id, top),
         "previews": previews.thumbnails(session, viewer.workspace_id, [r.post_id for r in top]),
+    }
+
+
+def reports_page(
+    session: Session, viewer: Viewer, filters: Filters, *, now: datetime
+) -> dict[str, Any]:
+    """Tags and posting times of the posts published in the filters' period."""
+    period = filters.period(viewer.timezone, now)
+    scope = _scope(session, viewer, filters, period)
+    return {
+        **chrome(session, viewer),
+        **filter_options(session, viewer),
+        "filters": filters,
+        "period": period,
+        **engagement_views.report_figures(session, viewer, scope),
     }
 
 
