@@ -58,7 +58,7 @@ from openpost.platforms.base import (
     PlatformError,
     RateWindow,
 )
-from openpost.platforms.consent import UserTokenSource
+from openpost.platforms.consent import TokenRefused, UserTokenSource
 from openpost.platforms.http import DEFAULT_TIMEOUT, json_object, make_client, send
 from openpost.platforms.linkedin.oauth import rest_headers
 from openpost.platforms.linkedin.reading import (
@@ -359,6 +359,13 @@ class LinkedInClient:
                 "LinkedIn is read only with its owner's consent; connect the account",
                 code="linkedin_no_consent",
             )
+        ends = _time(credentials.get("refresh_expires_at"))
+        if ends is not None and ends <= self._now():
+            raise TokenRefused(
+                "the LinkedIn consent has ended (365 days after it was given); the owner has "
+                "to connect the account again",
+                code="linkedin_consent_ended",
+            )
         if self._user_tokens is not None:
             credentials = self._user_tokens(credentials, force=False)
         try:
@@ -396,6 +403,16 @@ def _token(credentials: dict[str, Any]) -> str:
     return token
 
 
+def _time(raw: object) -> datetime | None:
+    if not isinstance(raw, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
 def _author(credentials: dict[str, Any] | None) -> str:
     author = (credentials or {}).get("author")
     return author if isinstance(author, str) else ""
@@ -403,7 +420,3 @@ def _author(credentials: dict[str, Any] | None) -> str:
 
 def member_metrics(settings: Settings) -> tuple[str, ...]:
     return tuple(dict.fromkeys(m for m in settings.linkedin_member_metrics.split(",") if m))
-
-
-def published(millis: int) -> datetime:
-    return datetime.fromtimestamp(millis / 1000, UTC)

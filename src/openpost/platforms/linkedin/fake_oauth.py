@@ -173,9 +173,8 @@ def token(fake: FakeLinkedIn, form: dict[str, str]) -> Response:
                 "invalid_grant",
                 "The provided authorization grant or refresh token is invalid, expired or revoked",
             )
-        return JSONResponse(
-            _access(fake, grant.member_id, grant.scope) | _refresh_fields(refresh, grant, now)
-        )
+        access = _access(fake, grant.member_id, grant.scope, until=grant.expires_at)
+        return JSONResponse(access | _refresh_fields(refresh, grant, now))
     return _oauth_error(400, "invalid_request", 'A required parameter "grant_type" is missing')
 
 
@@ -191,9 +190,14 @@ def issue(fake: FakeLinkedIn, member_id: str, client_id: str, scope: str) -> dic
     return body
 
 
-def _access(fake: FakeLinkedIn, member_id: str, scope: str) -> dict[str, Any]:
+def _access(
+    fake: FakeLinkedIn, member_id: str, scope: str, *, until: datetime | None = None
+) -> dict[str, Any]:
+    """An access token of 60 days, never outliving the consent (``until``)."""
     access = secrets.token_urlsafe(32)
     lifetime = fake.oauth.access_lifetime
+    if until is not None:
+        lifetime = max(min(lifetime, until - fake.now()), timedelta(seconds=1))
     fake.tokens[access] = AccessToken(member_id, scope, fake.now() + lifetime)
     return {"access_token": access, "expires_in": int(lifetime.total_seconds()), "scope": scope}
 
