@@ -103,7 +103,10 @@ def test_the_fake_accepts_the_indexed_form_and_refuses_unencoded_lists(world: Wo
     }
     http = httpx.Client(transport=world.fake.transport(), base_url=API)
     org = world.org.urn.replace(":", "%3A")
-    base = f"/rest/organizationalEntityShareStatistics?q=organizationalEntity&organizationalEntity={org}"
+    base = (
+        "/rest/organizationalEntityShareStatistics?q=organizationalEntity"
+        f"&organizationalEntity={org}"
+    )
     indexed = http.get(f"{base}&shares[0]={post.urn.replace(':', '%3A')}", headers=headers)
     assert indexed.json()["elements"][0]["share"] == post.urn
     raw = http.get(f"{base}&shares=List({post.urn})", headers=headers)

@@ -82,7 +82,7 @@ def test_member_posts_cost_their_metrics_and_the_member_day_holds(
     result = planner.plan(session, rt.settings, rt.policy, rt.clients, NOW)
     member_key = f"linkedin:user:{member.id}"
     page_key = f"linkedin:user:{page.id}"
-    assert len(result.chosen[member_key]) == 2  # 2 posts × 4 metrics = 8 ≤ 10
+    assert len(result.chosen[member_key]) == 2  # 2 posts x 4 metrics = 8 ≤ 10
     assert len(result.chosen[page_key]) == 45
     assert result.spend == {"linkedin": 8 + 3}
     assert result.credential_spend == {member_key: 8, page_key: 3}
@@ -90,7 +90,8 @@ def test_member_posts_cost_their_metrics_and_the_member_day_holds(
     planner.claim(session, result, lease_until=NOW + H)
     app = session.get(PlatformState, "linkedin", populate_existing=True)
     own = session.get(PlatformState, credential_row(member_key), populate_existing=True)
-    assert app is not None and own is not None
+    assert app is not None
+    assert own is not None
     assert (app.budget_day, app.reads_today, own.reads_today) == ("2026-04-16", 11, 8)
 
     # Two hours later (leases over) the member has 2 calls left: not one post's worth.
