@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> dict[str, int]:
         env="test",
         database_url=url,
         linkedin_client_id="bench",
-        linkedin_client_secret="bench-secret",
+        linkedin_client_secret="bench-secret",  # noqa: S106 - the fake's
         linkedin_daily_app_calls=args.app_calls,
         linkedin_daily_member_calls=args.member_calls,
     )
@@ -168,12 +168,14 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.member_posts} posts, batch {f['batch']}, {f['metrics']} member metrics"
     )
     print(
-        f"  page posts read    {f['org_read']:>5}  share-statistics calls {f['share_statistics']:>5}"
+        f"  page posts read    {f['org_read']:>5}  "
+        f"share-statistics calls {f['share_statistics']:>5}"
         f"  (⌈N/{f['batch']}⌉ = {org_expected}; per post "
         f"{f['share_statistics'] / max(f['org_read'], 1):.3f})"
     )
     print(
-        f"  member posts read  {f['member_read']:>5}  member-analytics calls {f['member_analytics']:>5}"
+        f"  member posts read  {f['member_read']:>5}  "
+        f"member-analytics calls {f['member_analytics']:>5}"
         f"  (posts x metrics = {f['member_read'] * f['metrics']}; per post "
         f"{f['member_analytics'] / max(f['member_read'], 1):.1f})"
     )
