@@ -54,7 +54,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, FakeLi
             secret_key="browser-test-secret-0123456789",
             public_base_url=base,
             linkedin_client_id="li-browser",
-            linkedin_client_secret="li-browser-secret",  # noqa: S106 - the fake's
+            linkedin_client_secret="li-browser-secret",
             linkedin_api_base_url=linkedin.url,
             linkedin_oauth_authorize_url=linkedin.url + "/oauth/v2/authorization",
             linkedin_oauth_token_url=linkedin.url + "/oauth/v2/accessToken",

@@ -31,7 +31,7 @@ def fake(frozen_clock: Clock) -> FakeLinkedIn:
     return fake
 
 
-def oauth_for(fake: FakeLinkedIn, secret: str = "secret") -> LinkedInOAuth:
+def oauth_for(fake: FakeLinkedIn, secret: str = "secret") -> LinkedInOAuth:  # noqa: S107
     return LinkedInOAuth(
         client_id="cid",
         client_secret=secret,
