@@ -121,8 +121,8 @@ def rt(live_settings: Settings, engine: Engine) -> Iterator[Runtime]:
     made.close()
 
 
-def _connect(browser: TestClient, server: str) -> str:
-    """Press Connect LinkedIn, pick Ada on the fake's consent page, follow it back."""
+def _connect(browser: TestClient, server: str, who: str = "Ada Admin") -> str:
+    """Press Connect LinkedIn, pick ``who`` on the fake's consent page, follow it back."""
     pressed = browser.post(
         "/integrations/linkedin/connect",
         data={"csrf_token": page_csrf(browser, "/integrations")},
@@ -141,7 +141,8 @@ def _connect(browser: TestClient, server: str) -> str:
         assert page.status_code == 200
         assert "Allow as Ada Admin" in page.text
         assert "Allow as Mo Member" in page.text
-        link = page.text.split('href="', 2)[1].split('"', 1)[0].replace("&amp;", "&")
+        item = page.text.split(f">Allow as {who}<", 1)[0]
+        link = item.rsplit('href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
         back = linkedin_browser.get(server + link)
     assert back.status_code == 302
     location = back.headers["location"]
@@ -247,3 +248,64 @@ def test_linkedin_end_to_end(
     runner.sweep(rt, now.at)
     session.expire_all()
     assert session.get(Integration, integration.id).status == "needs_refresh"  # type: ignore[union-attr]
+
+
+def test_a_members_own_posts_are_read_one_metric_per_call_within_the_members_day(
+    browser: TestClient,
+    live_settings: Settings,
+    engine: Engine,
+    session: Session,
+    world: World,
+    members: Members,
+    fake: FakeLinkedIn,
+    people: tuple[FakeMember, FakeOrganization],
+    server: str,
+    now: Clock,
+) -> None:
+    mo = next(m for m in fake.members.values() if m.first_name == "Mo")
+    mine = [
+        fake.add_post(mo, published_at=NOW - timedelta(hours=n + 2), impressions=300 + n, likes=n)
+        for n in range(3)
+    ]
+    sign_in(browser, session, members.a["admin"])
+    assert _connect(browser, server, "Mo Member") == "/integrations?notice=linkedin-connected"
+    session.expire_all()
+    (integration,) = session.scalars(
+        select(Integration).where(Integration.platform == "linkedin")
+    ).all()
+    assert (integration.username, integration.display_name) == (mo.urn, "Mo Member")
+    for post in mine:  # a member's posts cannot be listed: registered by URL
+        made = browser.post(
+            "/v1/posts",
+            headers=world.a.headers,
+            json={
+                "content": "mine",
+                "targets": [
+                    {
+                        "integration_id": str(integration.id),
+                        "post_url": f"https://www.linkedin.com/feed/update/{post.urn}/",
+                    }
+                ],
+            },
+        )
+        assert made.status_code == 201, made.text
+    # The member may make 8 metric calls a day: two posts of four metrics, not three.
+    tight = live_settings.model_copy(update={"linkedin_daily_member_calls": 8})
+    rt = Runtime.from_settings(tight, factory=make_sessionmaker(engine))
+    try:
+        summary = runner.sweep(rt, NOW)
+    finally:
+        rt.close()
+    calls = fake.calls("member_analytics")
+    assert len(calls) == 8
+    assert {r.params["queryType"] for r in calls} == {
+        "IMPRESSION",
+        "REACTION",
+        "COMMENT",
+        "RESHARE",
+    }
+    assert fake.calls("posts") == []  # no discovery call for a member
+    assert summary.over_budget == {"linkedin": 1}
+    read = [p for p in mine if _snapshots(session, p.urn)]
+    assert len(read) == 2
+    assert _snapshots(session, read[0].urn)[0].impressions == read[0].member_counts["IMPRESSION"]

@@ -82,6 +82,5 @@ SPEC = PlatformSpec(
         read_credentials=_read_credentials,
     ),
     budget=BUDGET,
-    app_credential_codes=frozenset({"linkedin_version_retired"}),
     fake=_fake,
 )
