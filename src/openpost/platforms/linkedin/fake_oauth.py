@@ -124,7 +124,8 @@ def _test_members(fake: FakeLinkedIn, request: Request) -> Response:
     for member in fake.members.values():
         query = urlencode({**dict(request.query_params), "as": member.id})
         name = html.escape(f"{member.first_name} {member.last_name}")
-        links.append(f'<li><a href="/oauth/v2/authorization?{query}">Allow as {name}</a></li>')
+        href = html.escape(f"/oauth/v2/authorization?{query}")
+        links.append(f'<li><a href="{href}">Allow as {name}</a></li>')
     page = "<h1>Fake LinkedIn: sign in as a test member</h1><ul>" + "".join(links) + "</ul>"
     return HTMLResponse(page)
 

@@ -12,6 +12,7 @@ day of its own (``credential_limit``) besides the app's. The planner keeps both.
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 from typing import Any
 
@@ -19,7 +20,7 @@ import httpx
 
 from openpost.config import Settings
 from openpost.platforms.consent import UserTokenSource
-from openpost.platforms.linkedin.client import LinkedInClient, member_metrics
+from openpost.platforms.linkedin.client import PAGE_MAX, LinkedInClient, member_metrics
 from openpost.platforms.linkedin.oauth import CONSENT, configured
 from openpost.platforms.linkedin.reading import is_member
 from openpost.platforms.linkedin.urls import URLS
@@ -59,8 +60,8 @@ BUDGET = DailyBudgetRule(
     limit=lambda settings: settings.linkedin_daily_app_calls,
     day_of=utc_day,
     resets_at=utc_midnight_after,
-    # A discovery reads pages of up to 100 posts: at least one call must be left for it.
-    discovery_reserve=lambda _limit: 1,
+    # A discovery reads pages of up to 100 posts: its pages must be left for it.
+    discovery_reserve=lambda limit: max(1, math.ceil(limit / PAGE_MAX)),
     post_units=post_units,
     credential_limit=lambda settings: settings.linkedin_daily_member_calls,
 )
