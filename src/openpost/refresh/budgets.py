@@ -10,6 +10,11 @@ A platform's spec says how its day is counted (``PlatformSpec.budget``, a
   counts, including a re-read. The unit is *quota units*, the day a Pacific day (the quota
   comes back at midnight America/Los_Angeles), the limit
   ``OPENPOST_YOUTUBE_DAILY_QUOTA_UNITS``.
+- **LinkedIn** limits calls per UTC day, per app and per member. The unit is *quota units*
+  (one call each): a page's batch costs one, but a member's post costs one per metric
+  whatever its batch (the rule's ``post_units``), and each owner's token has a day of its own
+  (``credential_limit``), counted on its ``<credential key>/budget`` row; the planner keeps
+  the tighter of the two.
 
 A platform whose spec names no budget is counted in posts per UTC day with no limit, so the
 status page can say how much was read. The count lives in the platform's
