@@ -282,6 +282,58 @@ class Settings(BaseSettings):
         description="LinkedIn: the consent page an owner's browser is sent to (tests point it at "
         "a fake).",
     )
+    linkedin_oauth_token_url: str = Field(
+        default="https://www.linkedin.com/oauth/v2/accessToken",
+        description="LinkedIn: the token endpoint (code exchange and refresh). It is on "
+        "www.linkedin.com, not on `linkedin_api_base_url` (tests point it at a fake).",
+    )
+    linkedin_api_version: str = Field(
+        default="202604",
+        pattern=r"^20[0-9]{2}(0[1-9]|1[0-2])$",
+        description="LinkedIn: the `LinkedIn-Version` header (YYYYMM) sent on every REST call. "
+        "LinkedIn retires a version about a year after release (426 for a retired one).",
+    )
+    linkedin_batch_size: int = Field(
+        default=20,
+        ge=1,
+        le=100,
+        description="LinkedIn: organization posts per share-statistics call (`shares=List(…)` "
+        "and `ugcPosts=List(…)`). LinkedIn does not document a maximum; 20 is a cautious "
+        "default.",
+    )
+    linkedin_max_posts_per_integration: int = Field(
+        default=200,
+        ge=1,
+        description="LinkedIn: at most this many of an organization's newest posts per "
+        "discovery run (Posts API pages of up to 100).",
+    )
+    linkedin_member_metrics: str = Field(
+        default="IMPRESSION,REACTION,COMMENT,RESHARE",
+        pattern=r"^[A-Z_]+(,[A-Z_]+)*$",
+        description="LinkedIn: the member post analytics read for each member post, "
+        "comma-separated `queryType`s (one call per metric per post: each costs one unit of "
+        "the daily budgets). IMPRESSION, REACTION, COMMENT and RESHARE fill the four counters; "
+        "others (MEMBERS_REACHED, POST_SAVE, POST_SEND, LINK_CLICKS) go to `platform_data`.",
+    )
+    linkedin_daily_app_calls: int = Field(
+        default=0,
+        ge=0,
+        description="LinkedIn: API calls the operator's app may make per UTC day for post "
+        "metrics, discovery and follower counts (LinkedIn publishes no number: read it in "
+        "the Developer Portal, Analytics). The planner never plans beyond it. 0: no budget "
+        "(a 429 still pauses the platform until 00:00 UTC).",
+    )
+    linkedin_daily_member_calls: int = Field(
+        default=0,
+        ge=0,
+        description="LinkedIn: post-metrics calls one connected member's token may make per "
+        "UTC day (LinkedIn's per-member limit). 0: no budget.",
+    )
+
+    @field_validator("linkedin_oauth_token_url")
+    @classmethod
+    def _linkedin_token_url(cls, value: str) -> str:
+        return check_http_url(value.strip())
 
     # TikTok (src/openpost/platforms/tiktok/)
     tiktok_client_id: str = Field(

@@ -228,7 +228,7 @@ def test_a_connected_account_is_discovered_by_the_next_sweep(
         ("bluesky", "nobody.bsky.social", None),
         ("mastodon", "@nobody@mastodon.example", None),
         ("youtube", "@nobody", None),
-        ("linkedin", "acme", "connecting a live linkedin account by handle is not available yet"),
+        ("linkedin", "acme", "not by handle"),
         ("twitter", "   ", "username must be 1 to 100 characters"),
         ("myspace", "tom", "platform must be one of"),
     ],

@@ -30,6 +30,7 @@ from openpost.platforms.base import (
 )
 from openpost.platforms.bluesky import fake as bluesky_fake
 from openpost.platforms.bluesky.client import BlueskyClient, HandleCache
+from openpost.platforms.consent import TokenSet
 from openpost.platforms.facebook import fake as facebook_fake
 from openpost.platforms.facebook.client import FacebookClient
 from openpost.platforms.facebook.oauth import FacebookLogin
@@ -42,8 +43,14 @@ from openpost.platforms.instagram.client import (
 )
 from openpost.platforms.instagram.client import MediaIds as InstagramMediaIds
 from openpost.platforms.instagram.reading import parse_cursor as instagram_cursor
+from openpost.platforms.linkedin import fake as linkedin_fake
+from openpost.platforms.linkedin.client import LinkedInClient
+from openpost.platforms.linkedin.client import parse_cursor as linkedin_cursor
+from openpost.platforms.linkedin.oauth import SCOPES as LINKEDIN_SCOPES
+from openpost.platforms.linkedin.oauth import LinkedInOAuth
 from openpost.platforms.mastodon import fake as mastodon_fake
 from openpost.platforms.mastodon.client import InstanceMemory, MastodonClient
+from openpost.platforms.spec import utc_midnight_after
 from openpost.platforms.threads import fake as threads_fake
 from openpost.platforms.threads.client import MediaIds as ThreadsMediaIds
 from openpost.platforms.threads.client import ThreadsClient
@@ -870,12 +877,165 @@ class ThreadsHarness(Harness):
         return [self.fake.media[request.object_id].shortcode]
 
 
+# ---- LinkedIn -----------------------------------------------------------------------------
+
+LI_CLIENT_ID, LI_SECRET = "contract-linkedin", "contract-linkedin-secret"
+
+
+class LinkedInOwnerTokens(OwnerTokens):
+    """A page administrator's tokens: 60-day access tokens, a refresh token fixed at 365
+    days, renewed at the fake's www.linkedin.com token endpoint."""
+
+    def __init__(self, harness: LinkedInHarness) -> None:
+        self.harness, self.fake = harness, harness.fake
+        self.fake.add_oauth_client(LI_CLIENT_ID, LI_SECRET, "https://openpost.test/callback")
+        self.oauth = LinkedInOAuth(
+            client_id=LI_CLIENT_ID,
+            client_secret=LI_SECRET,
+            token_url="https://www.linkedin.com/oauth/v2/accessToken",
+            api_base_url="https://api.linkedin.com",
+            version="202604",
+            transport=self.fake.transport(),
+        )
+        self.lifetime = self.fake.oauth.access_lifetime
+        self.refreshes = 0
+        self.owner_context = f"member:{harness.admin.id}"
+
+    def issue(self) -> dict[str, Any]:
+        issued = self.fake.issue_tokens(self.harness.admin, LI_CLIENT_ID, " ".join(LINKEDIN_SCOPES))
+        now = self.harness.clock()
+        return {
+            "access_token": issued["access_token"],
+            "refresh_token": issued["refresh_token"],
+            "expires_at": (now + timedelta(seconds=issued["expires_in"])).isoformat(),
+            "refresh_expires_at": (
+                now + timedelta(seconds=issued["refresh_token_expires_in"])
+            ).isoformat(),
+            "author": self.harness.org.urn,
+        }
+
+    def expire_at_platform(self, credentials: dict[str, Any]) -> None:
+        self.fake.tokens[credentials["access_token"]].expires_at = self.harness.clock()
+
+    def refuse_refresh(self, credentials: dict[str, Any]) -> None:  # noqa: ARG002
+        self.fake.revoke(self.harness.admin)
+
+    def __call__(self, credentials: dict[str, Any], *, force: bool) -> dict[str, Any]:
+        expires_at = datetime.fromisoformat(credentials["expires_at"])
+        if not force and expires_at - clock.now() > timedelta(minutes=5):
+            return credentials
+        stored = TokenSet(
+            credentials["access_token"],
+            credentials["refresh_token"],
+            expires_at,
+            "",
+            datetime.fromisoformat(credentials["refresh_expires_at"]),
+        )
+        tokens = self.oauth.renew(stored, now=clock.now())
+        self.refreshes += 1
+        assert tokens.expires_at is not None
+        assert tokens.refresh_expires_at is not None
+        return {
+            "access_token": tokens.access_token,
+            "refresh_token": tokens.refresh_token,
+            "expires_at": tokens.expires_at.isoformat(),
+            "refresh_expires_at": tokens.refresh_expires_at.isoformat(),
+        }
+
+    def context(self, request: Any) -> str:
+        return str(request.context)
+
+    def close(self) -> None:
+        self.oauth.close()
+
+
+def _share_urns(value: str) -> list[str]:
+    inner = value.removeprefix("List(").removesuffix(")")
+    return [u for u in inner.split(",") if u]
+
+
+class LinkedInHarness(Harness):
+    """An organization page read with its administrator's token (share statistics)."""
+
+    platform = name = "linkedin"
+    batch_size = 20
+    metrics_endpoint = "share_statistics"
+    discovery_endpoint = "posts"
+    discovery_page = 100
+    ids_beyond_float = False  # URNs
+    fail_error = MalformedResponse
+    has_owner_tokens = True
+    handle = ""  # none: connected with the owner's consent only
+    rate_headers = False  # daily limits, sent in no header
+    throttles: ClassVar[list[Throttle]] = [
+        Throttle(
+            "429-application-day",
+            lambda h: h.fake.set_daily_limit("share_statistics", app=0),
+            BudgetExhausted,
+            "linkedin_app_day_limit",
+            utc_midnight_after,
+        ),
+        Throttle(
+            "429-member-day",
+            lambda h: h.fake.set_daily_limit("share_statistics", member=0),
+            RateLimited,
+            "linkedin_member_day_limit",
+            utc_midnight_after,
+        ),
+    ]
+
+    def __init__(self, clock: Clock) -> None:  # no lookup by handle: the consent names it
+        self.clock = clock
+        self.owner_tokens = None
+        self.client = self._build()
+        self.account = Account(self.org.urn, self.org.urn, self.org.name)
+
+    def _build(self) -> PlatformClient:
+        self.fake = fake = linkedin_fake.FakeLinkedIn(now=self.clock)
+        self.admin = fake.add_member("Ada", "Admin")
+        self.org = fake.add_organization("OpenPost", admin=self.admin, followers=10)
+        self.owner_tokens = self.tokens = LinkedInOwnerTokens(self)
+        self._credentials = self.tokens.issue()
+        return LinkedInClient(
+            base_url="https://api.linkedin.com",
+            version="202604",
+            transport=fake.transport(),
+            user_tokens=self.tokens,
+        )
+
+    def close(self) -> None:
+        self.tokens.close()
+        super().close()
+
+    @property
+    def credentials(self) -> dict[str, Any] | None:
+        return self._credentials
+
+    def add_post(self, *, age: timedelta, likes: int = 0) -> str:
+        return str(self.fake.add_post(self.org, published_at=self.clock() - age, likes=likes).urn)
+
+    def delete(self, post_id: str) -> None:
+        self.fake.delete_post(post_id)
+
+    def fail(self, post_id: str) -> None:
+        self.fake.posts[post_id].stats["likeCount"] = "many"
+
+    def cursor_post(self, cursor: str | None) -> str | None:
+        parsed = linkedin_cursor(cursor)
+        return parsed[1] if parsed is not None else None
+
+    def ids_sent(self, request: Any) -> list[str]:
+        params = request.params
+        return _share_urns(params.get("shares", "")) + _share_urns(params.get("ugcPosts", ""))
+
+
 HARNESSES: list[type[Harness]] = [
     XHarness,
     BlueskyHarness,
     MastodonHarness,
     OldMastodonHarness,
     YouTubeHarness,
+    LinkedInHarness,
     TikTokHarness,
     FacebookHarness,
     InstagramHarness,

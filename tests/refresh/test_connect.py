@@ -172,7 +172,5 @@ def test_live_platform_without_client(api: TestClient, headers: dict[str, str]) 
     response = api.post(
         "/v1/integrations", headers=headers, json={"platform": "linkedin", "username": "acme"}
     )
-    assert response.status_code == 400
-    assert response.json() == {
-        "error": "connecting a live linkedin account by handle is not available yet"
-    }
+    assert response.status_code == 400  # consent-only: never by handle
+    assert "owner's consent" in response.json()["error"]

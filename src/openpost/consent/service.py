@@ -59,6 +59,8 @@ from openpost.platforms.consent import ClientRejected, ManyAccounts, OwnerConsen
 from openpost.platforms.specs import label
 
 ATTEMPT_LIFETIME = timedelta(minutes=10)
+# The owner said no: OAuth's word, and LinkedIn's own (a cancelled consent or sign-in).
+DENIED = frozenset({"access_denied", "user_cancelled_authorize", "user_cancelled_login"})
 BASE_URL_SETTING = "OPENPOST_PUBLIC_BASE_URL"
 
 # The round trip's own failures: the same words for every platform.
@@ -323,7 +325,7 @@ def _exchange(
     if refused is not None:
         raise ConsentError(consent, refused)
     if "error" in params:
-        raise ConsentError(consent, "denied" if params["error"] == "access_denied" else "error")
+        raise ConsentError(consent, "denied" if params["error"] in DENIED else "error")
     code = params.get("code", "")
     if not code or len(code) > 1000:
         raise ConsentError(consent, "no_code")

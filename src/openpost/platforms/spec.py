@@ -132,13 +132,24 @@ Unit = Literal["posts", "quota_units"]
 class DailyBudgetRule:
     """How a platform's day is counted: in posts (billed once per day per post) or in quota
     units (every call costs); the day in the platform's own zone (``day_of``) and when it
-    comes back (``resets_at``); ``limit(settings)`` 0 means no limit."""
+    comes back (``resets_at``); ``limit(settings)`` 0 means no limit.
+
+    Two refinements for platforms whose calls are not one per batch (LinkedIn's member post
+    analytics: one metric of one post per call):
+
+    - ``post_units(settings, username)``: the units one read of a post of that account costs
+      whatever batch it rides in (``None``: the unit's usual arithmetic, a batch per unit);
+    - ``credential_limit(settings)``: the units one credential (an owner's token) may spend
+      per day besides the platform's ``limit`` (0: none).
+    """
 
     unit: Unit
     limit: Callable[[Settings], int]
     day_of: Callable[[datetime], date]
     resets_at: Callable[[datetime], datetime]
     discovery_reserve: Callable[[int], int] = lambda _limit: 1
+    post_units: Callable[[Settings, str], int | None] | None = None
+    credential_limit: Callable[[Settings], int] = lambda _settings: 0
 
 
 @dataclass(frozen=True, slots=True)

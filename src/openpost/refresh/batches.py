@@ -23,6 +23,7 @@ class DueTarget(NamedTuple):
     platform_post_id: str
     published_at: datetime
     last_success_at: datetime | None
+    username: str = ""  # the integration's (a budget may charge by the kind of account)
 
 
 class BatchItem(NamedTuple):
@@ -108,8 +109,22 @@ class Plan:
                 continue
             budget = self.budgets[first.platform]
             billable = sum(1 for t in targets if budget.billable(t.last_success_at, self.now))
-            cost = budget.cost(billable, self.batch_sizes[key])
+            cost = budget.cost(billable, self.batch_sizes[key], first.username)
             spend[first.platform] = spend.get(first.platform, 0) + cost
+        return spend
+
+    @property
+    def credential_spend(self) -> dict[str, int]:
+        """What the chosen reads cost each credential key whose platform budgets every
+        credential too (LinkedIn's per-member limit), in the platform's unit."""
+        spend: dict[str, int] = {}
+        for key, targets in self.chosen.items():
+            first = targets[0]
+            if first.synthetic or not self.budgets[first.platform].per_credential:
+                continue
+            budget = self.budgets[first.platform]
+            billable = sum(1 for t in targets if budget.billable(t.last_success_at, self.now))
+            spend[key] = budget.cost(billable, self.batch_sizes[key], first.username)
         return spend
 
     def batches(self, claim: datetime) -> list[Batch]:

@@ -48,6 +48,7 @@ from openpost.analytics.models import Snapshot
 from openpost.config import Settings
 from openpost.integrations.models import Integration, IntegrationStatus
 from openpost.platforms.registry import Clients
+from openpost.platforms.spec import CredentialKey
 from openpost.posts.models import PostTarget, TargetStatus
 from openpost.refresh import budgets, ratestate
 from openpost.refresh.batches import Batch as Batch  # re-exported: planner's results
@@ -204,6 +205,7 @@ def select_due(
                 post_id,
                 published_at or now,
                 last_success_at,
+                username or "",
             )
         )
     return due
@@ -306,7 +308,15 @@ def plan(
     result.budgets = {p: budgets.budget_for(settings, p) for p in set(live.values())}
     rows = ratestate.states(
         session,
-        [*live.values(), *(ratestate.endpoint_key(k, ratestate.METRICS) for k in live)],
+        [
+            *live.values(),
+            *(ratestate.endpoint_key(k, ratestate.METRICS) for k in live),
+            *(
+                budgets.credential_row(k)
+                for k, p in live.items()
+                if result.budgets[p].per_credential
+            ),
+        ],
     )
     for key, targets in by_key.items():
         first = targets[0]
@@ -376,12 +386,18 @@ def _apply_budgets(
             continue
         budget = result.budgets[platform]
         left = ratestate.reads_left(rows.get(platform), budget, now)
+        if left is not None:
+            left = max(left - spent[platform], 0)
+        own = budget.for_credential(key)
+        if own is not None:  # the credential's own day too (LinkedIn's per-member limit)
+            own_left = ratestate.reads_left(rows.get(own.platform), own, now)
+            if own_left is not None:
+                left = own_left if left is None else min(left, own_left)
         if left is None:
             continue
-        left = max(left - spent[platform], 0)
         size = result.batch_sizes[key]
         billable = [t for t in targets if budget.billable(t.last_success_at, now)]
-        room = budget.capacity(left, size)
+        room = budget.capacity(left, size, targets[0].username)
         if len(billable) > room:
             engagement = _engagement(session, billable)
             billable.sort(
@@ -401,7 +417,7 @@ def _apply_budgets(
                 del result.chosen[key]
                 continue
             result.chosen[key] = targets
-        spent[platform] += budget.cost(len(billable), size)
+        spent[platform] += budget.cost(len(billable), size, targets[0].username)
 
 
 def _claim_ids(
@@ -452,6 +468,10 @@ def claim(
         )
     for platform, units in result.spend.items():
         ratestate.count_reads(session, result.budgets[platform], units, now)
+    for key, units in result.credential_spend.items():
+        own = result.budgets[CredentialKey.parse(key).platform].for_credential(key)
+        if own is not None:
+            ratestate.count_reads(session, own, units, now)
     for key in result.probes & set(result.chosen):
         ratestate.mark_probing(session, result.chosen[key][0].platform, lease_until, now)
     return result.batches(lease_until)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from openpost.config import Settings
+from openpost.core.crypto import CredentialsUnreadable, Sealer
 from openpost.core.errors import BadRequest, NotFound
 from openpost.core.timefmt import format_time
 from openpost.integrations.models import Integration
@@ -249,6 +250,7 @@ def collection_status(
                     else None
                 ),
                 "discovery": _discovery_out(found),
+                **consent_end(settings, integration.credentials_encrypted, now),
             }
         )
     scopes: dict[str, set[str]] = defaultdict(set)
@@ -292,4 +294,28 @@ def _discovery_out(state: DiscoveryState | None) -> dict[str, Any] | None:
         "last_error": (
             {"code": state.error_code, "message": state.error_message} if state.error_code else None
         ),
+    }
+
+
+CONSENT_WARNING = timedelta(days=30)
+
+
+def consent_end(settings: Settings, sealed: str | None, now: datetime) -> dict[str, Any]:
+    """When an owner's consent itself ends (a refresh token with a fixed life, LinkedIn's
+    365 days from the first consent), and whether that is within ``CONSENT_WARNING``:
+    ``consent_ends_at`` (``None``: no such end, or no owner consent) and ``consent_ending``.
+    Only that date is read from the sealed credentials; nothing else leaves them."""
+    ends: datetime | None = None
+    if sealed:
+        try:
+            raw = Sealer.from_settings(settings).open(sealed).get("refresh_expires_at")
+        except CredentialsUnreadable:
+            raw = None
+        try:
+            ends = datetime.fromisoformat(raw) if isinstance(raw, str) else None
+        except ValueError:
+            ends = None
+    return {
+        "consent_ends_at": format_time(ends) if ends is not None else None,
+        "consent_ending": ends is not None and ends - now <= CONSENT_WARNING,
     }

@@ -14,6 +14,7 @@ class WebhookCreate(BaseModel):
 
     url: str = Field(
         max_length=2048,
+        pattern="^[Hh][Tt][Tt][Pp][Ss]?://[^\\s]+$",
         description="Where deliveries are POSTed: an https URL on the standard port whose host "
         "is not a private, loopback or link-local address (unless the operator allows them).",
         examples=["https://hooks.example.com/openpost"],
