@@ -137,7 +137,9 @@ def test_deleted_posts_are_reported_deleted(harness: Harness) -> None:
     assert result.deleted == {ids[0]}
     assert set(result.readings) == set(ids[1:])
     assert result.errors == {}
-    page = harness.client.discover(harness.account, since_id=None, limit=10)
+    page = harness.client.discover(
+        harness.account, since_id=None, limit=10, credentials=harness.credentials
+    )
     assert ids[0] not in {p.platform_post_id for p in page.posts}
 
 
@@ -147,7 +149,9 @@ def test_ids_stay_the_platforms_strings(harness: Harness) -> None:
     assert all(type(key) is str for key in result.readings)
     assert sorted(result.readings) == sorted(ids)
     assert all(result.readings[i].platform_post_id == i for i in ids)
-    page = harness.client.discover(harness.account, since_id=None, limit=10)
+    page = harness.client.discover(
+        harness.account, since_id=None, limit=10, credentials=harness.credentials
+    )
     found = [p.platform_post_id for p in page.posts]
     assert all(type(i) is str for i in found)
     assert sorted(found) == sorted(ids)
@@ -179,7 +183,9 @@ def test_a_full_batch_reads_and_no_request_carries_more_than_the_batch_size(
 
 def test_a_discovered_posts_url_parses_back_to_the_same_post(harness: Harness) -> None:
     posts(harness, 3)
-    page = harness.client.discover(harness.account, since_id=None, limit=10)
+    page = harness.client.discover(
+        harness.account, since_id=None, limit=10, credentials=harness.credentials
+    )
     assert len(page.posts) == 3
     account = harness.account
     for post in page.posts:
@@ -203,14 +209,18 @@ def test_discovery_pages_and_reads_only_what_is_newer_than_the_cursor(
     harness: Harness,
 ) -> None:
     old = posts(harness, 3, oldest=3 * 24 * HOUR)
-    first = harness.client.discover(harness.account, since_id=None, limit=50)
+    first = harness.client.discover(
+        harness.account, since_id=None, limit=50, credentials=harness.credentials
+    )
     assert [p.platform_post_id for p in first.posts] == old[::-1]  # newest first
     assert harness.cursor_post(first.newest_id) == old[-1]
 
     many = harness.discovery_page + 2  # more than one page holds
     new = posts(harness, many, oldest=(many + 1) * timedelta(minutes=1))
     before = len(harness.requests())
-    second = harness.client.discover(harness.account, since_id=first.newest_id, limit=many)
+    second = harness.client.discover(
+        harness.account, since_id=first.newest_id, limit=many, credentials=harness.credentials
+    )
     logged = harness.requests()[before:]
     assert [p.platform_post_id for p in second.posts] == new[::-1]
     assert harness.cursor_post(second.newest_id) == new[-1]
@@ -218,12 +228,18 @@ def test_discovery_pages_and_reads_only_what_is_newer_than_the_cursor(
     assert second.calls == len(logged)
 
     before = len(harness.requests())
-    none_wanted = harness.client.discover(harness.account, since_id=first.newest_id, limit=0)
+    none_wanted = harness.client.discover(
+        harness.account, since_id=first.newest_id, limit=0, credentials=harness.credentials
+    )
     assert (none_wanted.posts, none_wanted.newest_id) == ([], first.newest_id)
     assert harness.requests()[before:] == []
-    capped = harness.client.discover(harness.account, since_id=first.newest_id, limit=2)
+    capped = harness.client.discover(
+        harness.account, since_id=first.newest_id, limit=2, credentials=harness.credentials
+    )
     assert [p.platform_post_id for p in capped.posts] == new[::-1][:2]
-    nothing = harness.client.discover(harness.account, since_id=second.newest_id, limit=50)
+    nothing = harness.client.discover(
+        harness.account, since_id=second.newest_id, limit=50, credentials=harness.credentials
+    )
     assert (nothing.posts, nothing.newest_id) == ([], second.newest_id)
 
 
@@ -293,11 +309,15 @@ def test_a_deleted_cursor_still_reads_only_what_is_newer(
 
 def _deleted_cursor(harness: Harness) -> None:
     old = posts(harness, 4, oldest=3 * 24 * HOUR)
-    cursor = harness.client.discover(harness.account, since_id=None, limit=50).newest_id
+    cursor = harness.client.discover(
+        harness.account, since_id=None, limit=50, credentials=harness.credentials
+    ).newest_id
     assert harness.cursor_post(cursor) == old[-1]
     harness.delete(old[-1])
     new = posts(harness, 2, oldest=3 * timedelta(minutes=1))
-    page = harness.client.discover(harness.account, since_id=cursor, limit=50)
+    page = harness.client.discover(
+        harness.account, since_id=cursor, limit=50, credentials=harness.credentials
+    )
     assert [p.platform_post_id for p in page.posts] == new[::-1]
     assert harness.cursor_post(page.newest_id) == new[-1]
 
@@ -314,4 +334,4 @@ def test_the_specs_batch_size_is_the_clients(platform: str, settings: Settings) 
     reader = SPECS[platform].reader
     assert reader is not None
     row = next(h for h in HARNESSES if h.platform == platform)
-    assert reader.batch_size(settings) == row.batch_size
+    assert reader.batch_size(settings.model_copy(update=row.settings)) == row.batch_size
