@@ -101,7 +101,8 @@ def test_a_wrong_secret_is_the_operators_to_fix(
     code = code_from(fake, consent_url(settings))
     with oauth_for(fake, secret="wrong") as wrong, pytest.raises(ClientRejected) as caught:
         wrong.exchange_code(code, verifier=None, redirect_uri=CALLBACK, now=NOW)
-    assert "wrong" not in caught.value.message and SECRET not in caught.value.message
+    assert "wrong" not in caught.value.message
+    assert SECRET not in caught.value.message
     assert fake.calls("oauth_token")[-1].status == 401
 
 
@@ -158,9 +159,11 @@ def test_the_consent_page_lists_its_test_users_and_denies(
     with httpx.Client(transport=fake.transport()) as browser:
         page = browser.get(f"https://www.pinterest.com{parts.path}?{parts.query}")
         assert page.status_code == 200
-        assert "Give access as alice" in page.text and "Give access as bob" in page.text
+        assert "Give access as alice" in page.text
+        assert "Give access as bob" in page.text
         chosen = browser.get(f"https://www.pinterest.com{parts.path}?{parts.query}&user=bob")
-        assert chosen.status_code == 302 and "code=" in chosen.headers["location"]
+        assert chosen.status_code == 302
+        assert "code=" in chosen.headers["location"]
         fake.set_consent("deny")
         denied = browser.get(f"https://www.pinterest.com{parts.path}?{parts.query}")
         assert "error=access_denied" in denied.headers["location"]
