@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from openpost.core import clock
 from openpost.platforms.base import Account
 from openpost.platforms.consent import (
     ClientRejected,
@@ -128,7 +129,7 @@ class PinterestOAuth:
         headers = {"Authorization": f"Bearer {access_token}"}
         response = send(self._http, "GET", USER_ACCOUNT_PATH, platform=PLATFORM, headers=headers)
         if response.status_code != 200:
-            raise http_error(response, datetime.now(UTC), trial=False)
+            raise http_error(response, clock.now(), trial=False)
         return account_of(json_object(response, platform=PLATFORM))
 
     def _token(self, form: dict[str, str], now: datetime, *, what: str) -> TokenSet:

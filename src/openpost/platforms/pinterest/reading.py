@@ -240,7 +240,7 @@ def http_error(response: httpx.Response, now: datetime, *, trial: bool) -> Platf
             code="pinterest_forbidden",
         )
     if status == 404:
-        return NotFound(f"Pinterest has no such Pin{reason}", code="pinterest_not_found")
+        return NotFound(f"Pinterest has no such Pin or account{reason}", code="pinterest_not_found")
     if status >= 500:
         return TransientError(
             f"Pinterest answered HTTP {status}{reason}", code="pinterest_server_error"
