@@ -111,19 +111,20 @@ def test_a_deleted_pin_is_deleted_and_a_lowercase_app_key_still_reads(
     assert isinstance(bad.errors["not-a-pin"], NotFound)
 
 
-def test_another_accounts_pin_and_missing_scopes_are_permission_required(
+def test_another_accounts_pin_fails_alone_and_a_missing_scope_needs_reconnecting(
     fake: FakePinterest, user: FakeUser, client: PinterestClient, credentials: dict[str, Any]
 ) -> None:
     other = fake.add_user("someone")
     theirs = pin(fake, other)
-    with pytest.raises(PermissionRequired) as caught:
-        client.fetch_metrics([theirs.id], credentials=credentials)
-    assert caught.value.code == "pinterest_forbidden"
+    result = client.fetch_metrics([theirs.id], credentials=credentials)
+    assert result.errors[theirs.id].code == "pinterest_pin_forbidden"  # that Pin alone
+    assert not isinstance(result.errors[theirs.id], PermissionRequired)
     narrow = fake.issue_tokens(user, client_id="app", scope="user_accounts:read")
-    with pytest.raises(PermissionRequired):
+    with pytest.raises(PermissionRequired) as caught:  # a missing scope: reconnect
         client.fetch_metrics(
             [pin(fake, user).id], credentials={"access_token": narrow["access_token"]}
         )
+    assert caught.value.code == "pinterest_forbidden"
     with pytest.raises(PermissionRequired, match="consent"):
         client.fetch_metrics([theirs.id], credentials=None)
 

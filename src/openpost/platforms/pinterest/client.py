@@ -59,6 +59,7 @@ from openpost.platforms.pinterest.reading import (
     METRIC_TYPES,
     PLATFORM,
     Window,
+    error_body,
     http_error,
     is_deleted,
     malformed,
@@ -69,6 +70,7 @@ from openpost.platforms.pinterest.urls import URLS
 
 PAGE_MAX = 250
 BULK_MAX = 100
+SCOPE_REFUSED = 29  # 403 code 29: the token lacks a scope
 _ID = re.compile(r"^[0-9]{1,20}$")
 T = TypeVar("T")
 
@@ -250,6 +252,15 @@ class PinterestClient:
             return
         if is_deleted(response):
             into.deleted.add(pin_id)
+            return
+        if response.status_code == 403 and error_body(response)[0] != SCOPE_REFUSED:
+            # Not this account's Pin (or on a board it cannot see): that Pin alone fails;
+            # the connection itself still reads (a missing scope, code 29, does not).
+            into.errors[pin_id] = PlatformError(
+                "Pinterest does not let this account read that Pin (not its own, or on a "
+                "board it cannot see)",
+                code="pinterest_pin_forbidden",
+            )
             return
         error = http_error(response, clock.now(), trial=self._trial)
         if error.transient or isinstance(error, PermissionRequired):
