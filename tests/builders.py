@@ -14,6 +14,7 @@ from openpost.auth.service import create_key
 from openpost.core import clock
 from openpost.integrations.models import Integration
 from openpost.posts.models import Post, PostTarget
+from openpost.webhooks.models import Webhook
 from openpost.workspaces.models import Workspace
 from openpost.workspaces.service import create_workspace
 
@@ -126,6 +127,7 @@ class Tenant:
     post: Post
     targets: list[PostTarget]
     headers: dict[str, str] = field(default_factory=dict)
+    webhook: Webhook | None = None
 
 
 @dataclass
@@ -142,9 +144,37 @@ def build_tenant(session: Session, name: str) -> Tenant:
     now = clock.now()
     add_snapshot(session, targets[0], now - timedelta(hours=1), impressions=100, likes=10)
     add_snapshot(session, targets[0], now - timedelta(minutes=30), impressions=150, likes=12)
+    webhook = make_webhook(session, workspace)
     return Tenant(
-        workspace, key, integration, post, targets, headers={"Authorization": f"Bearer {key}"}
+        workspace,
+        key,
+        integration,
+        post,
+        targets,
+        headers={"Authorization": f"Bearer {key}"},
+        webhook=webhook,
     )
+
+
+def make_webhook(
+    session: Session,
+    workspace: Workspace,
+    *,
+    url: str = "https://hooks.example.com/openpost",
+    events: tuple[str, ...] = ("integration.needs_refresh",),
+    secret_sealed: str = "not-a-sealed-secret",  # noqa: S107 (not a secret: unopenable)
+) -> Webhook:
+    """A subscription row (its secret is not openable unless a test seals one)."""
+    hook = Webhook(
+        workspace_id=workspace.id,
+        url=url,
+        events=list(events),
+        description="",
+        secret_sealed=secret_sealed,
+    )
+    session.add(hook)
+    session.flush()
+    return hook
 
 
 def build_world(session: Session) -> World:

@@ -2,7 +2,8 @@
 
 - ``openpost.platforms`` never touches the database: it imports no SQLAlchemy and no
   openpost module outside platforms, core (minus its database plumbing) and config.
-- Only ``openpost.refresh`` calls ``openpost.platforms``; besides platforms itself, the
+- Only ``openpost.refresh`` calls ``openpost.platforms`` (``openpost.webhooks`` may use its
+  URL guard, ``platforms.netguard``, and its errors); besides platforms itself, the
   owner-consent flow ``openpost.consent`` (it runs each platform's OAuth exchange and token
   renewal), the composition roots ``openpost.app`` and ``openpost.cli`` and the demo seeder
   ``openpost.workspaces.demo`` (which seeds through the simulator) may import it. Anyone
@@ -37,6 +38,10 @@ PLATFORM_CALLERS = (
 )
 # Anyone may read the platforms' specs (labels, URL rules, budgets); only refresh builds clients.
 SPEC_MODULES = ("openpost.platforms.spec", "openpost.platforms.specs")
+# The URL guard (and the errors it raises) checks any user-given URL, not only platforms':
+# webhooks (SPEC §9.7) send through it too.
+GUARD_MODULES = ("openpost.platforms.netguard", "openpost.platforms.base")
+GUARD_USERS = ("openpost.webhooks",)
 SQL_BUILDERS = {"select", "insert", "update", "delete", "text", "union", "exists"}
 SQL_METHODS = {"execute", "scalar", "scalars", "query", "execute_many", "exec_driver_sql"}
 
@@ -115,7 +120,9 @@ def caller_violations(module: Module) -> list[str]:
     return [
         f"{module.name} imports {name}: only openpost.refresh calls platforms"
         for name in sorted(imports(module))
-        if within(name, ("openpost.platforms",)) and not within(name, SPEC_MODULES)
+        if within(name, ("openpost.platforms",))
+        and not within(name, SPEC_MODULES)
+        and not (within(module.name, GUARD_USERS) and within(name, GUARD_MODULES))
     ]
 
 

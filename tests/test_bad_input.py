@@ -42,6 +42,7 @@ PATH_IDS: dict[str, Callable[[World], uuid.UUID]] = {
     "post_id": lambda w: w.a.post.id,
     "integration_id": lambda w: w.a.integration.id,
     "target_id": lambda w: w.a.targets[0].id,
+    "webhook_id": lambda w: w.a.webhook.id if w.a.webhook is not None else uuid.uuid4(),
 }
 
 _serial = itertools.count(1812345678901234567)
@@ -58,6 +59,11 @@ VALID_BODIES: dict[tuple[str, str], Callable[[World], dict[str, Any]]] = {
         ],
     },
     ("POST", "/v1/analytics/refresh"): lambda w: {"post_id": str(w.a.post.id)},
+    ("POST", "/v1/webhooks"): lambda _w: {
+        "url": "https://hooks.example.com/openpost",
+        "events": ["collection.failed", "integration.needs_refresh"],
+        "description": "Alerts",
+    },
 }
 
 BAD_QUERY_VALUES = [

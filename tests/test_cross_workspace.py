@@ -28,6 +28,7 @@ from openpost.auth.models import IdempotencyRecord
 from openpost.integrations.models import Integration
 from openpost.posts.models import Post, PostTarget
 from openpost.refresh.models import RefreshState
+from openpost.webhooks.models import Webhook
 from tests import builders
 from tests.builders import Tenant, World
 from tests.core.api_routes import (
@@ -54,6 +55,11 @@ class Call:
         return json.dumps([self.path, self.params, self.body])
 
 
+def _hook(t: Tenant) -> str:
+    assert t.webhook is not None
+    return str(t.webhook.id)
+
+
 def _target(t: Tenant) -> dict[str, str]:
     # A new platform post each time: registering one twice is a 400 of its own.
     return {"integration_id": str(t.integration.id), "platform_post_id": str(next(_serial))}
@@ -68,6 +74,12 @@ ID_CALLS: dict[tuple[str, str], Callable[[Tenant], list[Call]]] = {
     ("GET", "/v1/analytics/growth"): lambda t: [
         Call("/v1/analytics/growth", {"integration_id": str(t.integration.id)})
     ],
+    ("GET", "/v1/analytics/tags"): lambda t: [
+        Call("/v1/analytics/tags", {"integration_id": str(t.integration.id)})
+    ],
+    ("GET", "/v1/analytics/posting-times"): lambda t: [
+        Call("/v1/analytics/posting-times", {"integration_id": str(t.integration.id)})
+    ],
     ("GET", "/v1/analytics/export"): lambda t: [
         Call("/v1/analytics/export", {"integration_id": str(t.integration.id)}),
         Call("/v1/analytics/export", {"post_id": str(t.post.id)}),
@@ -81,6 +93,10 @@ ID_CALLS: dict[tuple[str, str], Callable[[Tenant], list[Call]]] = {
         Call(f"/v1/integrations/{t.integration.id}")
     ],
     ("GET", "/v1/posts/{post_id}"): lambda t: [Call(f"/v1/posts/{t.post.id}")],
+    ("GET", "/v1/webhooks/{webhook_id}/deliveries"): lambda t: [
+        Call(f"/v1/webhooks/{_hook(t)}/deliveries")
+    ],
+    ("DELETE", "/v1/webhooks/{webhook_id}"): lambda t: [Call(f"/v1/webhooks/{_hook(t)}")],
     ("POST", "/v1/posts"): lambda t: [
         Call("/v1/posts", body={"content": "cross", "targets": [_target(t)]})
     ],
@@ -110,11 +126,24 @@ NO_ID_CALLS: dict[tuple[str, str], NoIdCall] = {
     ("GET", "/v1/analytics/growth"): NoIdCall(
         lambda _b: Call("/v1/analytics/growth"), shows_own=False
     ),
+    # Tag rows and weekday/hour cells carry no ids either.
+    ("GET", "/v1/analytics/tags"): NoIdCall(lambda _b: Call("/v1/analytics/tags"), shows_own=False),
+    ("GET", "/v1/analytics/posting-times"): NoIdCall(
+        lambda _b: Call("/v1/analytics/posting-times"), shows_own=False
+    ),
     ("GET", "/v1/analytics/status"): NoIdCall(
         lambda _b: Call("/v1/analytics/status"), shows_own=True
     ),
     ("GET", "/v1/integrations"): NoIdCall(lambda _b: Call("/v1/integrations"), shows_own=True),
     ("GET", "/v1/posts"): NoIdCall(lambda _b: Call("/v1/posts", {"limit": "200"}), shows_own=True),
+    ("GET", "/v1/webhooks"): NoIdCall(lambda _b: Call("/v1/webhooks"), shows_own=True),
+    ("POST", "/v1/webhooks"): NoIdCall(
+        lambda _b: Call(
+            "/v1/webhooks",
+            body={"url": "https://hooks.example.com/a", "events": ["budget.exhausted"]},
+        ),
+        shows_own=False,
+    ),
     # A live workspace connects through the platform (unreachable here: a 503); the test
     # workspace case is test_connecting_a_handle_another_workspace_has_makes_a_new_one.
     ("POST", "/v1/integrations"): NoIdCall(
@@ -139,7 +168,7 @@ def secrets_of(session: Session, tenant: Tenant) -> set[str]:
     """Every id of the tenant's rows: none may show up in another workspace's responses."""
     wid = tenant.workspace.id
     found = {str(wid), tenant.key}
-    for model in (Integration, Post, PostTarget, Snapshot):
+    for model in (Integration, Post, PostTarget, Snapshot, Webhook):
         found |= {
             str(i) for i in session.scalars(select(model.id).where(model.workspace_id == wid))
         }
@@ -186,6 +215,7 @@ def fingerprint(session: Session, tenant: Tenant) -> tuple[Any, ...]:
         count(PostTarget),
         count(Snapshot),
         count(IdempotencyRecord),
+        count(Webhook),
     )
 
 
@@ -243,6 +273,7 @@ def test_every_id_parameter_is_exercised(operation: Operation, world: World) -> 
     """The table must carry B's id in every id parameter the operation documents."""
     ids_of_b = {str(world.b.workspace.id), str(world.b.integration.id), str(world.b.post.id)}
     ids_of_b |= {str(t.id) for t in world.b.targets}
+    ids_of_b |= {str(world.b.webhook.id)} if world.b.webhook is not None else set()
     documented = {
         p["name"]
         for location in ("path", "query")

@@ -22,6 +22,7 @@ from openpost.integrations.routes import router as integrations_router
 from openpost.posts.routes import router as posts_router
 from openpost.refresh import metrics as collection_metrics
 from openpost.refresh.routes import router as refresh_router
+from openpost.webhooks.routes import router as webhooks_router
 
 DESCRIPTION = """
 Analytics of a social-publishing workspace, compatible with the OpenPost API.
@@ -65,6 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(posts_router)
     app.include_router(integrations_router)
     app.include_router(refresh_router)
+    app.include_router(webhooks_router)
     install_dashboard(app, settings)
     app.openapi = lambda: openapi.build(app)  # type: ignore[method-assign]
 

@@ -202,6 +202,35 @@ class Settings(BaseSettings):
         description="Instagram: the consent page an owner's browser is sent to (tests point it at "
         "a fake).",
     )
+    instagram_login_api_base_url: str = Field(
+        default="https://graph.instagram.com",
+        description="Instagram: the Graph host of accounts connected with Instagram Login (reads, "
+        "the long-lived token exchange and its refresh). `instagram_api_base_url` is the Facebook "
+        "Login path's host.",
+    )
+    instagram_token_base_url: str = Field(
+        default="https://api.instagram.com",
+        description="Instagram: the host of Instagram Login's code exchange "
+        "(`POST <host>/oauth/access_token`).",
+    )
+    instagram_graph_version: str = Field(
+        default="v25.0",
+        pattern=r"^v[0-9]{1,3}\.[0-9]$",
+        description="Instagram: the Graph API version in read paths "
+        "(`/v25.0/{media-id}/insights`).",
+    )
+    instagram_multi_id_counters: bool = Field(
+        default=True,
+        description="Instagram: read like and comment counts of up to 50 posts in one "
+        "`GET /?ids=a,b,…&fields=like_count,comments_count` call. Documented for "
+        "graph.facebook.com, unconfirmed for graph.instagram.com: false reads them one post "
+        "per call.",
+    )
+    instagram_max_posts_per_discovery: int = Field(
+        default=100,
+        ge=1,
+        description="Instagram: at most this many of an account's newest posts per discovery run.",
+    )
 
     # Facebook (src/openpost/platforms/facebook/)
     facebook_client_id: str = Field(
@@ -218,6 +247,24 @@ class Settings(BaseSettings):
         default="https://www.facebook.com/v25.0/dialog/oauth",
         description="Facebook: the consent page an owner's browser is sent to (tests point it at "
         "a fake).",
+    )
+    facebook_graph_version: str = Field(
+        default="v25.0",
+        pattern=r"^v[0-9]{1,3}\.[0-9]$",
+        description="Facebook: the Graph API version written into every path "
+        "(`<facebook_api_base_url>/v25.0/...`), the token endpoint's included.",
+    )
+    facebook_batch_size: int = Field(
+        default=25,
+        ge=1,
+        le=25,
+        description="Facebook: posts per Graph batch request (two operations each, counters "
+        "and insights; a batch takes at most 50 operations).",
+    )
+    facebook_max_posts_per_integration: int = Field(
+        default=100,
+        ge=1,
+        description="Facebook: discovery reads at most this many of a Page's newest posts per run.",
     )
 
     # LinkedIn (src/openpost/platforms/linkedin/)
@@ -251,6 +298,13 @@ class Settings(BaseSettings):
         default="https://www.tiktok.com/v2/auth/authorize/",
         description="TikTok: the consent page an owner's browser is sent to (tests point it at "
         "a fake).",
+    )
+    tiktok_max_posts_per_discovery: int = Field(
+        default=100,
+        ge=1,
+        le=1000,
+        description="TikTok: at most this many of an account's newest videos are imported per "
+        "discovery run (the video list gives 20 per request).",
     )
 
     # Pinterest (src/openpost/platforms/pinterest/)
@@ -452,6 +506,37 @@ class Settings(BaseSettings):
         "per run (one `playlistItems.list` page and one `videos.list` call per 50).",
     )
 
+    # Webhooks (src/openpost/webhooks/, SPEC §9.7)
+    webhook_allow_private_addresses: bool = Field(
+        default=False,
+        description="Webhooks: allow URLs on private, loopback or link-local addresses, http "
+        "and other ports (a receiver on your own network). Off: such URLs are refused when "
+        "created and, after DNS resolution, when delivered.",
+    )
+    webhook_timeout_seconds: int = Field(
+        default=10, ge=1, le=60, description="Webhooks: how long one delivery attempt waits."
+    )
+    webhook_retry_hours: int = Field(
+        default=24,
+        ge=1,
+        le=72,
+        description="Webhooks: a delivery without a 2xx answer is retried (30 s doubling to "
+        "an hour between attempts) for this long after its event, then marked failed.",
+    )
+    webhook_poll_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="Webhooks: how often each collecting process looks for due deliveries.",
+    )
+    collection_failed_after: int = Field(
+        default=5,
+        ge=1,
+        description="Webhooks: `collection.failed` fires when an integration's collection has "
+        "failed this many times in a row (discovery runs or post reads, counted per integration "
+        "since its last success), once per streak.",
+    )
+
     # Tests (tests/faults)
     fault_injection: str = Field(
         default="",
@@ -530,6 +615,8 @@ class Settings(BaseSettings):
         "pinterest_api_base_url",
         "threads_oauth_authorize_url",
         "instagram_oauth_authorize_url",
+        "instagram_login_api_base_url",
+        "instagram_token_base_url",
         "facebook_oauth_authorize_url",
         "linkedin_oauth_authorize_url",
         "tiktok_oauth_authorize_url",

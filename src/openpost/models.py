@@ -8,6 +8,7 @@ from openpost.dashboard.models import DashboardSession
 from openpost.integrations.models import Integration
 from openpost.posts.models import Post, PostTarget
 from openpost.refresh.models import DiscoveryState, PlatformState, RefreshState, SchedulerLease
+from openpost.webhooks.models import Webhook, WebhookDelivery, WebhookEvent
 from openpost.workspaces.models import Member, User, Workspace
 
 __all__ = [
@@ -26,5 +27,8 @@ __all__ = [
     "SchedulerLease",
     "Snapshot",
     "User",
+    "Webhook",
+    "WebhookDelivery",
+    "WebhookEvent",
     "Workspace",
 ]

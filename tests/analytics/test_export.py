@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete, insert, select
 from sqlalchemy.orm import Session
 
-from openpost.analytics import export
+from openpost.analytics import engagement_followers, export
 from openpost.analytics.models import Snapshot
 from openpost.analytics.writer import refresh_latest_pointers
 from openpost.core import clock
@@ -203,17 +203,20 @@ def test_latest_view_one_row_per_target_with_deltas(client: TestClient, shop: Sh
         "target_status", "published_at", "captured_at", "previous_captured_at", "impressions",
         "likes", "comments", "shares", "delta_impressions", "delta_likes", "delta_comments",
         "delta_shares", "content", "provisional",
+        "engagements", "engagement_rate", "engagement_rate_by_followers",
     ]  # fmt: skip
     content = '\'-launch day, "quotes" and\nnewlines'
     assert rows == [
         # two snapshots: latest minus previous; a fall in likes is a negative number, untouched
         [str(shop.post.id), str(shop.x_target.id), str(shop.x.id), "twitter", "openpost",
          shop.x_target.post_url, "published", "2026-04-13T10:00:00Z", "2026-04-16T09:00:00Z",
-         "2026-04-16T05:00:00Z", "150", "8", "3", "2", "50", "-2", "2", "2", content, "false"],
+         "2026-04-16T05:00:00Z", "150", "8", "3", "2", "50", "-2", "2", "2", content, "false",
+         "13", "0.086667", ""],
         # one snapshot: the delta is the whole value; not reported stays empty
         [str(shop.post.id), str(shop.sky_target.id), str(shop.sky.id), "bluesky",
          "'=HYPERLINK(1)", shop.sky_target.post_url, "published", "2026-04-13T10:00:00Z",
-         "2026-04-16T08:00:00Z", "", "", "0", "", "4", "", "0", "", "4", content, "false"],
+         "2026-04-16T08:00:00Z", "", "", "0", "", "4", "", "0", "", "4", content, "false",
+         "4", "", ""],
     ]  # fmt: skip
     # the other post's only snapshot is 40 days old: outside the default 30 days
     wide = records(get(client, shop.headers, view="latest", days=60))
@@ -534,3 +537,30 @@ def test_a_target_deleted_mid_export_neither_breaks_nor_garbles_it(
     assert len(kept) == 3_003
     # A snapshot-isolated read may still return the deleted target's rows, but whole.
     assert all(row[2] and row[6] for row in rows)
+
+
+def test_latest_engagement_rate_by_followers_through_the_seam(
+    client: TestClient, shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SPEC §9.5: followers at each row's latest reading come through
+    ``engagement_followers.followers_at``; where it knows them, the rate follows."""
+
+    def followers_at(
+        session: Session, workspace_id: uuid.UUID, ids: list[uuid.UUID], at: datetime
+    ) -> dict[uuid.UUID, int | None]:
+        return {i: 1300 for i in ids if i == shop.x.id}
+
+    monkeypatch.setattr(engagement_followers, "followers_at", followers_at)
+    rows = records(get(client, shop.headers, view="latest"))
+    by_platform = {r["platform"]: r for r in rows}
+    x, sky = by_platform["twitter"], by_platform["bluesky"]
+    assert (x["engagements"], x["engagement_rate"], x["engagement_rate_by_followers"]) == (
+        "13",
+        "0.086667",
+        "0.010000",
+    )
+    assert (sky["engagements"], sky["engagement_rate"], sky["engagement_rate_by_followers"]) == (
+        "4",
+        "",
+        "",
+    )

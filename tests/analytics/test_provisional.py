@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from openpost.analytics.engagement import ENGAGEMENT_FIELDS
 from openpost.analytics.provisional import deadline_text, is_provisional, provisional_until
 from openpost.core import clock
 from openpost.platforms.specs import spec_for
@@ -88,7 +89,9 @@ def _csv(client: TestClient, feed: Feed, **params: str) -> list[dict[str, str]]:
     response = client.get("/v1/analytics/export", params=params, headers=feed.headers)
     assert response.status_code == 200, response.text
     header, *rows = csv.reader(io.StringIO(response.content.decode(), newline=""))
-    assert header[-1] == "provisional"
+    # last, but for the engagement columns (SPEC §9.5) after it in the latest view
+    after = header[header.index("provisional") + 1 :]
+    assert after == ([] if params.get("view") != "latest" else list(ENGAGEMENT_FIELDS))
     return [dict(zip(header, row, strict=True)) for row in rows]
 
 

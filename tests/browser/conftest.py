@@ -121,11 +121,12 @@ THUMB = bytes.fromhex(
 
 
 def serve_thumbnails(context: Any) -> None:
-    """Answer the browser's thumbnail requests (YouTube's image host) locally."""
-    context.route(
-        "https://i.ytimg.com/**",
-        lambda route: route.fulfill(status=200, content_type="image/png", body=THUMB),
-    )
+    """Answer the browser's thumbnail requests (YouTube's and X's image hosts) locally."""
+    for pattern in ("https://i.ytimg.com/**", "https://pbs.twimg.com/**"):
+        context.route(
+            pattern,
+            lambda route: route.fulfill(status=200, content_type="image/png", body=THUMB),
+        )
 
 
 @pytest.fixture(scope="module")

@@ -162,3 +162,27 @@ def test_live_connect_needs_the_platform_and_disconnect_keeps_history(
     assert "disconnected" in page
     body = client.get(f"/posts/{world.a.post.id}").text  # history stays
     assert "150" in body
+
+
+def test_settings_show_each_webhook_with_its_delivery_log(
+    client: TestClient, session: Session, world: World, members: Members
+) -> None:
+    from openpost.core import clock
+    from openpost.webhooks.events import emit
+    from openpost.webhooks.models import EventType, WebhookDelivery
+
+    assert world.a.webhook is not None
+    emit(session, world.a.workspace.id, EventType.integration_needs_refresh, {"n": 1}, clock.now())
+    session.commit()
+    delivery = session.scalars(select(WebhookDelivery)).one()
+    delivery.attempts, delivery.last_status = 2, 500
+    delivery.last_error = "the receiver answered HTTP 500"
+    session.commit()
+    sign_in(client, session, members.a["owner"])
+    page = client.get("/settings").text
+    assert f'data-webhook-id="{world.a.webhook.id}"' in page
+    assert "hooks.example.com" in page
+    assert 'data-delivery-status="pending"' in page
+    assert "HTTP 500 the receiver answered HTTP 500" in page
+    assert world.b.webhook is not None
+    assert str(world.b.webhook.id) not in page  # another workspace's webhooks stay hidden

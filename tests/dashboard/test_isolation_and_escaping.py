@@ -120,6 +120,21 @@ def test_pages_carry_a_strict_content_security_policy(
         assert "<script>" not in response.text  # every script is an external file
 
 
+def test_a_stored_media_preview_is_shown_and_its_host_allowed(
+    client: TestClient, session: Session, world: World, members: Members
+) -> None:
+    integration = make_integration(session, world.a.workspace, platform="twitter")
+    post, targets = make_post(session, world.a.workspace, [integration], content="with a photo")
+    targets[0].platform_post_id = "1790000000000000001"
+    targets[0].preview_url = "https://pbs.twimg.com/media/photo.jpg"
+    add_snapshot(session, targets[0], post.published_at, impressions=10)  # type: ignore[arg-type]
+    session.commit()
+    sign_in(client, session, members.a["owner"])
+    for path in ("/posts", f"/posts/{post.id}"):
+        assert 'src="https://pbs.twimg.com/media/photo.jpg"' in client.get(path).text, path
+    assert "https://pbs.twimg.com" in CONTENT_SECURITY_POLICY.split("img-src", 1)[1].split(";")[0]
+
+
 def test_a_member_of_two_workspaces_sees_one_at_a_time(
     client: TestClient, session: Session, world: World, members: Members
 ) -> None:

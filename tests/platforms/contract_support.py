@@ -14,6 +14,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
 
 from openpost.core import clock
 from openpost.platforms.base import (
@@ -27,6 +30,18 @@ from openpost.platforms.base import (
 )
 from openpost.platforms.bluesky import fake as bluesky_fake
 from openpost.platforms.bluesky.client import BlueskyClient, HandleCache
+from openpost.platforms.facebook import fake as facebook_fake
+from openpost.platforms.facebook.client import FacebookClient
+from openpost.platforms.facebook.oauth import FacebookLogin
+from openpost.platforms.facebook.reading import parse_cursor as facebook_cursor
+from openpost.platforms.instagram import fake as instagram_fake
+from openpost.platforms.instagram.client import (
+    INSTAGRAM_LOGIN,
+    InsightsWithheld,
+    InstagramClient,
+)
+from openpost.platforms.instagram.client import MediaIds as InstagramMediaIds
+from openpost.platforms.instagram.reading import parse_cursor as instagram_cursor
 from openpost.platforms.mastodon import fake as mastodon_fake
 from openpost.platforms.mastodon.client import InstanceMemory, MastodonClient
 from openpost.platforms.pinterest import fake as pinterest_fake
@@ -34,6 +49,14 @@ from openpost.platforms.pinterest.client import PinterestClient
 from openpost.platforms.pinterest.client import parse_cursor as pinterest_cursor
 from openpost.platforms.pinterest.oauth import PinterestOAuth
 from openpost.platforms.pinterest.reading import next_utc_midnight as pinterest_midnight
+from openpost.platforms.threads import fake as threads_fake
+from openpost.platforms.threads.client import MediaIds as ThreadsMediaIds
+from openpost.platforms.threads.client import ThreadsClient
+from openpost.platforms.threads.reading import parse_cursor as threads_cursor
+from openpost.platforms.tiktok import fake as tiktok_fake
+from openpost.platforms.tiktok.client import TikTokClient
+from openpost.platforms.tiktok.oauth import SCOPES as TIKTOK_SCOPES
+from openpost.platforms.tiktok.oauth import TikTokOAuth
 from openpost.platforms.x import fake as x_fake
 from openpost.platforms.x.client import XClient
 from openpost.platforms.x.oauth import SCOPES, XOAuth
@@ -109,10 +132,18 @@ class Harness:
         self.owner_tokens: OwnerTokens | None = None
         self.fake: Any = None
         self.client: PlatformClient = self._build()
-        self.account: Account = self.client.lookup_account(self.handle)
+        self.account: Account = self._account()
 
     def _build(self) -> PlatformClient:
         raise NotImplementedError
+
+    def _account(self) -> Account:
+        """The account the checks read (a platform without lookup by handle: its owner's)."""
+        return self.client.lookup_account(self.handle)
+
+    def metric_calls(self, posts: int) -> int:
+        """The requests a metrics read of ``posts`` known-good posts takes, the first time."""
+        return 1 if self.one_request_per_batch else posts + 1
 
     def close(self) -> None:
         close = getattr(self.client, "close", None)
@@ -445,6 +476,406 @@ class YouTubeHarness(Harness):
         return str(request.params["id"]).split(",")
 
 
+# ---- TikTok -------------------------------------------------------------------------------
+
+TIKTOK_KEY, TIKTOK_SECRET = "contract-tiktok-key", "contract-tiktok-secret"
+TIKTOK_BASE = "https://open.tiktokapis.test"
+
+
+class TikTokOwnerTokens(OwnerTokens):
+    """Login Kit tokens of the fake's user; refreshing rotates the refresh token."""
+
+    def __init__(
+        self, fake: tiktok_fake.FakeTikTok, user: tiktok_fake.FakeUser, clock: Clock
+    ) -> None:
+        self.fake, self.user, self.clock = fake, user, clock
+        fake.add_oauth_client(TIKTOK_KEY, TIKTOK_SECRET, "https://openpost.test/callback")
+        self.oauth = TikTokOAuth(
+            client_key=TIKTOK_KEY,
+            client_secret=TIKTOK_SECRET,
+            base_url=TIKTOK_BASE,
+            transport=fake.transport(),
+        )
+        self.lifetime = fake.oauth.access_lifetime
+        self.refreshes = 0
+        self.owner_context = f"user:{user.open_id}"
+
+    def issue(self) -> dict[str, Any]:
+        issued = self.fake.issue_tokens(
+            self.user, client_key=TIKTOK_KEY, scope=",".join(TIKTOK_SCOPES)
+        )
+        return {
+            "access_token": issued["access_token"],
+            "refresh_token": issued["refresh_token"],
+            "expires_at": (self.clock() + timedelta(seconds=issued["expires_in"])).isoformat(),
+        }
+
+    def expire_at_platform(self, credentials: dict[str, Any]) -> None:
+        self.fake.expire_token(credentials["access_token"])
+
+    def refuse_refresh(self, credentials: dict[str, Any]) -> None:
+        self.fake.oauth.refresh_tokens[credentials["refresh_token"]].used = True
+
+    def __call__(self, credentials: dict[str, Any], *, force: bool) -> dict[str, Any]:
+        expires_at = datetime.fromisoformat(credentials["expires_at"])
+        if not force and expires_at - clock.now() > timedelta(minutes=5):
+            return credentials
+        tokens = self.oauth.refresh(credentials["refresh_token"], now=clock.now())
+        self.refreshes += 1
+        assert tokens.expires_at is not None
+        return {
+            "access_token": tokens.access_token,
+            "refresh_token": tokens.refresh_token,
+            "expires_at": tokens.expires_at.isoformat(),
+        }
+
+    def context(self, request: Any) -> str:
+        return str(request.context)
+
+    def close(self) -> None:
+        self.oauth.close()
+
+
+class TikTokHarness(Harness):
+    """Every TikTok read is made with the owner's token (Login Kit), and the account is the
+    token's own (there is no lookup by handle)."""
+
+    platform = name = "tiktok"
+    batch_size = 20
+    metrics_endpoint = "video_query"
+    discovery_endpoint = "video_list"
+    discovery_page = 20
+    ids_beyond_float = True  # 19-digit video ids
+    fail_error = MalformedResponse
+    handle = "openpost"
+    has_owner_tokens = True
+    rate_headers = False  # TikTok sends no rate headers
+    throttles: ClassVar[list[Throttle]] = [
+        Throttle(
+            "429-sliding-minute",
+            lambda h: h.fake.set_rate_limit("video_query", 0),
+            RateLimited,
+            "tiktok_rate_limited",
+            lambda now: now + tiktok_fake.WINDOW,
+        ),
+        Throttle(
+            "429-injected",
+            lambda h: h.fake.inject("rate_limited", endpoint="video_query"),
+            RateLimited,
+            "tiktok_rate_limited",
+            lambda now: now + tiktok_fake.WINDOW,
+        ),
+    ]
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.owner_tokens = None
+        self.client = self._build()
+        self.account = Account(self.user.open_id, self.user.username, self.user.display_name)
+        self._credentials = self.tokens.issue()
+
+    def _build(self) -> PlatformClient:
+        self.fake = fake = tiktok_fake.FakeTikTok(now=self.clock)
+        self.user = fake.add_user("openpost", display_name="OpenPost")
+        self.owner_tokens = self.tokens = TikTokOwnerTokens(fake, self.user, self.clock)
+        return TikTokClient(
+            base_url=TIKTOK_BASE, transport=fake.transport(), user_tokens=self.tokens
+        )
+
+    def close(self) -> None:
+        self.tokens.close()
+        super().close()
+
+    @property
+    def credentials(self) -> dict[str, Any] | None:
+        return self._credentials
+
+    def add_post(self, *, age: timedelta, likes: int = 0) -> str:
+        video = self.fake.add_video(self.user, created_at=self.clock() - age, likes=likes)
+        return str(video.id)
+
+    def delete(self, post_id: str) -> None:
+        self.fake.delete_video(post_id)
+
+    def fail(self, post_id: str) -> None:
+        self.fake.set_counts(post_id, like_count="many")
+
+    def ids_sent(self, request: Any) -> list[str]:
+        return list(request.params.get("video_ids", []))
+
+
+# ---- Facebook -----------------------------------------------------------------------------
+
+
+class FacebookHarness(Harness):
+    """A Page connected through Facebook Login against the fake (``lookup_account`` is not
+    how Pages connect), read with its Page token."""
+
+    platform = name = "facebook"
+    batch_size = 25  # two Graph batch operations per post, at most 50 per batch
+    metrics_endpoint = "batch"
+    discovery_endpoint = "published_posts"
+    discovery_page = 100
+    ids_beyond_float = False  # <page>_<post> ids, or a reel's video id
+    fail_error = MalformedResponse
+    handle = "Corner Bakery"
+    throttles: ClassVar[list[Throttle]] = [
+        Throttle(
+            "80001-pages",
+            lambda h: h.fake.inject("page_throttled", endpoint="batch"),
+            RateLimited,
+            "facebook_rate_limited",
+            lambda now: now + timedelta(minutes=30),
+        ),
+        Throttle(
+            "80001-window-spent",
+            lambda h: h.fake.set_limits(page_calls=1),
+            RateLimited,
+            "facebook_rate_limited",
+            lambda now: now + timedelta(hours=24),
+        ),
+        Throttle(
+            "4-app",
+            lambda h: h.fake.inject("app_throttled", endpoint="batch"),
+            RateLimited,
+            "facebook_rate_limited",
+            lambda now: now + timedelta(hours=1),  # no regain time given: an hour
+        ),
+    ]
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.owner_tokens = None
+        self.client = self._build()
+        self.account = self._consent()
+
+    def _build(self) -> PlatformClient:
+        self.fake = fake = facebook_fake.FakeFacebook(now=self.clock)
+        self.owner = fake.add_user("Pat Owner")
+        self.page = fake.add_page(self.owner, self.handle, followers=120)
+        fake.oauth.consenting = self.owner
+        return FacebookClient(base_url="https://graph.facebook.com", transport=fake.transport())
+
+    def _consent(self) -> Account:
+        """The owner consents (the fake's dialog approves for them); the Page and its token
+        come from ``/me/accounts``, as a connection stores them."""
+        redirect = "https://openpost.test/integrations/facebook/callback"
+        oauth = self.fake.oauth
+        oauth.redirect_uris.add(redirect)
+        query = {"client_id": oauth.app_id, "redirect_uri": redirect, "state": "s"}
+        with httpx.Client(transport=self.fake.transport()) as browser:
+            answer = browser.get("https://www.facebook.com/v25.0/dialog/oauth", params=query)
+        assert answer.status_code == 302, answer.text
+        code = parse_qs(urlsplit(answer.headers["location"]).query)["code"][0]
+        login = FacebookLogin(
+            app_id=oauth.app_id,
+            app_secret=oauth.app_secret,
+            base_url="https://graph.facebook.com",
+            version="v25.0",
+            transport=self.fake.transport(),
+        )
+        now = clock.now()
+        try:
+            short = login.exchange_code(code, verifier=None, redirect_uri=redirect, now=now)
+            (page,) = login.accounts(login.long_lived(short, now=now), now=now)
+        finally:
+            login.close()
+        self.page_token = page.tokens.access_token
+        return page.account
+
+    @property
+    def credentials(self) -> dict[str, Any] | None:
+        return {"access_token": self.page_token}
+
+    def cursor_post(self, cursor: str | None) -> str | None:
+        return facebook_cursor(cursor)[0] if cursor is not None else None
+
+    def add_post(self, *, age: timedelta, likes: int = 0) -> str:
+        return self.fake.add_post(self.page, created_at=self.clock() - age, likes=likes).id
+
+    def delete(self, post_id: str) -> None:
+        self.fake.delete_post(post_id)
+
+    def fail(self, post_id: str) -> None:
+        self.fake.posts[post_id].comments = "many"
+
+    def ids_sent(self, request: Any) -> list[str]:
+        return list(request.ids)
+
+
+# ---- Instagram ----------------------------------------------------------------------------
+
+
+class _OwnersInstagram(InstagramClient):
+    """Instagram reads only with the owner's token: discovery here takes the row's own when
+    a check passes none (the service always passes the integration's)."""
+
+    owner: dict[str, Any] | None = None
+
+    def discover(
+        self,
+        account: Account,
+        *,
+        since_id: str | None,
+        limit: int,
+        credentials: dict[str, Any] | None = None,
+    ) -> Any:
+        chosen = credentials if credentials is not None else self.owner
+        return super().discover(account, since_id=since_id, limit=limit, credentials=chosen)
+
+
+class InstagramHarness(Harness):
+    platform = name = "instagram"
+    batch_size = 50
+    metrics_endpoint = "insights"
+    discovery_endpoint = "media"
+    discovery_page = 100
+    ids_beyond_float = False  # stored ids are shortcodes (the media ids stay inside)
+    fail_error = InsightsWithheld  # (#10) "Not enough viewers": that post's insights only
+    handle = "openpost"
+    one_request_per_batch = False  # insights: one call per post (after one listing call)
+    throttles: ClassVar[list[Throttle]] = [
+        Throttle(
+            "80002-business-use-case",
+            lambda h: h.spend_business_window(),
+            RateLimited,
+            "instagram_rate_limited",
+            lambda now: now + timedelta(hours=24),
+        ),
+        Throttle(
+            "4-app-limit",
+            lambda h: h.spend_app_window(),
+            RateLimited,
+            "instagram_rate_limited",
+            lambda now: now + timedelta(hours=1),
+        ),
+        Throttle(
+            "80002-injected",
+            lambda h: h.fake.inject("throttled", endpoint="media"),
+            RateLimited,
+            "instagram_rate_limited",
+            lambda now: now + timedelta(minutes=30),
+        ),
+    ]
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.owner_tokens = None
+        self.fake = instagram_fake.FakeInstagram(now=clock)
+        self.ig = self.fake.add_account("openpost", name="OpenPost")
+        self.token = self.fake.issue_token(self.ig)
+        self.client = client = _OwnersInstagram(
+            transport=self.fake.transport(), media_ids=InstagramMediaIds()
+        )
+        client.owner = self.credentials
+        self.account = Account(self.ig.id, self.ig.username, self.ig.name)
+
+    @property
+    def credentials(self) -> dict[str, Any] | None:
+        return {"kind": INSTAGRAM_LOGIN, "access_token": self.token}
+
+    def spend_business_window(self) -> None:
+        self.fake.business_limit = 0
+        self.fake.forget_windows()
+
+    def spend_app_window(self) -> None:
+        self.fake.app_limit = 0
+        self.fake.forget_windows()
+
+    def add_post(self, *, age: timedelta, likes: int = 0) -> str:
+        media = self.fake.add_media(self.ig, created_at=self.clock() - age, likes=likes)
+        return media.code
+
+    def delete(self, post_id: str) -> None:
+        self.fake.delete_media(self.fake.by_code(post_id).id)
+
+    def fail(self, post_id: str) -> None:
+        self.fake.by_code(post_id).refused = True
+
+    def cursor_post(self, cursor: str | None) -> str | None:
+        parsed = instagram_cursor(cursor)
+        return parsed[1] if parsed is not None else None
+
+    def ids_sent(self, request: Any) -> list[str]:
+        media_id = str(request.path).split("/")[-2]
+        return [self.fake.media[media_id].code]
+
+
+# ---- Threads ------------------------------------------------------------------------------
+
+THREADS_APP = "contract-threads-app"
+
+
+class ThreadsHarness(Harness):
+    """Threads reads only with the owner's token (``credentials``); stored ids are
+    shortcodes, and insights are one call per post after one listing that finds the media
+    ids of shortcodes the client has not seen. Owner-token renewal differs from X's (the
+    long-lived token renews itself, never after a refusal): ``test_threads_client`` covers
+    it, so the row has no ``owner_tokens``."""
+
+    platform = name = "threads"
+    batch_size = 25
+    metrics_endpoint = "insights"
+    discovery_endpoint = "threads"
+    discovery_page = 100
+    ids_beyond_float = False  # shortcodes (the media ids stay inside the client)
+    fail_error = MalformedResponse
+    handle = "@openpost"
+    one_request_per_batch = False
+    throttles: ClassVar[list[Throttle]] = [
+        Throttle(
+            "code-17-app-user-window",
+            lambda h: h.fake.set_rate_limit(0),
+            RateLimited,
+            "threads_rate_limited",
+            lambda now: now + threads_fake.WINDOW,
+        ),
+        Throttle(
+            "code-4-regain-header",
+            lambda h: h.fake.inject("throttled"),
+            RateLimited,
+            "threads_rate_limited",
+            lambda now: now + timedelta(minutes=30),
+        ),
+    ]
+
+    def _build(self) -> PlatformClient:
+        self.fake = fake = threads_fake.FakeThreads(now=self.clock)
+        self.owner = fake.add_user("openpost", name="OpenPost")
+        self.token = fake.issue_token(self.owner, client_id=THREADS_APP)["access_token"]
+        return ThreadsClient(
+            base_url="https://graph.threads.test",
+            transport=fake.transport(),
+            media_ids=ThreadsMediaIds(),
+        )
+
+    def _account(self) -> Account:
+        return Account(self.owner.id, self.owner.username, self.owner.name)
+
+    @property
+    def credentials(self) -> dict[str, Any] | None:
+        return {"access_token": self.token}
+
+    def metric_calls(self, posts: int) -> int:
+        return posts + 1  # the listing that finds the media ids, then one insights call each
+
+    def add_post(self, *, age: timedelta, likes: int = 0) -> str:
+        media = self.fake.add_media(self.owner, created_at=self.clock() - age, likes=likes)
+        return str(media.shortcode)
+
+    def delete(self, post_id: str) -> None:
+        self.fake.delete_media(self.fake.by_shortcode(post_id).id)
+
+    def fail(self, post_id: str) -> None:
+        self.fake.set_metrics(self.fake.by_shortcode(post_id).id, likes="lots")
+
+    def cursor_post(self, cursor: str | None) -> str | None:
+        return threads_cursor(cursor)[1] if cursor is not None else None
+
+    def ids_sent(self, request: Any) -> list[str]:
+        return [self.fake.media[request.object_id].shortcode]
+
+
 # ---- Pinterest ----------------------------------------------------------------------------
 
 PINTEREST_ID, PINTEREST_SECRET = "contract-pinterest-app", "contract-pinterest-secret"
@@ -532,17 +963,16 @@ class PinterestHarness(Harness):
         ),
     ]
 
-    def __init__(self, clock: Clock) -> None:  # no lookup by handle: consent only
-        self.clock = clock
-        self.fake = fake = pinterest_fake.FakePinterest(now=clock)
+    def _build(self) -> PlatformClient:
+        self.fake = fake = pinterest_fake.FakePinterest(now=self.clock)
         fake.bulk_enabled = True
         self.user = fake.add_user(self.handle, business_name="OpenPost")
         self.owner_tokens = self.tokens = PinterestOwnerTokens(fake, self.user)
-        self.client = PinterestClient(
-            transport=fake.transport(), user_tokens=self.tokens, bulk=True
-        )
-        self.account = Account(self.user.id, self.user.username, self.user.business_name)
         self._credentials = self.tokens.issue()
+        return PinterestClient(transport=fake.transport(), user_tokens=self.tokens, bulk=True)
+
+    def _account(self) -> Account:  # no lookup by handle: consent only
+        return Account(self.user.id, self.user.username, self.user.business_name)
 
     @property
     def credentials(self) -> dict[str, Any] | None:
@@ -575,6 +1005,10 @@ HARNESSES: list[type[Harness]] = [
     MastodonHarness,
     OldMastodonHarness,
     YouTubeHarness,
+    TikTokHarness,
+    FacebookHarness,
+    InstagramHarness,
+    ThreadsHarness,
     PinterestHarness,
 ]
 

@@ -26,7 +26,7 @@ from openpost.platforms.base import (
 )
 from openpost.platforms.fakes import LiveServer
 from openpost.platforms.x.client import XClient
-from openpost.platforms.x.fake import DEFAULT_APP_TOKEN, FakeAccount, FakeX
+from openpost.platforms.x.fake import DEFAULT_APP_TOKEN, FakeAccount, FakeMedia, FakeX
 from tests.platforms.support import NOW
 
 TOKEN = "app-token-s3cret-do-not-leak"
@@ -478,8 +478,31 @@ def test_discovery_returns_own_posts_newest_first_with_their_counters(
     assert request.path == f"/2/users/{account.id}/tweets"
     assert request.params == {
         "max_results": "50",
-        "tweet.fields": "public_metrics,created_at",
+        "tweet.fields": "public_metrics,created_at,attachments",
         "exclude": "retweets,replies",
+        "expansions": "attachments.media_keys",
+        "media.fields": "url,preview_image_url",
+    }
+    assert newest.preview_url is None  # no media attached
+
+
+def test_discovery_gives_each_post_its_first_media_preview(
+    client: XClient, fake: FakeX, account: FakeAccount
+) -> None:
+    photo, video, plain = (post(fake, account, hours_ago=h) for h in (3, 2, 1))
+    fake.posts[photo].media = [
+        FakeMedia("3_1", "photo", "https://pbs.twimg.com/media/a.jpg"),
+        FakeMedia("3_2", "photo", "https://pbs.twimg.com/media/b.jpg"),
+    ]
+    fake.posts[video].media = [
+        FakeMedia("7_1", "video", "https://pbs.twimg.com/ext_tw_video_thumb/1/pu/img/v.jpg")
+    ]
+    page = client.discover(as_account(account), since_id=None, limit=50)
+    previews = {p.platform_post_id: p.preview_url for p in page.posts}
+    assert previews == {
+        photo: "https://pbs.twimg.com/media/a.jpg",
+        video: "https://pbs.twimg.com/ext_tw_video_thumb/1/pu/img/v.jpg",
+        plain: None,
     }
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from openpost.analytics.models import Snapshot
 from openpost.core import clock
 from openpost.integrations.models import Integration
-from openpost.platforms.x.fake import FakeAccount, FakeX, seed
+from openpost.platforms.x.fake import FakeAccount, FakeMedia, FakeX, seed
 from openpost.posts.models import Post, PostTarget
 from openpost.refresh import discovery, runner
 from openpost.refresh.models import DiscoveryState, RefreshState
@@ -90,6 +90,34 @@ def test_first_discovery_imports_the_50_newest(
     assert state.next_due_at == NOW + timedelta(minutes=60)
     # never more posts read than the cap: X bills each one
     assert sum(int(c.params["max_results"]) for c in fake_x.calls("user_tweets")) == 50
+
+
+def test_discovery_keeps_media_previews_from_xs_image_host_only(
+    session: Session,
+    rt: Runtime,
+    fake_x: FakeX,
+    account: FakeAccount,
+    integration: Integration,
+) -> None:
+    newest = sorted(
+        (p for p in fake_x.posts.values() if p.author_id == account.id),
+        key=lambda p: p.created_at,
+        reverse=True,
+    )
+    photo, elsewhere = newest[0], newest[1]
+    photo.media = [FakeMedia("3_9", "photo", "https://pbs.twimg.com/media/p.jpg")]
+    elsewhere.media = [FakeMedia("3_8", "photo", "https://images.example.net/p.jpg")]
+    discover(rt)
+    previews = dict(
+        session.execute(
+            select(PostTarget.platform_post_id, PostTarget.preview_url).where(
+                PostTarget.integration_id == integration.id
+            )
+        ).all()
+    )
+    assert previews[photo.id] == "https://pbs.twimg.com/media/p.jpg"
+    assert previews[elsewhere.id] is None  # not X's image host: not kept
+    assert sum(url is not None for url in previews.values()) == 1
 
 
 def test_discovered_posts_follow_the_schedule_and_window(

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from openpost.analytics.models import Snapshot
 from openpost.config import Settings
+from openpost.core import clock
 from openpost.core.db import make_sessionmaker, transaction
 from openpost.platforms.x.fake import FakeX
 from openpost.refresh import runner
@@ -129,3 +130,37 @@ def test_redis_queue(
 def test_queue_url_must_be_redis(collect_settings: Settings) -> None:
     with pytest.raises(ValueError, match="OPENPOST_QUEUE_URL"):
         JobQueue(collect_settings.model_copy(update={"queue_url": "amqp://x"}))
+
+
+def test_a_running_collector_delivers_webhooks(
+    session: Session, collect_settings: Settings, engine: Engine, fake_x: FakeX
+) -> None:
+    """The collector's own thread sends what is due, to a real receiver, after the commit."""
+    from openpost.webhooks import service
+    from openpost.webhooks.events import emit
+    from openpost.webhooks.models import EventType
+    from openpost.webhooks.schemas import WebhookCreate
+    from tests.webhooks.receiver import receiver
+
+    settings = _settings(
+        collect_settings, webhook_allow_private_addresses=True, webhook_poll_seconds=0.1
+    )
+    workspace = builders.make_workspace(session)
+    with receiver() as hook:
+        service.create(
+            session,
+            settings,
+            workspace.id,
+            WebhookCreate(url=hook.url, events=[EventType.budget_exhausted]),
+            clock.now(),
+        )
+        session.commit()
+        collector = Collector(make_runtime(settings, engine, fake_x), JobQueue(settings), workers=1)
+        collector.start()
+        try:
+            emit(session, workspace.id, EventType.budget_exhausted, {"platform": "x"}, clock.now())
+            session.commit()
+            wait_for(lambda: len(hook.received) == 1)
+        finally:
+            collector.stop(timeout=10)
+        assert b'"type":"budget.exhausted"' in hook.received[0].body

@@ -30,7 +30,8 @@ scan). Columns ``LATEST_COLUMNS``:
   empty if none), impressions, likes, comments, shares (latest values), delta_impressions,
   delta_likes, delta_comments, delta_shares (latest minus previous; the whole value when there
   is one snapshot; empty where either side is not reported), content (the post's text),
-  provisional (of the latest snapshot).
+  provisional (of the latest snapshot), then engagements, engagement_rate,
+  engagement_rate_by_followers (SPEC §9.5; ``export_engagement``).
 
 Format: RFC 4180 (comma, CRLF after every record including the header, fields with a comma,
 quote, CR or LF quoted, quotes doubled), UTF-8 without a byte-order mark. An empty cell means
@@ -62,6 +63,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+from openpost.analytics import export_engagement
 from openpost.analytics.arithmetic import delta
 from openpost.analytics.models import METRICS, Snapshot
 from openpost.analytics.provisional import deadline_text, is_provisional
@@ -75,7 +77,8 @@ from openpost.refresh.models import RefreshState
 
 MEDIA_TYPE = "text/csv; charset=utf-8"
 
-OPENAPI_DESCRIPTION = """
+OPENAPI_DESCRIPTION = (
+    """
 Streams a CSV file (RFC 4180: comma-separated, CRLF line ends, fields with a comma, quote,
 CR or LF quoted, quotes doubled; UTF-8; a header row) as
 `openpost-analytics-<view>-<UTC date>.csv`. There is no row cap.
@@ -101,13 +104,17 @@ post_url, target_status, published_at, captured_at` (of the latest snapshot),
 `previous_captured_at` (of the one before; empty if none), `impressions, likes, comments,
 shares` (latest), `delta_impressions, delta_likes, delta_comments, delta_shares` (latest
 minus previous; the whole value when there is one snapshot; empty where either side is
-not reported), `content` (the post's text), `provisional` (of the latest snapshot).
+not reported), `content` (the post's text), `provisional` (of the latest snapshot),
+then """
+    + export_engagement.DESCRIPTION
+    + """.
 
 An empty cell means "not reported"; `0` is a measured zero. Times are RFC 3339 UTC with
 `Z`. Text cells (username, post_url, platform_data, content) that start with `=`, `+`,
 `-`, `@`, TAB or CR get a leading `'` so spreadsheets do not run them as formulas; numbers
 are never altered.
 """
+)
 DEFAULT_DAYS = 30
 
 SNAPSHOT_COLUMNS = (
@@ -141,6 +148,7 @@ LATEST_COLUMNS = (
     *(f"delta_{metric}" for metric in METRICS),
     "content",
     "provisional",
+    *export_engagement.LATEST_ENGAGEMENT_COLUMNS,  # SPEC §9.5
 )
 
 # Rows fetched per round trip, and the size a chunk reaches before it is handed out.
@@ -557,7 +565,7 @@ def _snapshot_records(rows: Sequence[Row], targets: _TargetCells) -> str:
         return _snapshot_records([row for row in rows if row[1] in cells], targets)
 
 
-def _latest_records(rows: Sequence[Row]) -> str:
+def _latest_records(rows: Sequence[Row], followers: dict[Any, int]) -> str:
     lines = []
     text, number = csv_text, csv_number
     for ids, platform, username, url, status, times, has_previous, *metrics, content in rows:
@@ -577,6 +585,9 @@ def _latest_records(rows: Sequence[Row]) -> str:
             *(number(change[metric]) for metric in METRICS),
             text(content),
             "true" if provisional else "false",
+            *export_engagement.cells(
+                metrics[:4], export_engagement.reading_of(ids, times), followers
+            ),
         )
         lines.append(csv_record(cells))
     return "".join(lines)
@@ -615,7 +626,13 @@ def _stream(
             if first is not None:
                 rows = [tuple(first), *cursor.fetchmany(FETCH_ROWS - 1)]
             while rows:
-                block = _latest_records(rows) if latest else _snapshot_records(rows, targets)
+                block = (
+                    _latest_records(
+                        rows, export_engagement.batch_followers(session, workspace_id, rows)
+                    )
+                    if latest
+                    else _snapshot_records(rows, targets)
+                )
                 progress.rows += len(rows)
                 parts.append(block)
                 size += len(block)

@@ -366,6 +366,9 @@ def _post_rows(session: Session, scope: Scope, post_ids: list[uuid.UUID]) -> lis
     return rows
 
 
+post_rows = _post_rows  # public: the engagement views rank posts themselves, then build rows
+
+
 def top_posts(session: Session, scope: Scope, metric: str, limit: int = 5) -> list[PostRow]:
     """The ``limit`` posts in scope with the highest latest ``metric`` (summed over their
     targets in scope). API: rank the posts by ``totals[metric]`` of their per-post

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import Response, StreamingResponse
 
-from openpost.analytics import export, growth, service
+from openpost.analytics import export, growth, routes_engagement, service
 from openpost.analytics.schemas import (
     EXPORT_RANGE_PARAMETER,
     GrowthEnvelope,
@@ -224,3 +224,7 @@ def export_csv(
     )
     csv = export.open_export(session, factory, caller.workspace_id, request, now=now)
     return StreamingResponse(csv.chunks, media_type=export.MEDIA_TYPE, headers=csv.headers)
+
+
+# SPEC §9.5 reports (tags, posting times): their own module, under this prefix.
+router.include_router(routes_engagement.router)

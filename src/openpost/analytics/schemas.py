@@ -16,6 +16,46 @@ class MetricSet(BaseModel):
     shares: int | None
 
 
+_RATE: dict[str, Any] = {"minimum": 0}
+
+
+class TargetEngagement(BaseModel):
+    """SPEC §9.5, of one target's latest reading."""
+
+    engagements: int | None = Field(
+        description="likes + comments + shares over those the platform reports; null when "
+        "it reports none of them (0 is a measured zero)"
+    )
+    engagement_rate: float | None = Field(
+        description="engagements ÷ impressions, a fraction (0.0412 = 4.12 %); null when "
+        "impressions are not reported or are 0, or engagements are null",
+        json_schema_extra=_RATE,
+    )
+    engagement_rate_by_followers: float | None = Field(
+        description="engagements ÷ the account's followers at the reading, a fraction; null "
+        "when the followers are unknown or 0, or engagements are null",
+        json_schema_extra=_RATE,
+    )
+
+
+class TotalsEngagement(BaseModel):
+    """SPEC §9.5 over a post's targets: pooled, not an average of the targets' rates."""
+
+    engagements: int | None = Field(
+        description="The sum of the targets' engagements; null when no target reports any"
+    )
+    engagement_rate: float | None = Field(
+        description="Σ engagements ÷ Σ impressions over the targets that report both "
+        "(a fraction); null when none does or their impressions add up to 0",
+        json_schema_extra=_RATE,
+    )
+    engagement_rate_by_followers: float | None = Field(
+        description="Σ engagements ÷ Σ followers over the targets whose engagements and "
+        "account followers at the reading are both known (a fraction); null when none is",
+        json_schema_extra=_RATE,
+    )
+
+
 class SnapshotOut(MetricSet):
     id: str
     post_target_id: str
@@ -41,7 +81,7 @@ class RefreshOut(BaseModel):
     last_success_at: str | None
 
 
-class TargetMetricsOut(MetricSet):
+class TargetMetricsOut(TargetEngagement, MetricSet):
     target_id: str
     integration_id: str
     platform: str
@@ -61,9 +101,13 @@ class TargetMetricsOut(MetricSet):
     snapshots: list[SnapshotOut] = Field(description="Newest first, within `days`")
 
 
+class PostTotalsOut(TotalsEngagement, MetricSet):
+    pass
+
+
 class PostMetricsOut(BaseModel):
     post_id: str
-    totals: MetricSet
+    totals: PostTotalsOut
     delta: MetricSet
     targets: list[TargetMetricsOut]
 

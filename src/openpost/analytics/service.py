@@ -21,7 +21,9 @@ import orjson
 from sqlalchemy import Integer, Select, Uuid, bindparam, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
+from openpost.analytics import engagement
 from openpost.analytics.arithmetic import delta, totals
+from openpost.analytics.engagement_followers import followers_at_readings
 from openpost.analytics.models import METRICS, Snapshot
 from openpost.analytics.provisional import deadline_of, is_provisional, provisional_until
 from openpost.core.db import json_loads
@@ -286,6 +288,12 @@ def post_metrics(
         for snapshot in snapshot_rows(found):
             history[snapshot["post_target_id"]].append(snapshot)
 
+    # SPEC §9.5: followers of each target's account at its latest reading (when known).
+    followers = followers_at_readings(
+        session,
+        workspace_id,
+        [(row.integration_id, row.l_captured_at) for row in target_rows if row.l_id is not None],
+    )
     targets = []
     for row in target_rows:
         latest_metrics = _metrics(row, "l_")
@@ -302,6 +310,10 @@ def post_metrics(
                 "status": row.status,
                 "post_url": row.post_url,
                 **(latest_metrics or dict.fromkeys(METRICS)),
+                **engagement.of_counters(
+                    latest_metrics or {},
+                    followers.get((row.integration_id, row.l_captured_at)),
+                ),
                 "captured_at": captured_at,
                 # SPEC §9.2: the latest reading is inside the platform's settle window.
                 "provisional": is_provisional(captured_at, until),
@@ -318,7 +330,17 @@ def post_metrics(
 
     return {
         "post_id": str(post_id),
-        "totals": totals(targets),
+        "totals": {
+            **totals(targets),
+            **engagement.totals_fields(
+                (
+                    t["engagements"],
+                    t["impressions"],
+                    followers.get((row.integration_id, row.l_captured_at)),
+                )
+                for t, row in zip(targets, target_rows, strict=True)
+            ),
+        },
         "delta": totals(t["delta"] for t in targets),
         "targets": targets,
     }

@@ -122,11 +122,13 @@ def run_idempotent(
     handler: Callable[[], Response],
     *,
     now: datetime | None = None,
+    stored: Callable[[bytes], bytes] | None = None,
 ) -> Response:
     """Run ``handler`` once per key: replay its stored response to a repeated request.
 
     ``handler`` does the POST's work in ``session`` and returns its response; the record of
-    that response joins the same transaction, which the caller commits.
+    that response joins the same transaction, which the caller commits. ``stored`` rewrites
+    the body kept for replays (a secret shown once is not kept).
     """
     if request is None:
         return handler()
@@ -149,7 +151,10 @@ def run_idempotent(
     session.execute(
         update(IdempotencyRecord)
         .where(IdempotencyRecord.id == record_id, IdempotencyRecord.workspace_id == workspace_id)
-        .values(status_code=response.status_code, response_body=bytes(response.body).decode())
+        .values(
+            status_code=response.status_code,
+            response_body=(stored or bytes)(bytes(response.body)).decode(),
+        )
     )
     return response
 

@@ -21,8 +21,12 @@ from openpost.platforms.specs import SPECS
 
 
 def all_consents() -> dict[str, OwnerConsent]:
-    """Every platform's consent (its spec's ``consent``), by slug."""
-    return by_slug(spec.consent for spec in SPECS.values() if spec.consent is not None)
+    """Every platform's consents (its spec's ``consent`` and ``more_consents``), by slug."""
+    return by_slug(
+        consent
+        for spec in SPECS.values()
+        for consent in ((spec.consent,) if spec.consent is not None else ()) + spec.more_consents
+    )
 
 
 def by_slug(consents: Iterable[OwnerConsent]) -> dict[str, OwnerConsent]:

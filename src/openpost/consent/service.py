@@ -13,12 +13,19 @@ before it expires, and once: the attempt is deleted whatever happens next, and o
 request whose delete removed it may store anything. Then the code is exchanged (with the
 verifier), swapped for a long-lived token where the platform has that step, the account
 identified, and the integration created or given the token (``integrations.service.
-connect_owner``). Every failure is a ``ConsentError`` with a fixed code; the dashboard turns
-the code into a sentence (``error_message``), so nothing from the query string or the
-platform is echoed, and no token, code or verifier is ever logged or shown.
+connect_owner``). A platform whose one consent covers several accounts, each with its own
+token (``platforms.consent.ManyAccounts``: Facebook's Pages), gets one integration per
+account; none at all is the failure ``<slug>_no_accounts``. Every failure is a
+``ConsentError`` with a fixed code; the dashboard turns the code into a sentence
+(``error_message``), so nothing from the query string or the platform is echoed, and no
+token, code or verifier is ever logged or shown.
 
 The platform calls run before the attempt is deleted, so that on SQLite the request does not
 hold the database's write lock while the platform answers.
+
+A platform may name its own refusals on the callback (``OwnerConsent.refusal``, worded by
+its ``answers``): Threads' "not a tester of the app yet" (1349245) and "a Facebook app id"
+(1349026) become ``threads_not_tester`` and ``threads_facebook_app_id``.
 
 Failure codes travel in the redirect to the integrations page as ``<slug>_error=<code>``
 (X's: ``x_error=denied``). The codes of the round trip itself are plain (``denied``,
@@ -32,7 +39,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -48,7 +55,7 @@ from openpost.core.crypto import CredentialsUnreadable, Sealer
 from openpost.core.errors import BadRequest
 from openpost.integrations.service import ConnectResult, connect_owner
 from openpost.platforms.base import PlatformError
-from openpost.platforms.consent import ClientRejected, OwnerConsent, TokenRefused
+from openpost.platforms.consent import ClientRejected, ManyAccounts, OwnerConsent, TokenRefused
 from openpost.platforms.specs import label
 
 ATTEMPT_LIFETIME = timedelta(minutes=10)
@@ -75,6 +82,8 @@ PLATFORM_ANSWERS = {
     "to fix {settings}; trying again will not help until then.",
     "unavailable": "{label} could not complete the connection right now. Try again in a few "
     "minutes.",
+    "no_accounts": "{label} gave access to no account this server can read (none was chosen, "
+    "or none lets you see its insights). Start again and choose at least one.",
 }
 
 
@@ -92,7 +101,7 @@ class ConsentError(Exception):
     (anything else is reported as ``unavailable``)."""
 
     def __init__(self, consent: OwnerConsent, reason: str) -> None:
-        known = reason in ROUND_TRIP or reason in PLATFORM_ANSWERS
+        known = reason in ROUND_TRIP or _platform_answer(consent, reason) is not None
         super().__init__(reason if known else "unavailable")
         self.consent = consent
         self.reason = reason if known else "unavailable"
@@ -100,7 +109,7 @@ class ConsentError(Exception):
     @property
     def code(self) -> str:
         """The code as the redirect carries it (``x_unavailable``, ``denied``)."""
-        if self.reason in PLATFORM_ANSWERS:
+        if _platform_answer(self.consent, self.reason) is not None:
             return f"{self.consent.slug}_{self.reason}"
         return self.reason
 
@@ -110,9 +119,16 @@ class ConsentError(Exception):
         return {f"{self.consent.slug}_error": self.code}
 
 
+def _platform_answer(consent: OwnerConsent, reason: str) -> str | None:
+    """The template for a failure in the platform's answers: the common ones, or the
+    platform's own (``OwnerConsent.answers``)."""
+    return PLATFORM_ANSWERS.get(reason) or dict(consent.answers).get(reason)
+
+
 def sentence(settings: Settings, consent: OwnerConsent, reason: str) -> str:
     """What the integrations page says for a failure (``reason`` as in ``ConsentError``)."""
-    template = ROUND_TRIP.get(reason) or PLATFORM_ANSWERS[reason]
+    template = ROUND_TRIP.get(reason) or _platform_answer(consent, reason)
+    assert template is not None, reason
     names = " / ".join(consent.app_settings(settings)) or "the platform's app settings"
     return template.format(label=label(consent.platform), settings=names)
 
@@ -128,7 +144,7 @@ def error_message(
         if code in ROUND_TRIP:
             return sentence(settings, consent, code)
         reason = code.removeprefix(f"{slug}_")
-        if code != reason and reason in PLATFORM_ANSWERS:
+        if code != reason and _platform_answer(consent, reason) is not None:
             return sentence(settings, consent, reason)
     return None
 
@@ -176,7 +192,7 @@ def offers(settings: Settings, consents: Mapping[str, OwnerConsent]) -> list[Off
         Offer(
             slug=consent.slug,
             platform=consent.platform,
-            label=label(consent.platform),
+            label=label(consent.platform) + (f" {consent.variant}" if consent.variant else ""),
             adds=consent.adds,
             missing=missing_settings(settings, consent),
             callback=callback_url(settings, consent) if settings.public_base_url else None,
@@ -260,23 +276,29 @@ def finish(
             raise ConsentError(consent, "state_expired")
         if attempt.workspace_id != requester.workspace_id:
             raise ConsentError(consent, "state_workspace")
-        connection = _exchange(settings, consent, params, attempt.verifier_sealed, now, transport)
+        connections = _exchange(settings, consent, params, attempt.verifier_sealed, now, transport)
     except ConsentError:
         _consume(session, attempt.id)
         raise
     if not _consume(session, attempt.id):  # another request used it meanwhile
         raise ConsentError(consent, "state_unknown")
-    return connect_owner(
-        session,
-        requester.workspace_id,
-        platform=consent.platform,
-        external_account_id=connection.external_account_id,
-        username=connection.username,
-        display_name=connection.display_name,
-        credentials=connection.credentials,
-        sealer=Sealer.from_settings(settings),
-        now=now,
-    )
+    results = [
+        connect_owner(
+            session,
+            requester.workspace_id,
+            platform=consent.platform,
+            external_account_id=connection.external_account_id,
+            username=connection.username,
+            display_name=connection.display_name,
+            credentials=connection.credentials,
+            sealer=Sealer.from_settings(settings),
+            now=now,
+        )
+        for connection in connections
+    ]
+    # A consent covering several accounts (``ManyAccounts``): the first one's integration,
+    # ``created`` when any of them is new.
+    return replace(results[0], created=any(result.created for result in results))
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,8 +316,12 @@ def _exchange(
     verifier_sealed: str,
     now: datetime,
     transport: httpx.BaseTransport | None,
-) -> OwnerConnection:
-    """The platform's part: code → tokens → long-lived tokens → the account."""
+) -> list[OwnerConnection]:
+    """The platform's part: code → tokens → long-lived tokens → the account (or, for a
+    ``ManyAccounts`` platform, every account the consent covers, each with its tokens)."""
+    refused = consent.refusal(params) if consent.refusal is not None else None
+    if refused is not None:
+        raise ConsentError(consent, refused)
     if "error" in params:
         raise ConsentError(consent, "denied" if params["error"] == "access_denied" else "error")
     code = params.get("code", "")
@@ -316,21 +342,29 @@ def _exchange(
                 now=now,
             )
             tokens = client.long_lived(tokens, now=now)
-            account = client.identify(tokens.access_token)
+            if isinstance(client, ManyAccounts):
+                given = [(one.account, one.tokens) for one in client.accounts(tokens, now=now)]
+            else:
+                given = [(client.identify(tokens.access_token), tokens)]
     except TokenRefused:
         raise ConsentError(consent, "code_refused") from None
     except ClientRejected:
         raise ConsentError(consent, "oauth_client") from None
     except PlatformError:
         raise ConsentError(consent, "unavailable") from None
-    if consent.uses_refresh_token and tokens.refresh_token is None:
+    if not given:
+        raise ConsentError(consent, "no_accounts")
+    if consent.uses_refresh_token and any(kept.refresh_token is None for _, kept in given):
         raise ConsentError(consent, "no_refresh_token")
-    return OwnerConnection(
-        external_account_id=account.external_account_id,
-        username=account.username,
-        display_name=account.display_name,
-        credentials=owner_credentials(consent, tokens),
-    )
+    return [
+        OwnerConnection(
+            external_account_id=account.external_account_id,
+            username=account.username,
+            display_name=account.display_name,
+            credentials=owner_credentials(consent, kept),
+        )
+        for account, kept in given
+    ]
 
 
 def _consume(session: Session, attempt_id: object) -> bool:

@@ -1,8 +1,10 @@
 """Post previews: the post's text and, where the platform serves one, its thumbnail.
 
-A thumbnail is the platform's own image URL (``PlatformSpec.thumbnail_url``, e.g. YouTube's
-video thumbnails), loaded by the browser; the page's Content-Security-Policy allows exactly
-those hosts as image sources. A page works the same without any (``dashboard.js`` hides an
+A thumbnail is the platform's own image URL: the preview discovery stored for the post
+(``post_targets.preview_url``: an X post's attached photo or a video's still, kept only from
+the spec's ``preview_hosts``), else the spec's ``thumbnail_url`` (YouTube's video
+thumbnails). The browser loads it; the page's Content-Security-Policy allows exactly those
+hosts as image sources. A page works the same without any (``dashboard.js`` hides an
 image that fails to load).
 """
 
@@ -32,6 +34,7 @@ def image_origins() -> list[str]:
         if spec.thumbnail_url:
             parts = urlsplit(spec.thumbnail_url)
             origins.add(f"{parts.scheme}://{parts.netloc}")
+        origins.update(f"https://{host}" for host in spec.preview_hosts)
     return sorted(origins)
 
 
@@ -41,8 +44,8 @@ def thumbnails(
     """Post id (as text) → the first thumbnail among its targets, for posts that have one."""
     found: dict[str, str] = {}
     for post_id, targets in platform_ids(session, workspace_id, post_ids).items():
-        for platform, platform_post_id in targets:
-            url = thumbnail(platform, platform_post_id)
+        for platform, platform_post_id, preview_url in targets:
+            url = preview_url or thumbnail(platform, platform_post_id)
             if url:
                 found[str(post_id)] = url
                 break

@@ -40,6 +40,15 @@ def overview(request: Request, session: DbSession, viewer: CurrentViewer) -> Res
     return render(request, "overview.html", {**context, "active": "overview"})
 
 
+@router.get("/reports")
+def reports(request: Request, session: DbSession, viewer: CurrentViewer) -> Response:
+    """Tags and posting times (SPEC §9.5): what works best."""
+    context = views.reports_page(
+        session, viewer, parse_filters(request.query_params), now=clock.now()
+    )
+    return render(request, "reports.html", {**context, "active": "reports"})
+
+
 @router.get("/posts")
 def posts(request: Request, session: DbSession, viewer: CurrentViewer) -> Response:
     direction = request.query_params.get("dir", "desc")

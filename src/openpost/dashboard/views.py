@@ -24,7 +24,7 @@ from openpost.config import Settings
 from openpost.consent.providers import OwnerConsent
 from openpost.core.errors import BadRequest
 from openpost.core.timefmt import format_time
-from openpost.dashboard import display, owner_consent, previews
+from openpost.dashboard import display, engagement_views, owner_consent, previews
 from openpost.dashboard.filters import Filters, Period, parse_filters
 from openpost.dashboard.members import ROLES, list_members
 from openpost.dashboard.sessions import Viewer, memberships
@@ -33,6 +33,7 @@ from openpost.integrations.service import find_integration, list_integrations
 from openpost.platforms.specs import label, spec_for
 from openpost.posts.service import get_post
 from openpost.refresh.service import collection_status
+from openpost.webhooks import service as webhooks
 
 PER_PAGE = 25
 POST_DAYS = (7, 30, 90, 365)
@@ -72,8 +73,9 @@ def reported_metrics(totals: overview.RangeTotals) -> list[str]:
 def overview_page(
     session: Session, viewer: Viewer, filters: Filters, *, now: datetime, top_metric: str | None
 ) -> dict[str, Any]:
-    if top_metric is not None and top_metric not in METRICS:
-        raise BadRequest(f"top must be one of {', '.join(METRICS)}")
+    top_keys = (*METRICS, *engagement_views.TOP_KEYS)
+    if top_metric is not None and top_metric not in top_keys:
+        raise BadRequest(f"top must be one of {', '.join(top_keys)}")
     period = filters.period(viewer.timezone, now)
     scope = _scope(session, viewer, filters, period)
     totals = overview.range_totals(session, scope, period.previous_start, period.previous_end)
@@ -84,7 +86,10 @@ def overview_page(
     reported = reported_metrics(totals)
     default_metric = reported[0] if reported else METRICS[0]
     top_metric = top_metric or default_metric
-    top = overview.top_posts(session, scope, top_metric)
+    if top_metric in engagement_views.TOP_KEYS:  # SPEC §9.5
+        top = engagement_views.top_posts(session, scope, top_metric)
+    else:
+        top = overview.top_posts(session, scope, top_metric)
     return {
         **chrome(session, viewer),
         **filter_options(session, viewer),
@@ -120,7 +125,24 @@ def overview_page(
         },
         "top_metric": top_metric,
         "top_posts": top,
+        "top_engagement_keys": engagement_views.TOP_LABELS,
+        "engagement": engagement_views.post_engagement(session, viewer.workspace_id, top),
         "previews": previews.thumbnails(session, viewer.workspace_id, [r.post_id for r in top]),
+    }
+
+
+def reports_page(
+    session: Session, viewer: Viewer, filters: Filters, *, now: datetime
+) -> dict[str, Any]:
+    """Tags and posting times of the posts published in the filters' period."""
+    period = filters.period(viewer.timezone, now)
+    scope = _scope(session, viewer, filters, period)
+    return {
+        **chrome(session, viewer),
+        **filter_options(session, viewer),
+        "filters": filters,
+        "period": period,
+        **engagement_views.report_figures(session, viewer, scope),
     }
 
 
@@ -254,7 +276,8 @@ def connect_choices(settings: Settings, viewer: Viewer) -> tuple[list[str], list
 
     A test workspace connects synthetic accounts on every platform. A live one offers only
     the platforms whose reading the operator has configured (``spec.configured``) and that
-    connect by handle; the rest are listed as needing the operator's app credentials.
+    connect by handle; the rest are listed as needing the operator's app credentials, except
+    a consent-only platform the operator has set up (its consent card offers it).
     """
     if viewer.mode == "test":
         return [p.value for p in Platform], []
@@ -263,6 +286,8 @@ def connect_choices(settings: Settings, viewer: Viewer) -> tuple[list[str], list
         spec = spec_for(platform.value)
         if spec.configured(settings) and not spec.consent_only:
             connectable.append(platform.value)
+        elif spec.configured(settings):
+            continue  # consent only, and set up: offered by its consent card, not missing
         else:
             unavailable.append(
                 {"platform": platform.value, "needs": spec.needs, "consent_only": spec.consent_only}
@@ -290,6 +315,7 @@ def settings_page(session: Session, viewer: Viewer) -> dict[str, Any]:
         "keys": list_keys(session, viewer.workspace_id),
         "members": list_members(session, viewer.workspace_id),
         "roles": ROLES,
+        "webhooks": webhooks.recent_deliveries(session, viewer.workspace_id),
     }
 
 

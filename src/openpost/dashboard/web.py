@@ -26,7 +26,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from openpost.core.errors import AppError, BadRequest
 from openpost.core.timefmt import format_time
-from openpost.dashboard import display, previews
+from openpost.dashboard import display, engagement_display, previews
 from openpost.platforms.specs import label
 
 log = logging.getLogger("openpost.dashboard")
@@ -237,6 +237,7 @@ def _environment() -> Environment:
         localtime=localtime,
         isotime=isotime,
     )
+    env.filters.update(engagement_display.FILTERS)  # rates with their denominator named
     env.globals["asset_version"] = _asset_version()
     return env
 

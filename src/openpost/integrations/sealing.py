@@ -10,7 +10,8 @@ Each row is rewritten only if its token is still the one read (compare and swap 
 token itself): a collector that refreshed an owner's token meanwhile sealed it with the
 current key already, and that newer token is kept. What it covers: platform credentials
 (``integrations.credentials_encrypted``, X owners' tokens included) and the PKCE verifiers
-of consent attempts in flight (``oauth_attempts.verifier_sealed``).
+of consent attempts in flight (``oauth_attempts.verifier_sealed``) and webhooks' signing
+secrets (``webhooks.secret_sealed``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 from openpost.consent.models import OAuthAttempt
 from openpost.core.crypto import CredentialsUnreadable, Sealer
 from openpost.integrations.models import Integration
+from openpost.webhooks.models import Webhook
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class SealedColumn:
 SEALED = (
     SealedColumn("integrations", Integration, Integration.credentials_encrypted),
     SealedColumn("oauth_attempts", OAuthAttempt, OAuthAttempt.verifier_sealed),
+    SealedColumn("webhooks", Webhook, Webhook.secret_sealed),
 )
 
 

@@ -72,6 +72,9 @@ class DiscoveredPost:
     published_at: datetime
     content: str
     reading: MetricReading | None = None
+    # The platform's own preview image of the post (an attached photo, a video's still),
+    # where it gives one: shown on the dashboard, from hosts its spec lists.
+    preview_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,11 @@ and refreshing the tokens); only what differs from one platform to the next is h
 - a ``ConsentClient`` (``open``): the code exchange, an optional long-lived-token step
   (Meta swaps its one-hour token for a sixty-day one; others return the tokens as given),
   renewal (a refresh token that may rotate; Meta renews the long-lived access token with
-  itself) and who the token belongs to (``identify``, X's ``/2/users/me``);
+  itself) and who the token belongs to (``identify``, X's ``/2/users/me``), or, for a
+  consent that covers several accounts, each of them with its own tokens (``ManyAccounts``:
+  Facebook's Pages);
+- the platform's own refusals on the callback (``refusal`` and ``answers``: Threads says
+  why its consent page refused, a Threads app id that is the Facebook one, say);
 - token lifetimes: ``uses_refresh_token`` (renewal needs one, so a consent without it is
   refused), ``refresh_margin`` (renew this long before the access token expires) and
   ``access_lifetime`` (what the platform documents; for answers without ``expires_in``).
@@ -32,7 +36,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import urlencode
 
 import httpx
@@ -93,6 +97,26 @@ class ConsentClient(Protocol):
     def close(self) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class ConsentedAccount:
+    """One of several accounts a single consent gives, with its own tokens (Facebook: one
+    Page each, with the Page's token)."""
+
+    account: Account
+    tokens: TokenSet
+
+
+@runtime_checkable
+class ManyAccounts(Protocol):
+    """A ``ConsentClient`` whose one consent may cover several accounts (Facebook Login: every
+    Page the owner chose). The round trip connects each; without this, ``identify`` names the
+    one account the token belongs to."""
+
+    def accounts(self, tokens: TokenSet, *, now: datetime) -> list[ConsentedAccount]:
+        """Every account the kept tokens give access to, each with the tokens to store."""
+        ...
+
+
 class UserTokenSource(Protocol):
     """Gives current owner credentials to a platform client: the same ones, or renewed
     (and stored) ones when they expire soon or ``force`` says the platform rejected them."""
@@ -114,6 +138,9 @@ class OwnerConsent:
       the token refresher which platform's consent renews them.
     - ``adds``: what the consent gives beyond a connection by handle, one clause for the
       dashboard ("non-public metrics are collected …"), or empty.
+    - ``variant``: for a platform with more than one consent (``PlatformSpec.more_consents``:
+      Instagram's Facebook Login beside Instagram Login), what tells this one apart on the
+      dashboard, after its label ("(Facebook Login)"); empty for a platform's main consent.
     """
 
     platform: str
@@ -132,6 +159,12 @@ class OwnerConsent:
     refresh_margin: timedelta = REFRESH_MARGIN
     access_lifetime: timedelta | None = None
     adds: str = ""
+    variant: str = ""
+    # The platform's own refusals on the callback (Threads: "not a tester of the app"):
+    # ``refusal(query)`` names one (a key of ``answers``) or gives ``None``; ``answers``
+    # words each as the integrations page says it ({label}, {settings} as in the others).
+    refusal: Callable[[Mapping[str, str]], str | None] | None = None
+    answers: tuple[tuple[str, str], ...] = ()
 
     def missing(self, settings: Settings) -> list[str]:
         """The platform's settings an operator still has to set (names, in order)."""

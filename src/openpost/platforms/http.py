@@ -64,10 +64,11 @@ def send(
     headers: Mapping[str, str] | None = None,
     data: Mapping[str, str] | None = None,
     auth: httpx.Auth | None = None,
+    content: bytes | None = None,
 ) -> httpx.Response:
-    """Send one request (``data``: a form body); timeouts and connection failures become
-    ``TransientError``, and no httpx exception (which holds the request and its headers)
-    rides along.
+    """Send one request (``data``: a form body; ``content``: a raw body, such as JSON);
+    timeouts and connection failures become ``TransientError``, and no httpx exception
+    (which holds the request and its headers) rides along.
 
     The response body is read before returning, so a connection dropped mid-body is a
     transport failure here rather than a surprise later.
@@ -76,7 +77,7 @@ def send(
     started = time.perf_counter()
     try:
         response = client.request(
-            method, path, params=params, headers=headers, data=data, auth=auth
+            method, path, params=params, headers=headers, data=data, auth=auth, content=content
         )
         response.read()
     except httpx.TimeoutException:

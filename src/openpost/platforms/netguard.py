@@ -201,9 +201,11 @@ class NetGuard:
         )
 
     def check_host(
-        self, host: str, *, port: int | None = None, scheme: str = "https"
+        self, host: str, *, port: int | None = None, scheme: str = "https", resolve: bool = True
     ) -> SafeTarget:
-        """Check a host (a name or IP literal) and the addresses it resolves to."""
+        """Check a host (a name or IP literal) and the addresses it resolves to
+        (``resolve=False``: only an IP literal's own address; a name is left for the
+        guarded transport to resolve and check when a request is made)."""
         try:
             name = normal_host(host)
         except ValueError as exc:
@@ -218,6 +220,8 @@ class NetGuard:
                 f"{_shown(name)}: only the standard https port is allowed, not {port}", "port"
             )
         effective = port if port is not None else default
+        if not resolve and not _is_ip(name):
+            return SafeTarget(f"{scheme}://{name}", scheme, name, effective, ())
         addresses = self._addresses(name, effective)
         if not self.allow_private:
             for address in addresses:
@@ -314,3 +318,11 @@ def _shown(text: str, limit: int = 120) -> str:
     """User-given text inside our message: one line, trimmed."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True

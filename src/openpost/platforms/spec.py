@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
@@ -193,7 +194,9 @@ class PlatformSpec:
     - ``configured(settings)``: whether the operator has given what reading it needs (an
       API key, an app's credentials); ``needs``: what to set when it has not.
     - ``consent_only``: accounts connect only through the owner's consent (no handle form);
-      ``consent``: the owner-consent flow (``None``: none).
+      ``consent``: the owner-consent flow (``None``: none); ``more_consents``: further flows
+      for the same accounts, each with its own slug and credentials ``kind`` (Instagram's
+      Facebook Login beside its Instagram Login).
     - ``app_credential_codes``: error codes meaning the operator's app credential itself
       was refused (pause the platform, blame no account).
     - ``usd_per_read``: what one post read costs, for the dry run's estimate.
@@ -201,6 +204,8 @@ class PlatformSpec:
       tests and demo servers.
     - ``thumbnail_url``: where the platform serves a post's preview image, ``{post_id}``
       standing for its platform post id (YouTube's video thumbnails); empty for none.
+    - ``preview_hosts``: hosts of the preview images its API hands out per post (X's
+      attached media on pbs.twimg.com); a preview elsewhere is not kept.
     """
 
     name: str
@@ -220,7 +225,14 @@ class PlatformSpec:
     usd_per_read: float | None = None
     fake: Callable[[], Any] | None = None
     consent: OwnerConsent | None = None
+    more_consents: tuple[OwnerConsent, ...] = ()
     thumbnail_url: str = ""
+    preview_hosts: frozenset[str] = frozenset()
+
+    def keeps_preview(self, url: str) -> bool:
+        """Whether ``url`` is an https image on one of the platform's preview hosts."""
+        parts = urlsplit(url)
+        return parts.scheme == "https" and parts.hostname in self.preview_hosts and len(url) <= 2048
 
     @property
     def prefix(self) -> str:

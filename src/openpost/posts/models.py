@@ -67,4 +67,6 @@ class PostTarget(Base):
     status: Mapped[str] = mapped_column(String(16), default=TargetStatus.published.value)
     platform_post_id: Mapped[str | None] = mapped_column(String(255), default=None)
     post_url: Mapped[str | None] = mapped_column(String(2048), default=None)
+    # The platform's preview image of the post, where discovery found one (previews.py).
+    preview_url: Mapped[str | None] = mapped_column(String(2048), default=None)
     published_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -106,14 +106,21 @@ def get_post(session: Session, workspace_id: uuid.UUID, post_id: uuid.UUID) -> d
 
 def platform_ids(
     session: Session, workspace_id: uuid.UUID, post_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, list[tuple[str, str]]]:
-    """Each post's targets as ``(platform, platform_post_id)``, for previews (targets not
-    published yet, without a platform id, are left out)."""
-    found: dict[uuid.UUID, list[tuple[str, str]]] = {post_id: [] for post_id in post_ids}
+) -> dict[uuid.UUID, list[tuple[str, str, str | None]]]:
+    """Each post's targets as ``(platform, platform_post_id, preview_url)``, for previews
+    (targets not published yet, without a platform id, are left out)."""
+    found: dict[uuid.UUID, list[tuple[str, str, str | None]]] = {
+        post_id: [] for post_id in post_ids
+    }
     if not found:
         return found
     rows = session.execute(
-        select(PostTarget.post_id, Integration.platform, PostTarget.platform_post_id)
+        select(
+            PostTarget.post_id,
+            Integration.platform,
+            PostTarget.platform_post_id,
+            PostTarget.preview_url,
+        )
         .join(Integration, Integration.id == PostTarget.integration_id)
         .where(
             PostTarget.workspace_id == workspace_id,
@@ -123,7 +130,7 @@ def platform_ids(
         .order_by(PostTarget.id)
     )
     for row in rows:
-        found[row.post_id].append((row.platform, row.platform_post_id))
+        found[row.post_id].append((row.platform, row.platform_post_id, row.preview_url))
     return found
 
 

@@ -41,7 +41,8 @@ from openpost.analytics.writer import Pointers, Reading, append_snapshots
 from openpost.core import clock, faults
 from openpost.core.crypto import CredentialsUnreadable, Sealer
 from openpost.core.db import transaction
-from openpost.integrations.models import Integration, IntegrationStatus
+from openpost.integrations import status
+from openpost.integrations.models import Integration
 from openpost.platforms.base import (
     BatchResult,
     PermissionRequired,
@@ -350,7 +351,8 @@ def _write(
 
     readings: list[Reading] = []
     deleted: list[uuid.UUID] = []
-    needs_refresh: set[uuid.UUID] = set()
+    needs_refresh: dict[uuid.UUID, PlatformError] = {}
+    failing: dict[uuid.UUID, tuple[BatchItem, _State]] = {}  # integrations whose streak hit
     for target in live:
         state = states[target.target_id]
         error = fetched.error
@@ -388,7 +390,9 @@ def _write(
         if isinstance(error, PermissionRequired) and not ratestate.app_credential_refused(
             error, shared_credential=shared
         ):
-            needs_refresh.add(target.integration_id)
+            needs_refresh.setdefault(target.integration_id, error)
+        if state.consecutive_failures == policy.failed_after:
+            failing.setdefault(target.integration_id, (target, state))
         summary.outcomes[state.outcome] += 1
 
     summary.written = append_snapshots(
@@ -407,16 +411,31 @@ def _write(
             .values(status=TargetStatus.deleted.value)
             .execution_options(synchronize_session=False)
         )
-    if needs_refresh:
-        session.execute(
-            update(Integration)
-            .where(
-                Integration.id.in_(needs_refresh),
-                Integration.workspace_id.in_({t.workspace_id for t in live}),
-                Integration.status == IntegrationStatus.active.value,
-            )
-            .values(status=IntegrationStatus.needs_refresh.value)
-            .execution_options(synchronize_session=False)
+    for integration_id, error in needs_refresh.items():
+        status.mark_needs_refresh(
+            session,
+            [integration_id],
+            {t.workspace_id for t in live},
+            now,
+            code=error.code,
+            message=error.message,
+        )
+    for integration_id, (target, state) in failing.items():
+        status.collection_failed(
+            session,
+            target.workspace_id,
+            integration_id,
+            now,
+            what="posts",
+            failures=state.consecutive_failures,
+            code=state.error_code,
+            message=state.error_message,
+            posts=sum(
+                1
+                for t in live
+                if t.integration_id == integration_id
+                and states[t.target_id].consecutive_failures == policy.failed_after
+            ),
         )
 
 

@@ -32,6 +32,7 @@ from openpost.core import clock
 from openpost.core.crypto import CredentialsUnreadable, Sealer
 from openpost.core.db import insert_ignoring_conflicts, transaction
 from openpost.core.ids import new_id
+from openpost.integrations import status
 from openpost.integrations.models import Integration, IntegrationStatus
 from openpost.platforms.base import (
     Account,
@@ -43,6 +44,7 @@ from openpost.platforms.base import (
     Unsupported,
 )
 from openpost.platforms.registry import Clients
+from openpost.platforms.specs import SPECS
 from openpost.posts.models import Post, PostSource, PostStatus, PostTarget, TargetStatus
 from openpost.refresh import budgets, ratestate
 from openpost.refresh.metrics import WORK
@@ -454,6 +456,7 @@ def _import(
             status=TargetStatus.published.value,
             platform_post_id=found.platform_post_id,
             post_url=found.post_url,
+            preview_url=preview_of(job.platform, found.preview_url),
             published_at=found.published_at,
         )
         state = new_state(target.id, job.workspace_id, now)
@@ -510,18 +513,33 @@ def _failed(
             state.next_due_at = policy.jitter(pause.until)
             return
         state.next_due_at = now + policy.discovery_interval
-        session.execute(
-            update(Integration)
-            .where(
-                Integration.id == job.integration_id,
-                Integration.workspace_id == job.workspace_id,
-                Integration.status == IntegrationStatus.active.value,
-            )
-            .values(status=IntegrationStatus.needs_refresh.value)
-            .execution_options(synchronize_session=False)
+        status.mark_needs_refresh(
+            session,
+            [job.integration_id],
+            [job.workspace_id],
+            now,
+            code=error.code,
+            message=error.message,
         )
     elif outcome is Outcome.unsupported:
         state.next_due_at = now + UNSUPPORTED_RECHECK
     else:
         state.consecutive_failures += 1
         state.next_due_at = now + policy.backoff(state.consecutive_failures)
+        if state.consecutive_failures == policy.failed_after:
+            status.collection_failed(
+                session,
+                job.workspace_id,
+                job.integration_id,
+                now,
+                what="discovery",
+                failures=state.consecutive_failures,
+                code=state.error_code,
+                message=state.error_message,
+            )
+
+
+def preview_of(platform: str, url: str | None) -> str | None:
+    """A discovered post's preview image, kept only from the platform's own image hosts."""
+    spec = SPECS.get(platform)
+    return url if url is not None and spec is not None and spec.keeps_preview(url) else None

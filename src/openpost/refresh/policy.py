@@ -39,6 +39,7 @@ class CollectionPolicy:
     lease: timedelta
     discovery_interval: timedelta
     discovery_limit: int = 50  # platforms without a setting of their own
+    failed_after: int = 5  # failures in a row that fire collection.failed (SPEC §9.7)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CollectionPolicy:
@@ -59,6 +60,7 @@ class CollectionPolicy:
             ),
             lease=timedelta(seconds=settings.capture_lease_seconds),
             discovery_interval=timedelta(minutes=settings.discovery_interval_minutes),
+            failed_after=settings.collection_failed_after,
         )
 
     def refreshable(

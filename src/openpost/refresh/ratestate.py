@@ -26,6 +26,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from openpost.core.db import insert_ignoring_conflicts
+from openpost.integrations import status
 from openpost.platforms.base import (
     BudgetExhausted,
     PermissionRequired,
@@ -278,6 +279,10 @@ def record_failure(
         retry_at = error.retry_at if isinstance(error, BudgetExhausted) else None
         until = max(retry_at or probe_pause_until, now)
         row = _locked(session, platform)
+        if isinstance(error, BudgetExhausted) and not (row.paused_until and row.paused_until > now):
+            status.budget_exhausted(
+                session, platform, now, reason=error.code, message=error.message, until=until
+            )
         row.paused_until = until
         row.pause_reason = error.code
         row.pause_message = error.message
@@ -311,6 +316,16 @@ def count_reads(session: Session, budget: DailyBudget, units: int, now: datetime
     if row.budget_day != day:
         row.budget_day = day
         row.reads_today = 0
+    before = row.reads_today
     row.reads_today += units
     row.updated_at = now
     session.flush()
+    if budget.limited and before < budget.limit <= row.reads_today:
+        status.budget_exhausted(
+            session,
+            budget.platform,
+            now,
+            reason="daily_budget",
+            message=f"the daily budget of {budget.limit} {budget.unit.replace('_', ' ')} is spent",
+            until=budget.resets_at(now),
+        )

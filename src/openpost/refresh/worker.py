@@ -28,6 +28,7 @@ from openpost.core.db import insert_ignoring_conflicts, transaction
 from openpost.refresh.models import SchedulerLease
 from openpost.refresh.runner import Runtime, tick
 from openpost.refresh.tasks import JobQueue
+from openpost.webhooks.delivery import Sender
 
 log = logging.getLogger("openpost.refresh.worker")
 
@@ -88,6 +89,9 @@ class Collector:
             if scheduler
             else None
         )
+        # Every collecting process sends due webhook deliveries (claims keep them apart).
+        self.sender = Sender(runtime.factory, runtime.settings)
+        self._sending = threading.Thread(target=self._send, name="openpost-webhooks", daemon=True)
         self.leading = False
 
     def start(self) -> None:
@@ -97,6 +101,7 @@ class Collector:
             thread.start()
         if self._scheduler is not None:
             self._scheduler.start()
+        self._sending.start()
         log.info("collector started", extra={"holder": self.holder})
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -106,6 +111,9 @@ class Collector:
         self._consumer.stop(graceful=True)
         if self._scheduler is not None and self._scheduler.is_alive():
             self._scheduler.join(timeout)
+        if self._sending.is_alive():
+            self._sending.join(timeout)
+        self.sender.close()
         log.info("collector stopped", extra={"holder": self.holder})
 
     def run_forever(self) -> None:
@@ -150,3 +158,15 @@ class Collector:
                     release_lease(session, self.holder)
             except Exception:
                 log.exception("could not release the scheduler lease")
+
+    def _send(self) -> None:
+        poll = self.runtime.settings.webhook_poll_seconds
+        while not self._stop.is_set():
+            try:
+                self.sender.run_once()
+            except Exception as exc:  # keep sending: the next pass may well succeed
+                if unavailable.is_database_unavailable(exc):
+                    unavailable.note(exc, "webhook deliveries")
+                else:
+                    log.exception("webhook delivery pass failed")
+            self._stop.wait(poll)

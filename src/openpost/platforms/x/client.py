@@ -73,6 +73,7 @@ from openpost.platforms.x.reading import (
     http_error,
     is_id,
     malformed,
+    media_previews,
     post_error,
     problem,
     reading_of,
@@ -81,7 +82,9 @@ from openpost.platforms.x.reading import (
 
 DEFAULT_BASE_URL: str = Settings.model_fields["x_api_base_url"].default
 PUBLIC_FIELDS = "public_metrics,created_at,author_id"
-TIMELINE_FIELDS = "public_metrics,created_at"
+TIMELINE_FIELDS = "public_metrics,created_at,attachments"
+# Each post's first attached photo (or a video's still) as its preview on the dashboard.
+TIMELINE_MEDIA = {"expansions": "attachments.media_keys", "media.fields": "url,preview_image_url"}
 TIMELINE_PAGE_MIN, TIMELINE_PAGE_MAX = 5, 100
 _HANDLE = re.compile(r"^[A-Za-z0-9_]{1,15}$")
 T = TypeVar("T")
@@ -221,6 +224,7 @@ class XClient:
                 "max_results": str(min(max(wanted, TIMELINE_PAGE_MIN), TIMELINE_PAGE_MAX)),
                 "tweet.fields": TIMELINE_FIELDS,
                 "exclude": "retweets,replies",
+                **TIMELINE_MEDIA,
             }
             if since_id is not None:
                 params["since_id"] = since_id
@@ -233,7 +237,8 @@ class XClient:
                 raise malformed("X's timeline answer has no list of posts")
             if not data and body.get("errors"):
                 raise account_error(body.get("errors"), account.username)
-            page = [discovered_of(item, account.username) for item in data]
+            previews = media_previews(body.get("includes"))
+            page = [discovered_of(item, account.username, previews) for item in data]
             posts.extend(page[:wanted])
             meta = body.get("meta")
             meta = meta if isinstance(meta, dict) else {}

@@ -68,6 +68,16 @@ class FakeAccount:
     suspended: bool = False
 
 
+@dataclass(frozen=True)
+class FakeMedia:
+    """A photo, video or animated GIF attached to a post: X serves photos at ``url`` and a
+    still of videos and GIFs at ``preview_image_url`` (both on pbs.twimg.com)."""
+
+    media_key: str
+    type: Literal["photo", "video", "animated_gif"]
+    url: str
+
+
 @dataclass
 class FakePost:
     id: str
@@ -80,6 +90,7 @@ class FakePost:
     public_metrics: dict[str, Any] = field(default_factory=dict)
     non_public_metrics: dict[str, Any] = field(default_factory=dict)
     deleted: bool = False
+    media: list[FakeMedia] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -433,6 +444,9 @@ class FakeX(base.FakePlatform[Endpoint, FaultKind, RecordedRequest]):
         if page and rest:
             meta["next_token"] = wire.encode_token(int(page[-1].id))
         payload: dict[str, Any] = {"data": data} if data else {}
+        media = wire.included_media(page, params)
+        if media:
+            payload["includes"] = {"media": media}
         if errors:
             payload["errors"] = errors
         payload["meta"] = meta

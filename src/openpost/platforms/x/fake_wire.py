@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
-from collections.abc import Set
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -184,12 +184,39 @@ def render_post(post: FakePost, fields: Set[str]) -> dict[str, Any]:
         rendered["public_metrics"] = post.public_metrics
     if "non_public_metrics" in fields:
         rendered["non_public_metrics"] = post.non_public_metrics
+    if "attachments" in fields and post.media:
+        rendered["attachments"] = {"media_keys": [m.media_key for m in post.media]}
     if "organic_metrics" in fields:
         public, private = post.public_metrics, post.non_public_metrics
         names = ("like_count", "reply_count", "retweet_count")
         organic = {k: public.get(k) for k in names} if isinstance(public, dict) else {}
         rendered["organic_metrics"] = {**private, **organic}
     return rendered
+
+
+MEDIA_FIELDS = {
+    "alt_text", "duration_ms", "height", "media_key", "non_public_metrics", "organic_metrics",
+    "preview_image_url", "promoted_metrics", "public_metrics", "type", "url", "variants", "width",
+}  # fmt: skip
+
+
+def included_media(posts: Sequence[FakePost], params: dict[str, str]) -> list[dict[str, Any]]:
+    """``includes.media`` for ``expansions=attachments.media_keys``: each attached media once,
+    with ``media_key`` and ``type`` always and the asked ``media.fields`` (a photo has
+    ``url``, a video or GIF ``preview_image_url``)."""
+    if "attachments.media_keys" not in params.get("expansions", "").split(","):
+        return []
+    asked = set(params.get("media.fields", "").split(",")) & MEDIA_FIELDS
+    seen: dict[str, dict[str, Any]] = {}
+    for post in posts:
+        for media in post.media:
+            entry: dict[str, Any] = {"media_key": media.media_key, "type": media.type}
+            if media.type == "photo" and "url" in asked:
+                entry["url"] = media.url
+            if media.type != "photo" and "preview_image_url" in asked:
+                entry["preview_image_url"] = media.url
+            seen.setdefault(media.media_key, entry)
+    return list(seen.values())
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,32 @@ def reading_of(item: dict[str, Any]) -> MetricReading:
     )
 
 
-def discovered_of(item: object, username: str) -> DiscoveredPost:
+def media_previews(includes: object) -> dict[str, str]:
+    """``includes.media`` of an answer: media key → its preview image (a photo's ``url``, a
+    video's or GIF's ``preview_image_url``); entries without one are left out."""
+    media = includes.get("media") if isinstance(includes, dict) else None
+    found: dict[str, str] = {}
+    for entry in media if isinstance(media, list) else ():
+        if not isinstance(entry, dict) or not isinstance(entry.get("media_key"), str):
+            continue
+        url = entry.get("url") if entry.get("type") == "photo" else entry.get("preview_image_url")
+        if isinstance(url, str) and url.startswith("https://"):
+            found[entry["media_key"]] = url
+    return found
+
+
+def first_preview(item: dict[str, Any], previews: dict[str, str]) -> str | None:
+    attachments = item.get("attachments")
+    keys = attachments.get("media_keys") if isinstance(attachments, dict) else None
+    for key in keys if isinstance(keys, list) else ():
+        if isinstance(key, str) and key in previews:
+            return previews[key]
+    return None
+
+
+def discovered_of(
+    item: object, username: str, previews: dict[str, str] | None = None
+) -> DiscoveredPost:
     if not isinstance(item, dict) or not is_id(item.get("id")):
         raise malformed("X's timeline answer has a post without an id")
     post_id: str = item["id"]
@@ -104,6 +129,7 @@ def discovered_of(item: object, username: str) -> DiscoveredPost:
         published_at=published,
         content=text if isinstance(text, str) else "",
         reading=reading,
+        preview_url=first_preview(item, previews or {}),
     )
 
 

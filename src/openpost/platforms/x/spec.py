@@ -56,4 +56,7 @@ SPEC = PlatformSpec(
     usd_per_read=USD_PER_POST_READ,
     fake=_fake,
     consent=CONSENT,
+    # A post's attached photo, or a video's or GIF's still (media.fields url,
+    # preview_image_url), is served from X's image host.
+    preview_hosts=frozenset({"pbs.twimg.com"}),
 )
