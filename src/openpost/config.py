@@ -374,6 +374,29 @@ class Settings(BaseSettings):
         description="Pinterest: the consent page an owner's browser is sent to (tests point it at "
         "a fake).",
     )
+    pinterest_continuous_refresh: bool = Field(
+        default=False,
+        description="Pinterest: send `continuous_refresh=true` with every token request. Apps "
+        "created before 2025-09-25 need it to get continuous refresh tokens (60 days, renewed "
+        "with each refresh); newer apps get them anyway.",
+    )
+    pinterest_bulk_analytics: bool = Field(
+        default=False,
+        description="Pinterest: the app has the beta `GET /v5/pins/analytics` (up to 100 Pins "
+        "per call). Off: one `GET /v5/pins/{pin_id}/analytics` call per Pin.",
+    )
+    pinterest_daily_request_limit: int = Field(
+        default=1000,
+        ge=0,
+        description="Pinterest: most API requests per UTC day for the whole app (Trial access "
+        "allows 1,000 a day); the planner never plans past it. 0 means no daily limit "
+        "(Standard access, limited per minute instead).",
+    )
+    pinterest_max_posts_per_integration: int = Field(
+        default=50,
+        ge=1,
+        description="Pinterest: at most this many of an account's newest Pins per discovery run.",
+    )
 
     # Bluesky and Mastodon (src/openpost/platforms/bluesky.py, mastodon.py, netguard.py)
     bluesky_batch_size: int = Field(

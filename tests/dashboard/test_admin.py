@@ -149,8 +149,8 @@ def test_live_connect_needs_the_platform_and_disconnect_keeps_history(
         "/integrations/connect",
         data={"platform": "pinterest", "username": "someone", "csrf_token": token},
     )
-    assert refused.status_code == 400  # a live account needs the platform's client
-    assert "not available yet" in refused.text
+    assert refused.status_code == 400  # a consent-only platform is never connected by handle
+    assert "only with their owner&#39;s consent" in refused.text
     gone = client.post(
         f"/integrations/{world.a.integration.id}/disconnect",
         data={"csrf_token": token},

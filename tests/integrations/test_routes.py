@@ -235,14 +235,16 @@ def test_connecting_a_disconnected_account_reactivates_it(
     assert response.json()["data"]["status"] == "active"
 
 
-def test_connect_in_a_live_workspace_is_not_available_yet(client: TestClient, world: World) -> None:
-    # Pinterest needs the operator's app credentials, which tests never configure.
+def test_a_consent_only_platform_is_not_connected_by_handle(
+    client: TestClient, world: World
+) -> None:
+    # Pinterest connects only with its owner's consent: never by handle, and no call made.
     response = client.post(
         "/v1/integrations", headers=world.a.headers, json={"platform": "pinterest", "username": "a"}
     )
     assert response.status_code == 400
     message = response.json()["error"]
-    assert "not available yet" in message
+    assert "only with their owner's consent" in message
     assert "pinterest" in message
 
 

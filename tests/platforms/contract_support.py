@@ -50,6 +50,11 @@ from openpost.platforms.linkedin.oauth import SCOPES as LINKEDIN_SCOPES
 from openpost.platforms.linkedin.oauth import LinkedInOAuth
 from openpost.platforms.mastodon import fake as mastodon_fake
 from openpost.platforms.mastodon.client import InstanceMemory, MastodonClient
+from openpost.platforms.pinterest import fake as pinterest_fake
+from openpost.platforms.pinterest.client import PinterestClient
+from openpost.platforms.pinterest.client import parse_cursor as pinterest_cursor
+from openpost.platforms.pinterest.oauth import PinterestOAuth
+from openpost.platforms.pinterest.reading import next_utc_midnight as pinterest_midnight
 from openpost.platforms.spec import utc_midnight_after
 from openpost.platforms.threads import fake as threads_fake
 from openpost.platforms.threads.client import MediaIds as ThreadsMediaIds
@@ -127,6 +132,7 @@ class Harness:
     has_owner_tokens: ClassVar[bool] = False
     one_request_per_batch: ClassVar[bool] = True  # else: one per post (an old Mastodon)
     rate_headers: ClassVar[bool] = True  # the platform reports its rate window in headers
+    settings: ClassVar[dict[str, Any]] = {}  # settings the row's client is built with
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
@@ -1029,6 +1035,129 @@ class LinkedInHarness(Harness):
         return _share_urns(params.get("shares", "")) + _share_urns(params.get("ugcPosts", ""))
 
 
+# ---- Pinterest ----------------------------------------------------------------------------
+
+PINTEREST_ID, PINTEREST_SECRET = "contract-pinterest-app", "contract-pinterest-secret"
+
+
+class PinterestOwnerTokens(OwnerTokens):
+    """Every Pinterest read is the owner's: tokens from the fake's token endpoint, renewed
+    (continuous refresh: a new refresh token each time) by the fake's Basic-auth endpoint."""
+
+    def __init__(self, fake: pinterest_fake.FakePinterest, user: pinterest_fake.FakeUser) -> None:
+        self.fake, self.user = fake, user
+        fake.add_app(PINTEREST_ID, PINTEREST_SECRET, "https://openpost.test/callback")
+        self.oauth = PinterestOAuth(
+            client_id=PINTEREST_ID,
+            client_secret=PINTEREST_SECRET,
+            base_url="https://api.pinterest.com",
+            transport=fake.transport(),
+        )
+        self.lifetime = fake.oauth.access_lifetime
+        self.refreshes = 0
+        self.owner_context = user.id
+
+    def issue(self) -> dict[str, Any]:
+        issued = self.fake.issue_tokens(self.user, client_id=PINTEREST_ID)
+        return {
+            "access_token": issued["access_token"],
+            "refresh_token": issued["refresh_token"],
+            "expires_at": (clock.now() + timedelta(seconds=issued["expires_in"])).isoformat(),
+        }
+
+    def expire_at_platform(self, credentials: dict[str, Any]) -> None:
+        self.fake.expire_access_token(credentials["access_token"])
+
+    def refuse_refresh(self, credentials: dict[str, Any]) -> None:
+        self.fake.revoke_refresh_token(credentials["refresh_token"])
+
+    def __call__(self, credentials: dict[str, Any], *, force: bool) -> dict[str, Any]:
+        expires_at = datetime.fromisoformat(credentials["expires_at"])
+        if not force and expires_at - clock.now() > timedelta(minutes=5):
+            return credentials
+        tokens = self.oauth.refresh(credentials["refresh_token"], now=clock.now())
+        self.refreshes += 1
+        assert tokens.expires_at is not None
+        return {
+            "access_token": tokens.access_token,
+            "refresh_token": tokens.refresh_token,
+            "expires_at": tokens.expires_at.isoformat(),
+        }
+
+    def context(self, request: Any) -> str:
+        return str(request.user)
+
+    def close(self) -> None:
+        self.oauth.close()
+
+
+class PinterestHarness(Harness):
+    """Pinterest with the beta bulk analytics (100 Pins a call); the one-Pin-per-call mode
+    (batch size 1) is covered by ``test_pinterest_client``."""
+
+    platform = name = "pinterest"
+    batch_size = 100
+    metrics_endpoint = "bulk_analytics"
+    discovery_endpoint = "pins_list"
+    discovery_page = 250
+    ids_beyond_float = True
+    fail_error = MalformedResponse  # a broken daily count fails that Pin alone
+    handle = "openpost"
+    has_owner_tokens = True
+    settings: ClassVar[dict[str, Any]] = {"pinterest_bulk_analytics": True}
+    throttles: ClassVar[list[Throttle]] = [
+        Throttle(
+            "429-code-8-daily-limit",
+            lambda h: h.fake.set_daily_limit("org_analytics", 0),
+            RateLimited,
+            "pinterest_rate_limited",
+            pinterest_midnight,
+        ),
+        Throttle(
+            "429-code-8-injected",
+            lambda h: h.fake.inject("rate_limited", endpoint="bulk_analytics"),
+            RateLimited,
+            "pinterest_rate_limited",
+            pinterest_midnight,
+        ),
+    ]
+
+    def _build(self) -> PlatformClient:
+        self.fake = fake = pinterest_fake.FakePinterest(now=self.clock)
+        fake.bulk_enabled = True
+        self.user = fake.add_user(self.handle, business_name="OpenPost")
+        self.owner_tokens = self.tokens = PinterestOwnerTokens(fake, self.user)
+        self._credentials = self.tokens.issue()
+        return PinterestClient(transport=fake.transport(), user_tokens=self.tokens, bulk=True)
+
+    def _account(self) -> Account:  # no lookup by handle: consent only
+        return Account(self.user.id, self.user.username, self.user.business_name)
+
+    @property
+    def credentials(self) -> dict[str, Any] | None:
+        return self._credentials
+
+    def close(self) -> None:
+        self.tokens.close()
+        super().close()
+
+    def cursor_post(self, cursor: str | None) -> str | None:
+        return str(pinterest_cursor(cursor)[1]) if cursor is not None else None
+
+    def add_post(self, *, age: timedelta, likes: int = 0) -> str:
+        return self.fake.add_pin(self.user, created_at=self.clock() - age, reactions=likes).id
+
+    def delete(self, post_id: str) -> None:
+        self.fake.delete_pin(post_id)
+
+    def fail(self, post_id: str) -> None:
+        pin = self.fake.pins[post_id]
+        pin.daily[pin.created_at.date()]["IMPRESSION"] = "lots"
+
+    def ids_sent(self, request: Any) -> list[str]:
+        return str(request.params["pin_ids"]).split(",")
+
+
 HARNESSES: list[type[Harness]] = [
     XHarness,
     BlueskyHarness,
@@ -1036,6 +1165,7 @@ HARNESSES: list[type[Harness]] = [
     OldMastodonHarness,
     YouTubeHarness,
     LinkedInHarness,
+    PinterestHarness,
     TikTokHarness,
     FacebookHarness,
     InstagramHarness,

@@ -326,4 +326,4 @@ def test_the_specs_batch_size_is_the_clients(platform: str, settings: Settings) 
     reader = SPECS[platform].reader
     assert reader is not None
     row = next(h for h in HARNESSES if h.platform == platform)
-    assert reader.batch_size(settings) == row.batch_size
+    assert reader.batch_size(settings.model_copy(update=row.settings)) == row.batch_size

@@ -27,6 +27,7 @@ from openpost.core.errors import AppError, BadRequest
 from openpost.platforms.base import Account, NotFound, PermissionRequired, PlatformError
 from openpost.platforms.netguard import UnsafeUrl
 from openpost.platforms.registry import Clients
+from openpost.platforms.specs import SPECS
 from openpost.refresh import budgets, ratestate
 
 ACCOUNTS = "accounts"
@@ -75,6 +76,12 @@ def _resolve(
 ) -> Account:
     if not clients.supported(platform, synthetic=False):
         raise BadRequest(f"connecting a live {platform} account by handle is not available yet")
+    spec = SPECS.get(platform)
+    if spec is not None and spec.consent_only:
+        raise BadRequest(
+            f"{platform} accounts are connected only with their owner's consent "
+            f"(/integrations/{platform}/connect), not by handle"
+        )
     pause = ratestate.active_pause(session, platform, platform, ACCOUNTS, now)
     if pause is not None:
         raise _unavailable(pause.message or f"{platform} is paused", pause.until, now, pause.reason)
