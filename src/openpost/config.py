@@ -589,6 +589,20 @@ class Settings(BaseSettings):
         "since its last success), once per streak.",
     )
 
+    outperforming_multiple: float = Field(
+        default=3.0,
+        gt=1,
+        le=100,
+        description="Webhooks: `post.outperforming` fires when a post's engagements are at "
+        "least this many times the median of its account's earlier posts at the same age.",
+    )
+    outperforming_min_posts: int = Field(
+        default=5,
+        ge=1,
+        description="Webhooks: `post.outperforming` needs at least this many earlier posts of "
+        "the account, each read by the same age, to compare with (fewer: nothing fires).",
+    )
+
     # Tests (tests/faults)
     fault_injection: str = Field(
         default="",

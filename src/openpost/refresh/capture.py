@@ -61,6 +61,7 @@ from openpost.refresh.metrics import WORK
 from openpost.refresh.models import Outcome, RefreshState
 from openpost.refresh.policy import PERMISSION_PROBE, UNSUPPORTED_RECHECK, CollectionPolicy
 from openpost.refresh.state import outcome_of
+from openpost.webhooks import outperforming
 
 log = logging.getLogger("openpost.refresh.capture")
 
@@ -401,6 +402,7 @@ def _write(
         state_values={t.target_id: states[t.target_id].values() for t in live},
         pointers=pointers,
     )
+    outperforming.check(session, readings, now, policy.outperforming)
     if deleted:
         session.execute(
             update(PostTarget)

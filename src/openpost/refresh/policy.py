@@ -24,6 +24,7 @@ from openpost.config import Settings
 from openpost.platforms.spec import PostCap as PlatformCap
 from openpost.platforms.specs import SPECS
 from openpost.refresh.tiers import Tier, TierPolicy, next_due_at, tier_for
+from openpost.webhooks.outperforming import DEFAULT_RULE, Rule
 
 TIER_ORDER = {Tier.fresh: 0, Tier.recent: 1, Tier.long_tail: 2, Tier.frozen: 3}
 UNSUPPORTED_RECHECK = timedelta(hours=24)
@@ -40,6 +41,7 @@ class CollectionPolicy:
     discovery_interval: timedelta
     discovery_limit: int = 50  # platforms without a setting of their own
     failed_after: int = 5  # failures in a row that fire collection.failed (SPEC §9.7)
+    outperforming: Rule = DEFAULT_RULE  # post.outperforming (SPEC §9.7)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CollectionPolicy:
@@ -61,6 +63,10 @@ class CollectionPolicy:
             lease=timedelta(seconds=settings.capture_lease_seconds),
             discovery_interval=timedelta(minutes=settings.discovery_interval_minutes),
             failed_after=settings.collection_failed_after,
+            outperforming=Rule(
+                multiple=settings.outperforming_multiple,
+                min_posts=settings.outperforming_min_posts,
+            ),
         )
 
     def refreshable(
