@@ -55,7 +55,8 @@ def test_the_secret_is_shown_once_and_sealed_at_rest(
         ("https://hooks.example.com:8443/x", "port"),
         ("https://user:pw@hooks.example.com/x", "user name"),
         ("https://hooks.example.com/x#frag", "fragment"),
-        ("not a url", "no host"),
+        ("not a url", "pattern"),
+        ("https:///path-only", "no host"),
     ],
 )
 def test_the_url_guard_refuses_private_and_odd_targets(
