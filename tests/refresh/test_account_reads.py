@@ -1,0 +1,177 @@
+"""Account reads on the collection path (SPEC §9.4): read at connect, then daily, in batches
+of the platform's account endpoint (N accounts: ⌈N/batch⌉ requests, counted on the fakes),
+through the same rate windows and budgets as post reads, never for paused or
+needs_refresh integrations."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from openpost.accounts.models import AccountReadState, AccountSnapshot
+from openpost.config import Settings
+from openpost.integrations.models import Integration
+from openpost.platforms.x.fake import FakeX
+from openpost.refresh import ratestate, runner
+from openpost.refresh.models import PlatformState
+from openpost.refresh.runner import Runtime
+from openpost.workspaces.models import Workspace
+from tests import builders
+from tests.refresh.conftest import Clock, make_runtime, no_discovery_today, x_integration
+
+
+def _snapshots(session: Session, integration: Integration) -> list[AccountSnapshot]:
+    session.expire_all()
+    return list(
+        session.scalars(
+            select(AccountSnapshot)
+            .where(AccountSnapshot.integration_id == integration.id)
+            .order_by(AccountSnapshot.captured_at)
+        )
+    )
+
+
+def _x_accounts(session: Session, fake_x: FakeX, n: int, **fields: object) -> list[Integration]:
+    workspace = builders.make_workspace(session)
+    made = []
+    for i in range(n):
+        account = fake_x.add_account(f"acct{i}")
+        fake_x.set_account_counts(
+            account, followers_count=100 + i, following_count=i, tweet_count=7 * i
+        )
+        integration = x_integration(session, workspace, account, **fields)
+        no_discovery_today(session, integration)
+        made.append(integration)
+    session.commit()
+    return made
+
+
+def _users_calls(fake_x: FakeX) -> int:
+    return sum(1 for r in fake_x.requests if r.endpoint == "users_lookup")
+
+
+@pytest.mark.parametrize("n", [1, 100, 101, 250])
+def test_n_x_accounts_cost_ceil_n_over_100_requests(
+    session: Session, fake_x: FakeX, rt: Runtime, now: Clock, n: int
+) -> None:
+    made = _x_accounts(session, fake_x, n)
+    summary = runner.sweep(rt, now())
+    assert _users_calls(fake_x) == math.ceil(n / 100)
+    assert summary.account_requests == math.ceil(n / 100)
+    assert summary.account_snapshots == n
+    first = _snapshots(session, made[-1])
+    assert [(s.followers, s.following, s.posts) for s in first] == [
+        (100 + n - 1, n - 1, 7 * (n - 1))
+    ]
+    assert first[0].platform_data["followers_count"] == 100 + n - 1
+
+
+def test_read_at_connect_then_daily_not_twice_a_day(
+    session: Session, fake_x: FakeX, rt: Runtime, now: Clock
+) -> None:
+    (integration,) = _x_accounts(session, fake_x, 1)
+    runner.sweep(rt, now())
+    now.advance(timedelta(hours=6))
+    runner.sweep(rt, now())
+    assert len(_snapshots(session, integration)) == 1
+    assert _users_calls(fake_x) == 1
+    now.advance(timedelta(hours=19))
+    fake_x.set_account_counts(fake_x.accounts[integration.external_account_id], followers_count=90)
+    runner.sweep(rt, now())
+    assert [s.followers for s in _snapshots(session, integration)] == [100, 90]
+
+
+def test_paused_and_needs_refresh_integrations_are_not_read(
+    session: Session, fake_x: FakeX, rt: Runtime, now: Clock
+) -> None:
+    off, refused, on = _x_accounts(session, fake_x, 3)
+    off.analytics_enabled = False
+    refused.status = "needs_refresh"
+    session.commit()
+    runner.sweep(rt, now())
+    assert _users_calls(fake_x) == 1
+    ids = fake_x.requests[-1].params["ids"].split(",")
+    assert ids == [on.external_account_id]
+    assert _snapshots(session, off) == [] and _snapshots(session, refused) == []
+
+
+def test_an_unknown_account_is_not_found_and_writes_nothing(
+    session: Session, fake_x: FakeX, rt: Runtime, now: Clock
+) -> None:
+    (real,) = _x_accounts(session, fake_x, 1)
+    workspace = session.get(Workspace, real.workspace_id)
+    assert workspace is not None
+    ghost = builders.make_integration(
+        session, workspace, platform="twitter", username="ghost", external_account_id="999"
+    )
+    no_discovery_today(session, ghost)
+    session.commit()
+    runner.sweep(rt, now())
+    assert _users_calls(fake_x) == 1
+    assert _snapshots(session, ghost) == []
+    state = session.get(AccountReadState, ghost.id)
+    assert state is not None and state.outcome == "not_found"
+    assert len(_snapshots(session, real)) == 1
+
+
+def test_a_spent_rate_window_pauses_account_reads_until_its_reset(
+    session: Session, fake_x: FakeX, rt: Runtime, now: Clock
+) -> None:
+    made = _x_accounts(session, fake_x, 3)
+    fake_x.set_rate_limit("users_lookup", 0)
+    runner.sweep(rt, now())
+    assert _users_calls(fake_x) == 1  # refused with 429: the key pauses
+    row = session.get(PlatformState, ratestate.endpoint_key("twitter", "accounts"))
+    assert row is not None and row.paused_until is not None
+    before = len(fake_x.requests)
+    runner.sweep(rt, now())
+    assert len([r for r in fake_x.requests[before:] if r.endpoint == "users_lookup"]) == 0
+    assert all(_snapshots(session, i) == [] for i in made)
+
+
+def test_account_reads_count_against_the_daily_budget(
+    collect_settings: Settings, engine: Engine, session: Session, fake_x: FakeX, now: Clock
+) -> None:
+    """X bills each resource read: an account read is one unit of the post budget, and a
+    spent budget holds account reads back."""
+    settings = collect_settings.model_copy(update={"x_daily_read_budget": 2})
+    rt = make_runtime(settings, engine, fake_x)
+    _x_accounts(session, fake_x, 3)
+    summary = runner.sweep(rt, now())
+    assert summary.account_snapshots == 2
+    row = session.get(PlatformState, "twitter")
+    assert row is not None and row.reads_today == 2
+    session.expire_all()
+    due = session.scalar(
+        select(func.count())
+        .select_from(AccountReadState)
+        .where(AccountReadState.next_due_at <= now())
+    )
+    assert due == 1
+
+
+def test_synthetic_accounts_have_deterministic_plausible_curves(
+    session: Session, rt: Runtime, now: Clock
+) -> None:
+    workspace = builders.make_workspace(session, mode="test")
+    made = []
+    for platform in ("twitter", "bluesky", "youtube", "mastodon"):
+        integration = builders.make_integration(
+            session, workspace, platform=platform, synthetic=True
+        )
+        no_discovery_today(session, integration)
+        made.append(integration)
+    session.commit()
+    for _ in range(3):
+        runner.sweep(rt, now())
+        now.advance(timedelta(days=1))
+    for integration in made:
+        followers = [s.followers for s in _snapshots(session, integration)]
+        assert len(followers) == 3 and all(f is not None and f > 0 for f in followers)
+        assert followers[2] >= followers[0] * 0.98  # growing, give or take a bad day
+    youtube = _snapshots(session, made[2])
+    assert all(s.following is None for s in youtube)  # YouTube reports none: null, not 0
