@@ -6,6 +6,7 @@ needs_refresh integrations."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -14,8 +15,12 @@ from sqlalchemy.orm import Session
 
 from openpost.accounts.models import AccountReadState, AccountSnapshot
 from openpost.config import Settings
+from openpost.core.db import make_sessionmaker
 from openpost.integrations.models import Integration
+from openpost.platforms.bluesky.fake import FakeBluesky
+from openpost.platforms.mastodon.fake import FakeMastodon
 from openpost.platforms.x.fake import FakeX
+from openpost.platforms.youtube.fake import DEFAULT_API_KEY, FakeYouTube
 from openpost.refresh import ratestate, runner
 from openpost.refresh.models import PlatformState
 from openpost.refresh.runner import Runtime
@@ -44,7 +49,7 @@ def _x_accounts(session: Session, fake_x: FakeX, n: int, **fields: object) -> li
             account, followers_count=100 + i, following_count=i, tweet_count=7 * i
         )
         integration = x_integration(session, workspace, account, **fields)
-        no_discovery_today(session, integration)
+        no_discovery_today(session, integration, account_read=True)
         made.append(integration)
     session.commit()
     return made
@@ -96,7 +101,8 @@ def test_paused_and_needs_refresh_integrations_are_not_read(
     assert _users_calls(fake_x) == 1
     ids = fake_x.requests[-1].params["ids"].split(",")
     assert ids == [on.external_account_id]
-    assert _snapshots(session, off) == [] and _snapshots(session, refused) == []
+    assert _snapshots(session, off) == []
+    assert _snapshots(session, refused) == []
 
 
 def test_an_unknown_account_is_not_found_and_writes_nothing(
@@ -108,13 +114,14 @@ def test_an_unknown_account_is_not_found_and_writes_nothing(
     ghost = builders.make_integration(
         session, workspace, platform="twitter", username="ghost", external_account_id="999"
     )
-    no_discovery_today(session, ghost)
+    no_discovery_today(session, ghost, account_read=True)
     session.commit()
     runner.sweep(rt, now())
     assert _users_calls(fake_x) == 1
     assert _snapshots(session, ghost) == []
     state = session.get(AccountReadState, ghost.id)
-    assert state is not None and state.outcome == "not_found"
+    assert state is not None
+    assert state.outcome == "not_found"
     assert len(_snapshots(session, real)) == 1
 
 
@@ -126,7 +133,8 @@ def test_a_spent_rate_window_pauses_account_reads_until_its_reset(
     runner.sweep(rt, now())
     assert _users_calls(fake_x) == 1  # refused with 429: the key pauses
     row = session.get(PlatformState, ratestate.endpoint_key("twitter", "accounts"))
-    assert row is not None and row.paused_until is not None
+    assert row is not None
+    assert row.paused_until is not None
     before = len(fake_x.requests)
     runner.sweep(rt, now())
     assert len([r for r in fake_x.requests[before:] if r.endpoint == "users_lookup"]) == 0
@@ -144,7 +152,8 @@ def test_account_reads_count_against_the_daily_budget(
     summary = runner.sweep(rt, now())
     assert summary.account_snapshots == 2
     row = session.get(PlatformState, "twitter")
-    assert row is not None and row.reads_today == 2
+    assert row is not None
+    assert row.reads_today == 2
     session.expire_all()
     due = session.scalar(
         select(func.count())
@@ -163,7 +172,7 @@ def test_synthetic_accounts_have_deterministic_plausible_curves(
         integration = builders.make_integration(
             session, workspace, platform=platform, synthetic=True
         )
-        no_discovery_today(session, integration)
+        no_discovery_today(session, integration, account_read=True)
         made.append(integration)
     session.commit()
     for _ in range(3):
@@ -171,7 +180,116 @@ def test_synthetic_accounts_have_deterministic_plausible_curves(
         now.advance(timedelta(days=1))
     for integration in made:
         followers = [s.followers for s in _snapshots(session, integration)]
-        assert len(followers) == 3 and all(f is not None and f > 0 for f in followers)
+        assert len(followers) == 3
+        assert all(f is not None and f > 0 for f in followers)
         assert followers[2] >= followers[0] * 0.98  # growing, give or take a bad day
     youtube = _snapshots(session, made[2])
     assert all(s.following is None for s in youtube)  # YouTube reports none: null, not 0
+
+
+# ---- the open platforms: batches of their account endpoints ------------------------------
+
+OPEN_SETTINGS = {
+    "bluesky_api_base_url": "http://bsky.test",
+    "mastodon_api_base_url": "http://127.0.0.1:8083",
+    "mastodon_allow_private_addresses": True,
+    "youtube_api_base_url": "http://youtube.test/youtube/v3",
+    "youtube_api_key": DEFAULT_API_KEY,
+}
+
+
+def _open_runtime(settings: Settings, engine: Engine, platform: str, fake: object) -> Runtime:
+    made = Runtime.from_settings(
+        settings.model_copy(update=OPEN_SETTINGS),
+        factory=make_sessionmaker(engine),
+        transports={platform: fake.transport()},  # type: ignore[attr-defined]
+    )
+    _opened.append(made)
+    return made
+
+
+_opened: list[Runtime] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_open_runtimes() -> Iterator[None]:
+    yield
+    while _opened:
+        _opened.pop().close()
+
+
+def _connect(session: Session, platform: str, accounts: list[tuple[str, str]]) -> list[Integration]:
+    workspace = builders.make_workspace(session)
+    made = []
+    for username, external in accounts:
+        integration = builders.make_integration(
+            session, workspace, platform=platform, username=username, external_account_id=external
+        )
+        no_discovery_today(session, integration, account_read=True)
+        made.append(integration)
+    session.commit()
+    return made
+
+
+@pytest.mark.parametrize("n", [3, 26, 51])
+def test_bluesky_reads_25_profiles_per_request(
+    session: Session, collect_settings: Settings, engine: Engine, now: Clock, n: int
+) -> None:
+    fake = FakeBluesky()
+    actors = [fake.add_account(f"user{i}.bsky.social") for i in range(n)]
+    for i, actor in enumerate(actors):
+        actor.followers, actor.follows = 10 * i, i
+    made = _connect(session, "bluesky", [(a.handle, a.did) for a in actors])
+    summary = runner.sweep(_open_runtime(collect_settings, engine, "bluesky", fake), now())
+    calls = [r for r in fake.requests if r.endpoint == "app.bsky.actor.getProfiles"]
+    assert len(calls) == math.ceil(n / 25)
+    assert summary.account_snapshots == n
+    (last,) = _snapshots(session, made[-1])
+    assert (last.followers, last.following, last.posts) == (10 * (n - 1), n - 1, 0)
+    assert last.platform_data == {"followersCount": 10 * (n - 1), "followsCount": n - 1,
+                                  "postsCount": 0}  # fmt: skip
+
+
+@pytest.mark.parametrize("n", [2, 50, 51])
+def test_youtube_reads_50_channels_per_unit_charged_to_the_quota(
+    session: Session, collect_settings: Settings, engine: Engine, now: Clock, n: int
+) -> None:
+    fake = FakeYouTube()
+    channels = [fake.add_channel(f"chan{i}") for i in range(n)]
+    for i, channel in enumerate(channels):
+        channel.subscribers = 1000 + i
+    channels[0].hidden_subscribers = True
+    made = _connect(session, "youtube", [(f"chan{i}", c.id) for i, c in enumerate(channels)])
+    settings = collect_settings.model_copy(update={"youtube_daily_quota_units": 10_000})
+    summary = runner.sweep(_open_runtime(settings, engine, "youtube", fake), now())
+    calls = [r for r in fake.requests if r.endpoint == "channels.list"]
+    assert len(calls) == math.ceil(n / 50)
+    assert fake.quota_used == math.ceil(n / 50)
+    assert summary.account_snapshots == n
+    row = session.get(PlatformState, "youtube")
+    assert row is not None
+    assert row.reads_today == math.ceil(n / 50)  # the shared count, in quota units
+    (hidden,) = _snapshots(session, made[0])
+    assert hidden.followers is None  # hidden: unknown, not 0
+    assert hidden.following is None  # YouTube has no following count
+    assert hidden.posts == 0
+    (shown,) = _snapshots(session, made[-1])
+    assert shown.followers == 1000 + n - 1
+
+
+def test_mastodon_reads_one_account_per_request(
+    session: Session, collect_settings: Settings, engine: Engine, now: Clock
+) -> None:
+    fake = FakeMastodon()
+    found = [fake.add_account(f"user{i}") for i in range(3)]
+    for i, account in enumerate(found):
+        account.followers, account.following = 5 + i, 2 * i
+    fake.add_status(found[2], created_at=now() - timedelta(hours=1))
+    made = _connect(session, "mastodon", [(f"{a.username}@one.example", a.id) for a in found])
+    summary = runner.sweep(_open_runtime(collect_settings, engine, "mastodon", fake), now())
+    assert [r.endpoint for r in fake.requests].count("account") == 3
+    assert summary.account_requests == 3
+    (last,) = _snapshots(session, made[2])
+    assert (last.followers, last.following, last.posts) == (7, 4, 1)
+    assert last.platform_data == {"followers_count": 7, "following_count": 4,
+                                  "statuses_count": 1}  # fmt: skip

@@ -1,7 +1,8 @@
 """A faithful fake of the X API v2 endpoints OpenPost reads.
 
 Endpoints: ``GET /2/users/by/username/:username``, ``GET /2/tweets?ids=``,
-``GET /2/users/:id/tweets`` and the users lookup ``GET /2/users?ids=`` (``fake_accounts``), plus the owner-consent side (``GET /i/oauth2/authorize``,
+``GET /2/users/:id/tweets`` and the users lookup ``GET /2/users?ids=`` (``fake_accounts``),
+plus the owner-consent side (``GET /i/oauth2/authorize``,
 ``POST /2/oauth2/token``, ``GET /2/users/me``: rules in ``fakes.x_oauth``), with X's
 response shapes (``data``/``errors``/``meta``), its error entries (``value, detail,
 title, resource_type, parameter, resource_id, type``), its 400 "Invalid Request" body
