@@ -158,7 +158,8 @@ def followers_of(engine: Engine, workspace_id: object) -> list[int | None]:
             v
             for v in fresh.scalars(
                 select(AccountSnapshot.followers).where(
-                    AccountSnapshot.workspace_id == workspace_id
+                    AccountSnapshot.workspace_id == workspace_id,
+                    AccountSnapshot.capture_key.startswith("test:"),  # this file's rows
                 )
             )
             if v is not None
