@@ -279,9 +279,7 @@ def plan(
                 continue
             left[platform] = max(units - _cost(budget, len(items), size), 0)
         if budget.limited:  # an unlimited platform's count is of posts read: not these
-            result.spend[platform] = result.spend.get(platform, 0) + _cost(
-                budget, len(items), size
-            )
+            result.spend[platform] = result.spend.get(platform, 0) + _cost(budget, len(items), size)
         result.chosen[key] = items
     return result
 
