@@ -10,8 +10,9 @@ the days since the last one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -19,7 +20,6 @@ from openpost.accounts.models import AccountReadState, AccountSnapshot
 from openpost.core.db import insert_ignoring_conflicts
 from openpost.core.ids import new_id
 from openpost.integrations.models import Integration
-from openpost.platforms.synthetic.client import simulate_account
 from openpost.refresh.account_reads import ACCOUNT_INTERVAL
 from openpost.refresh.models import Outcome
 
@@ -39,17 +39,22 @@ def reading_times(start: datetime, now: datetime) -> list[datetime]:
 
 
 def seed_account_history(
-    session: Session, integrations: Iterable[Integration], created_at: datetime, now: datetime
+    session: Session,
+    integrations: Iterable[Integration],
+    created_at: datetime,
+    now: datetime,
+    simulate: Callable[[str, str, datetime], Any],
 ) -> int:
-    """Write the demo accounts' daily snapshots up to ``now``; how many were new."""
+    """Write the demo accounts' daily snapshots up to ``now``; how many were new.
+    ``simulate(platform, external_account_id, at)`` is the synthetic platform's
+    ``simulate_account``, passed in by ``workspaces.demo`` (only the collection side and the
+    demo seeder may reach the platforms)."""
     times = reading_times(created_at - HISTORY, now)
     written = 0
     for integration in integrations:
         rows = []
         for moment in times:
-            reading = simulate_account(
-                integration.platform, integration.external_account_id, moment
-            )
+            reading = simulate(integration.platform, integration.external_account_id, moment)
             rows.append(
                 {
                     "id": new_id(),

@@ -67,6 +67,7 @@ from openpost.platforms.synthetic.client import (
     post_url,
     published_at_of,
     simulate,
+    simulate_account,
 )
 from openpost.posts.models import Post, PostSource, PostTarget, TargetStatus
 from openpost.refresh.models import DiscoveryState, Outcome, RefreshState
@@ -433,7 +434,9 @@ def seed_demo(
     accounts = _integrations(session, workspace)
     _discovery_states(session, workspace, accounts, now, discovery_interval)
     # SPEC §9.4: a daily account snapshot per account (``accounts.demo``).
-    seed_account_history(session, [i for i, _ in accounts.values()], workspace.created_at, now)
+    seed_account_history(
+        session, [i for i, _ in accounts.values()], workspace.created_at, now, simulate_account
+    )
     tracked = _track(session, workspace, accounts, post_count)
     newest = _newest_captures(session, workspace.id)
 
