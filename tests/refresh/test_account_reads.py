@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -21,12 +21,13 @@ from openpost.platforms.bluesky.fake import FakeBluesky
 from openpost.platforms.mastodon.fake import FakeMastodon
 from openpost.platforms.x.fake import FakeX
 from openpost.platforms.youtube.fake import DEFAULT_API_KEY, FakeYouTube
-from openpost.refresh import ratestate, runner
+from openpost.refresh import account_reads, ratestate, runner
 from openpost.refresh.models import PlatformState
 from openpost.refresh.runner import Runtime
 from openpost.workspaces.models import Workspace
 from tests import builders
 from tests.refresh.conftest import Clock, make_runtime, no_discovery_today, x_integration
+from tests.refresh.test_user_tokens import CLIENT_ID, SECRET, connect
 
 
 def _snapshots(session: Session, integration: Integration) -> list[AccountSnapshot]:
@@ -293,3 +294,72 @@ def test_mastodon_reads_one_account_per_request(
     assert (last.followers, last.following, last.posts) == (7, 4, 1)
     assert last.platform_data == {"followers_count": 7, "following_count": 4,
                                   "statuses_count": 1}  # fmt: skip
+
+
+def test_a_repeated_job_writes_nothing_twice(
+    session: Session, fake_x: FakeX, rt: Runtime, now: Clock
+) -> None:
+    (integration,) = _x_accounts(session, fake_x, 1)
+    (job,) = runner.plan_account_reads(rt, now())
+    first = account_reads.run(rt.factory, rt.clients, rt.policy, job)
+    again = account_reads.run(rt.factory, rt.clients, rt.policy, job)
+    assert (first.written, first.stale) == (1, 0)
+    assert (again.written, again.stale, again.requests) == (0, 1, 0)  # no call either
+    assert _users_calls(fake_x) == 1
+    assert len(_snapshots(session, integration)) == 1
+
+
+@pytest.fixture
+def oauth_settings(collect_settings: Settings, fake_x: FakeX) -> Settings:
+    fake_x.add_oauth_client(CLIENT_ID, SECRET, "https://analytics.example.com/cb")
+    return collect_settings.model_copy(
+        update={
+            "x_client_id": CLIENT_ID,
+            "x_client_secret": SECRET,
+            "public_base_url": "https://analytics.example.com",
+        }
+    )
+
+
+def _due_now(session: Session, integration: Integration, at: datetime) -> None:
+    state = session.get(AccountReadState, integration.id)
+    assert state is not None
+    state.next_due_at = at
+    session.commit()
+
+
+def test_an_owner_token_reads_its_own_account_with_that_token(
+    session: Session, engine: Engine, oauth_settings: Settings, fake_x: FakeX, now: Clock
+) -> None:
+    owner = fake_x.add_account("openpost")
+    fake_x.set_account_counts(owner, followers_count=77)
+    integration, _ = connect(session, oauth_settings, fake_x, owner)
+    _due_now(session, integration, now())
+    runner.sweep(make_runtime(oauth_settings, engine, fake_x), now())
+    (call,) = fake_x.calls("users_lookup")
+    assert call.context == f"user:{owner.id}"
+    assert [s.followers for s in _snapshots(session, integration)] == [77]
+
+
+def test_a_refused_owner_token_makes_the_integration_needs_refresh(
+    session: Session, engine: Engine, oauth_settings: Settings, fake_x: FakeX, now: Clock
+) -> None:
+    owner = fake_x.add_account("openpost")
+    fake_x.oauth.refused_error = "invalid_grant"
+    integration, before = connect(session, oauth_settings, fake_x, owner)
+    fake_x.oauth.refresh_tokens[before["refresh_token"]].used = True  # revoked by the owner
+    now.advance(timedelta(hours=2))  # the access token has expired: a refresh is needed
+    _due_now(session, integration, now())
+    rt = make_runtime(oauth_settings, engine, fake_x)
+    runner.sweep(rt, now())
+    session.expire_all()
+    refreshed = session.get(Integration, integration.id)
+    assert refreshed is not None
+    state = session.get(AccountReadState, integration.id)
+    assert state is not None
+    assert refreshed.status == "needs_refresh"
+    assert (state.outcome, state.error_code) == ("permission_required", "x_token_refused")
+    assert fake_x.calls("users_lookup") == []  # never read with a dead token
+    now.advance(timedelta(days=2))
+    runner.sweep(rt, now())
+    assert fake_x.calls("users_lookup") == []  # needs_refresh: not read until reconnected
