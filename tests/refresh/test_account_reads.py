@@ -363,3 +363,16 @@ def test_a_refused_owner_token_makes_the_integration_needs_refresh(
     now.advance(timedelta(days=2))
     runner.sweep(rt, now())
     assert fake_x.calls("users_lookup") == []  # needs_refresh: not read until reconnected
+
+
+def test_an_integration_paused_after_planning_is_not_read(
+    session: Session, fake_x: FakeX, rt: Runtime, now: Clock
+) -> None:
+    first, second = _x_accounts(session, fake_x, 2)
+    (job,) = runner.plan_account_reads(rt, now())
+    session.get(Integration, first.id).analytics_enabled = False  # type: ignore[union-attr]
+    session.commit()
+    result = account_reads.run(rt.factory, rt.clients, rt.policy, job)
+    assert (result.written, result.stale) == (1, 1)
+    (call,) = fake_x.calls("users_lookup")
+    assert call.params["ids"] == second.external_account_id

@@ -341,12 +341,17 @@ def claim(session: Session, result: AccountPlan, *, lease_until: datetime) -> li
 
 
 def _still_claimed(session: Session, job: AccountJob) -> list[AccountItem]:
+    """The job's accounts whose state still carries its claim and whose integration is still
+    collectable (paused or ``needs_refresh`` since planning: not read)."""
     claimed = set(
         session.scalars(
-            select(AccountReadState.integration_id).where(
+            select(AccountReadState.integration_id)
+            .join(Integration, Integration.id == AccountReadState.integration_id)
+            .where(
                 AccountReadState.integration_id.in_([i.integration_id for i in job.items]),
                 AccountReadState.workspace_id.in_({i.workspace_id for i in job.items}),
                 AccountReadState.next_due_at == job.claim,
+                _collectable(),
             )
         )
     )
