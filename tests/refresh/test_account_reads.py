@@ -21,7 +21,7 @@ from openpost.platforms.bluesky.fake import FakeBluesky
 from openpost.platforms.mastodon.fake import FakeMastodon
 from openpost.platforms.x.fake import FakeX
 from openpost.platforms.youtube.fake import DEFAULT_API_KEY, FakeYouTube
-from openpost.refresh import account_reads, ratestate, runner
+from openpost.refresh import account_capture, ratestate, runner
 from openpost.refresh.models import PlatformState
 from openpost.refresh.runner import Runtime
 from openpost.workspaces.models import Workspace
@@ -301,8 +301,8 @@ def test_a_repeated_job_writes_nothing_twice(
 ) -> None:
     (integration,) = _x_accounts(session, fake_x, 1)
     (job,) = runner.plan_account_reads(rt, now())
-    first = account_reads.run(rt.factory, rt.clients, rt.policy, job)
-    again = account_reads.run(rt.factory, rt.clients, rt.policy, job)
+    first = account_capture.run(rt.factory, rt.clients, rt.policy, job)
+    again = account_capture.run(rt.factory, rt.clients, rt.policy, job)
     assert (first.written, first.stale) == (1, 0)
     assert (again.written, again.stale, again.requests) == (0, 1, 0)  # no call either
     assert _users_calls(fake_x) == 1
@@ -372,7 +372,7 @@ def test_an_integration_paused_after_planning_is_not_read(
     (job,) = runner.plan_account_reads(rt, now())
     session.get(Integration, first.id).analytics_enabled = False  # type: ignore[union-attr]
     session.commit()
-    result = account_reads.run(rt.factory, rt.clients, rt.policy, job)
+    result = account_capture.run(rt.factory, rt.clients, rt.policy, job)
     assert (result.written, result.stale) == (1, 1)
     (call,) = fake_x.calls("users_lookup")
     assert call.params["ids"] == second.external_account_id

@@ -23,7 +23,7 @@ from openpost.consent.tokens import OwnerTokens
 from openpost.core import clock
 from openpost.core.db import make_engine, make_sessionmaker, transaction
 from openpost.platforms.registry import Clients
-from openpost.refresh import account_reads, discovery, planner
+from openpost.refresh import account_capture, account_reads, discovery, planner
 from openpost.refresh.account_reads import AccountJob
 from openpost.refresh.capture import capture_batch
 from openpost.refresh.discovery import DiscoveryJob
@@ -200,7 +200,7 @@ def sweep(
         summary.written += captured.written
         summary.outcomes.update(captured.outcomes)
     for reads in plan_account_reads(rt, now, workspace_id):
-        read = account_reads.run(rt.factory, rt.clients, rt.policy, reads, clock_now=clock_now)
+        read = account_capture.run(rt.factory, rt.clients, rt.policy, reads, clock_now=clock_now)
         summary.account_reads += 1
         summary.account_requests += read.requests
         summary.account_snapshots += read.written

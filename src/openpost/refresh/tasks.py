@@ -23,7 +23,7 @@ from huey import Huey, RedisHuey, SqliteHuey
 
 from openpost.config import Settings
 from openpost.core import unavailable
-from openpost.refresh import account_reads, discovery
+from openpost.refresh import account_capture, account_reads, discovery
 from openpost.refresh.batches import Batch
 from openpost.refresh.capture import capture_batch
 from openpost.refresh.runner import Jobs, Runtime
@@ -127,7 +127,7 @@ class JobQueue:
         rt = self.runtime
         job = account_reads.AccountJob.from_payload(payload)
         try:
-            result = account_reads.run(rt.factory, rt.clients, rt.policy, job)
+            result = account_capture.run(rt.factory, rt.clients, rt.policy, job)
         except Exception as exc:
             _unless_outage(exc, "account read")
             return {"written": 0, "requests": 0}
