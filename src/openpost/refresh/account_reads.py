@@ -141,10 +141,14 @@ class AccountResult:
 def account_batch_size(clients: Clients, platform: str, synthetic: bool) -> int | None:
     """The most accounts one ``fetch_accounts`` call may carry; ``None``: the platform's
     client reads no accounts (or there is no client)."""
-    with clients.open(platform, synthetic) as client:
-        if client is None or not isinstance(client, AccountReader):
-            return None
-        return max(int(client.account_batch_size), 1)
+    try:
+        with clients.open(platform, synthetic) as client:
+            if client is None or not isinstance(client, AccountReader):
+                return None
+            return max(int(client.account_batch_size), 1)
+    except Exception:  # a client that cannot be built must not stop the whole pass
+        log.exception("cannot build the client for account reads", extra={"platform": platform})
+        return None
 
 
 def collectable() -> Any:
