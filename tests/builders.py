@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from openpost.accounts.models import AccountSnapshot
 from openpost.analytics.writer import Reading, append_snapshots
 from openpost.auth.service import create_key
 from openpost.core import clock
@@ -89,6 +90,32 @@ def make_post(
     return post, targets
 
 
+def add_account_snapshot(
+    session: Session,
+    integration: Integration,
+    captured_at: datetime,
+    *,
+    followers: int | None = 500,
+    following: int | None = 40,
+    posts: int | None = 12,
+    platform_data: dict[str, Any] | None = None,
+) -> AccountSnapshot:
+    """One account snapshot (SPEC §9.4) of ``integration``."""
+    snapshot = AccountSnapshot(
+        workspace_id=integration.workspace_id,
+        integration_id=integration.id,
+        followers=followers,
+        following=following,
+        posts=posts,
+        platform_data=platform_data or {},
+        captured_at=captured_at,
+        capture_key=captured_at.isoformat(),
+    )
+    session.add(snapshot)
+    session.flush()
+    return snapshot
+
+
 def add_snapshot(
     session: Session,
     target: PostTarget,
@@ -145,6 +172,7 @@ def build_tenant(session: Session, name: str) -> Tenant:
     add_snapshot(session, targets[0], now - timedelta(hours=1), impressions=100, likes=10)
     add_snapshot(session, targets[0], now - timedelta(minutes=30), impressions=150, likes=12)
     webhook = make_webhook(session, workspace)
+    add_account_snapshot(session, integration, now - timedelta(hours=1))
     return Tenant(
         workspace,
         key,

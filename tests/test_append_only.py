@@ -10,6 +10,7 @@ from sqlalchemy import Engine, delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from openpost.accounts.models import AccountSnapshot
 from openpost.analytics.models import Snapshot
 from openpost.analytics.writer import Reading, append_snapshots
 from openpost.core import clock
@@ -125,3 +126,105 @@ def test_a_repeated_capture_writes_nothing_and_updates_nothing(
     )
     assert count == 1
     assert 500 not in likes_of(engine, world.a.workspace.id)
+
+
+# ---- account snapshots (SPEC §9.4): the same guard, on their own table --------------------
+
+
+def _account_rows(session: Session, world: World) -> list[AccountSnapshot]:
+    now = clock.now()
+    rows = [
+        AccountSnapshot(
+            workspace_id=tenant.workspace.id,
+            integration_id=tenant.integration.id,
+            followers=followers,
+            following=None,
+            posts=3,
+            platform_data={"followers_count": followers},
+            captured_at=now - timedelta(hours=hours),
+            capture_key=f"test:{hours}",
+        )
+        for tenant in (world.a, world.b)
+        for followers, hours in ((100, 2), (110, 1))
+    ]
+    session.add_all(rows)
+    session.commit()
+    return rows
+
+
+def followers_of(engine: Engine, workspace_id: object) -> list[int | None]:
+    with make_sessionmaker(engine)() as fresh:
+        return sorted(
+            v
+            for v in fresh.scalars(
+                select(AccountSnapshot.followers).where(
+                    AccountSnapshot.workspace_id == workspace_id,
+                    AccountSnapshot.capture_key.startswith("test:"),  # this file's rows
+                )
+            )
+            if v is not None
+        )
+
+
+def test_account_snapshot_orm_update_is_refused(
+    engine: Engine, session: Session, world: World
+) -> None:
+    row = _account_rows(session, world)[0]
+    row.followers = 999_999
+    with pytest.raises(DBAPIError, match="append-only"):
+        session.flush()
+    session.rollback()
+    assert followers_of(engine, world.a.workspace.id) == [100, 110]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE account_snapshots SET followers = 0",
+        "UPDATE account_snapshots SET followers = followers",  # even a no-op rewrite
+        "UPDATE account_snapshots SET following = 5",  # null to a number
+        "UPDATE account_snapshots SET platform_data = platform_data",
+        "UPDATE account_snapshots SET captured_at = captured_at",
+    ],
+)
+def test_account_snapshot_raw_sql_update_is_refused(
+    engine: Engine, session: Session, world: World, statement: str
+) -> None:
+    _account_rows(session, world)
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(text(statement))
+    assert followers_of(engine, world.a.workspace.id) == [100, 110]
+
+
+def test_account_snapshot_bulk_update_is_refused(
+    engine: Engine, session: Session, world: World
+) -> None:
+    _account_rows(session, world)
+    with pytest.raises(DBAPIError, match="append-only"):
+        session.execute(
+            update(AccountSnapshot)
+            .where(AccountSnapshot.workspace_id == world.a.workspace.id)
+            .values(followers=AccountSnapshot.followers + 1)
+        )
+    session.rollback()
+    assert followers_of(engine, world.a.workspace.id) == [100, 110]
+
+
+def test_account_snapshot_delete_remains_possible(
+    engine: Engine, session: Session, world: World
+) -> None:
+    _account_rows(session, world)
+    cutoff = clock.now() - timedelta(minutes=90)
+    result = session.execute(
+        delete(AccountSnapshot).where(
+            AccountSnapshot.workspace_id == world.a.workspace.id,
+            AccountSnapshot.captured_at < cutoff,
+        )
+    )
+    session.commit()
+    assert result.rowcount == 1  # type: ignore[attr-defined]
+    assert followers_of(engine, world.a.workspace.id) == [110]
+    assert followers_of(engine, world.b.workspace.id) == [100, 110]
+    session.execute(delete(Workspace).where(Workspace.id == world.b.workspace.id))
+    session.commit()
+    assert followers_of(engine, world.b.workspace.id) == []

@@ -71,6 +71,12 @@ ID_CALLS: dict[tuple[str, str], Callable[[Tenant], list[Call]]] = {
         Call("/v1/analytics", {"integration_id": str(t.integration.id)})
     ],
     ("GET", "/v1/analytics/post/{post_id}"): lambda t: [Call(f"/v1/analytics/post/{t.post.id}")],
+    ("GET", "/v1/analytics/accounts"): lambda t: [
+        Call("/v1/analytics/accounts", {"integration_id": str(t.integration.id)})
+    ],
+    ("GET", "/v1/analytics/accounts/{integration_id}"): lambda t: [
+        Call(f"/v1/analytics/accounts/{t.integration.id}")
+    ],
     ("GET", "/v1/analytics/growth"): lambda t: [
         Call("/v1/analytics/growth", {"integration_id": str(t.integration.id)})
     ],
@@ -119,6 +125,9 @@ class NoIdCall:
 
 NO_ID_CALLS: dict[tuple[str, str], NoIdCall] = {
     ("GET", "/v1/analytics"): NoIdCall(lambda _b: Call("/v1/analytics"), shows_own=True),
+    ("GET", "/v1/analytics/accounts"): NoIdCall(
+        lambda _b: Call("/v1/analytics/accounts"), shows_own=True
+    ),
     ("GET", "/v1/analytics/export"): NoIdCall(
         lambda _b: Call("/v1/analytics/export"), shows_own=True
     ),

@@ -7,6 +7,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import HTMLResponse
 
 from openpost import __version__
+from openpost.accounts.routes import router as accounts_router
 from openpost.analytics.routes import router as analytics_router
 from openpost.auth.ratelimit import KeyRateLimiter
 from openpost.config import Settings
@@ -63,6 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
         "/metrics", metrics.guarded_endpoint(settings.metrics_token), include_in_schema=False
     )
     app.include_router(analytics_router)
+    app.include_router(accounts_router)
     app.include_router(posts_router)
     app.include_router(integrations_router)
     app.include_router(refresh_router)

@@ -1,5 +1,6 @@
 """Every table, imported in one place for Alembic and for tests."""
 
+from openpost.accounts.models import AccountReadState, AccountSnapshot
 from openpost.analytics.models import Snapshot
 from openpost.auth.models import ApiKey, IdempotencyRecord
 from openpost.consent.models import OAuthAttempt
@@ -12,6 +13,8 @@ from openpost.webhooks.models import Webhook, WebhookDelivery, WebhookEvent
 from openpost.workspaces.models import Member, User, Workspace
 
 __all__ = [
+    "AccountReadState",
+    "AccountSnapshot",
     "ApiKey",
     "Base",
     "DashboardSession",

@@ -124,7 +124,7 @@ def test_progress_goes_to_a_terminal_stderr(database_url: str, data: Data, tmp_p
         (["--workspace", "00000000-0000-0000-0000-000000000000"], "error: workspace not found"),
         (["--days", "abc"], "error: days must be an integer between 1 and 365"),
         (["--days", "400"], "error: days must be between 1 and 365"),
-        (["--view", "everything"], "error: view must be 'snapshots' or 'latest'"),
+        (["--view", "everything"], "error: view must be 'snapshots', 'latest' or 'accounts'"),
         (["--until", "2026-04-16T00:00:00Z"], "error: until needs since"),
         (["--since", "2026-04-16"], "error: since must carry a timezone offset"),
         (["--since", "2026-04-16T00:00:00Z", "--days", "3"],

@@ -24,6 +24,7 @@ PAGES = {
     "/": ROLES,
     "/posts": ROLES,
     "/post": ROLES,
+    "/accounts": ROLES,
     "/integrations": ROLES,
     "/export.csv": ROLES,
     "/settings": ("admin", "owner"),

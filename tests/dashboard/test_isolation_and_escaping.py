@@ -59,7 +59,7 @@ def test_pages_show_only_the_sessions_workspace(
     world.b.integration.username = "tenant_b_account"
     session.commit()
     sign_in(client, session, members.a["owner"])
-    for path in ("/", "/posts", "/integrations", "/settings", "/export.csv"):
+    for path in ("/", "/posts", "/accounts", "/integrations", "/settings", "/export.csv"):
         body = client.get(path).text
         assert "secret plans of tenant B" not in body
         assert "tenant_b_account" not in body
@@ -89,7 +89,14 @@ def test_user_text_is_escaped_everywhere(
     add_snapshot(session, targets[0], post.published_at, impressions=None)  # type: ignore[arg-type]
     session.commit()
     sign_in(client, session, members.a["owner"])
-    for path in ("/", "/posts", f"/posts/{post.id}", "/integrations", "/?platform=mastodon"):
+    for path in (
+        "/",
+        "/posts",
+        f"/posts/{post.id}",
+        "/accounts",
+        "/integrations",
+        "/?platform=mastodon",
+    ):
         body = client.get(path).text
         assert "<script>alert" not in body, path
         assert "<img src=x" not in body, path

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from openpost.accounts.models import AccountReadState
 from openpost.config import Settings
 from openpost.core import clock
 from openpost.core.db import make_sessionmaker
@@ -135,8 +136,24 @@ def track(
     return target
 
 
-def no_discovery_today(session: Session, integration: Integration) -> None:
-    """Keep discovery out of a test about captures: the account is not due for it today."""
+def no_account_read_today(session: Session, integration: Integration) -> None:
+    """Keep account reads (SPEC §9.4) out of a test about other reads: not due today."""
+    session.add(
+        AccountReadState(
+            integration_id=integration.id,
+            workspace_id=integration.workspace_id,
+            next_due_at=clock.now() + timedelta(days=1),
+        )
+    )
+
+
+def no_discovery_today(
+    session: Session, integration: Integration, *, account_read: bool = False
+) -> None:
+    """Keep discovery out of a test about captures: the account is not due for it today
+    (nor for its account read, unless ``account_read``)."""
+    if not account_read:
+        no_account_read_today(session, integration)
     session.add(
         DiscoveryState(
             integration_id=integration.id,

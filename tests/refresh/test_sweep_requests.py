@@ -33,7 +33,7 @@ from openpost.refresh.metrics import WORK
 from openpost.refresh.models import DiscoveryState
 from openpost.refresh.runner import Runtime
 from tests import builders
-from tests.refresh.conftest import NOW, Clock, no_discovery_today, track
+from tests.refresh.conftest import NOW, Clock, no_account_read_today, no_discovery_today, track
 
 HOUR = timedelta(hours=1)
 OPEN_SETTINGS = {
@@ -116,6 +116,8 @@ def test_a_pause_recorded_in_a_sweep_stops_the_later_discoveries_before_they_cal
         )
         for username, external in arranged.accounts
     ]
+    for integration in integrations:  # a test of discoveries: no account read today
+        no_account_read_today(session, integration)
     session.commit()
     arranged.refuse()
     rt = _runtime(collect_settings, engine, arranged.platform, arranged.fake)

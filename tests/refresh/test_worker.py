@@ -68,10 +68,10 @@ def test_only_the_lease_holder_schedules(
     queue = JobQueue(settings)
     first = Collector(make_runtime(settings, engine, fake_x), queue, workers=1)
     second = Collector(make_runtime(settings, engine, fake_x), JobQueue(settings), workers=1)
-    assert first.pass_once() == 2  # one discovery, one batch
+    assert first.pass_once() == 3  # one discovery, one batch, one account read
     assert second.pass_once() == 0
     assert (first.leading, second.leading) == (True, False)
-    assert queue.pending() == 2
+    assert queue.pending() == 3
 
 
 def wait_for(check: Callable[[], bool], timeout: float = 15.0) -> None:
@@ -119,11 +119,11 @@ def test_redis_queue(
     _due_targets(session, fake_x, 3)
     rt: Runtime = make_runtime(redis_settings, engine, fake_x)
     producer = JobQueue(redis_settings)
-    assert producer.enqueue(runner.tick(rt, NOW)) == 2
+    assert producer.enqueue(runner.tick(rt, NOW)) == 3  # discovery, batch, account read
     consumer = JobQueue(redis_settings)  # another process's view of the same queue
     consumer.attach(rt)
-    assert consumer.pending() == 2
-    assert consumer.run_pending() == 2
+    assert consumer.pending() == 3
+    assert consumer.run_pending() == 3
     assert session.scalar(select(func.count()).select_from(Snapshot)) == 3
 
 

@@ -1,9 +1,8 @@
 """The seam through which engagement reads an account's followers at a reading.
 
 ``engagement_rate_by_followers`` (SPEC §9.5) divides by the account's followers *at the
-reading*. Those come from account snapshots (SPEC §9.4), which live in another package.
-Everything in engagement asks for followers through ``followers_at_readings`` only; the
-one place to connect is ``followers_at`` below.
+reading*. Those come from account snapshots (SPEC §9.4, ``openpost.accounts``); everything
+in engagement asks for them through ``followers_at_readings``.
 """
 
 from __future__ import annotations
@@ -15,21 +14,17 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from openpost.accounts.service import followers_at as from_snapshots
+
 Reading = tuple[uuid.UUID, datetime]  # (integration_id, captured_at)
 
 
 def followers_at(
     session: Session, workspace_id: uuid.UUID, integration_ids: list[uuid.UUID], at: datetime
 ) -> Mapping[uuid.UUID, int | None]:
-    """Each integration's followers as last read at or before ``at``.
-
-    TODO(lead): connect to the accounts package's ``followers_at(session, workspace_id,
-    integration_ids, at)`` (account snapshots, SPEC §9.4): replace this body with a call to
-    it. Until then no followers are known, and every ``engagement_rate_by_followers`` is
-    ``null`` (unknown), never 0.
-    """
-    del session, workspace_id, integration_ids, at
-    return {}
+    """Each integration's followers as last read at or before ``at``: the latest account
+    snapshot's (SPEC §9.4), ``None`` where none is known."""
+    return from_snapshots(session, workspace_id, integration_ids, at)
 
 
 def followers_at_readings(

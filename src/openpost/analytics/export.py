@@ -33,6 +33,8 @@ scan). Columns ``LATEST_COLUMNS``:
   provisional (of the latest snapshot), then engagements, engagement_rate,
   engagement_rate_by_followers (SPEC §9.5; ``export_engagement``).
 
+``view=accounts``: every account snapshot in range (``openpost.accounts.export``).
+
 Format: RFC 4180 (comma, CRLF after every record including the header, fields with a comma,
 quote, CR or LF quoted, quotes doubled), UTF-8 without a byte-order mark. An empty cell means
 "not reported"; 0 is a measured zero. Times are RFC 3339 UTC with ``Z``. Free-text cells
@@ -109,6 +111,11 @@ then """
     + export_engagement.DESCRIPTION
     + """.
 
+**view=accounts**: every account snapshot (SPEC 9.4) in range, newest first. Columns:
+`snapshot_id, captured_at, integration_id, platform, username, followers, following, posts,
+platform_data`. `integration_id` and `platform` narrow the rows; `post_id` and `search`
+do not apply to accounts and are a 400 with this view.
+
 An empty cell means "not reported"; `0` is a measured zero. Times are RFC 3339 UTC with
 `Z`. Text cells (username, post_url, platform_data, content) that start with `=`, `+`,
 `-`, `@`, TAB or CR get a leading `'` so spreadsheets do not run them as formulas; numbers
@@ -162,6 +169,7 @@ AnySelect = Select[*tuple[Any, ...]]
 class View(StrEnum):
     snapshots = "snapshots"
     latest = "latest"
+    accounts = "accounts"  # SPEC §9.4: account snapshots (``openpost.accounts.export``)
 
 
 # ------------------------------------------------------------------- cells and records
@@ -323,7 +331,7 @@ def parse_request(
     """Check and convert the raw parameters; any problem is a 400 naming the field."""
     view = View.snapshots.value if view is None else view
     if view not in View.__members__:
-        raise BadRequest("view must be 'snapshots' or 'latest'")
+        raise BadRequest("view must be 'snapshots', 'latest' or 'accounts'")
     if since is None and until is not None:
         raise BadRequest("until needs since")
     if since is not None:
@@ -390,6 +398,10 @@ def open_export(
     ``session`` serves the checks; the stream opens its own session from ``factory`` when it
     is first iterated, so it outlives the caller's unit of work.
     """
+    from openpost.accounts import export as accounts_export  # it imports this module
+
+    if request.view is View.accounts:
+        accounts_export.check(request)  # post filters: a 400 before any id is looked up
     if request.integration_id is not None:
         require_integration(session, workspace_id, request.integration_id)
     if request.post_id is not None:
@@ -400,6 +412,9 @@ def open_export(
             raise NotFound("post not found")
     filename = f"openpost-analytics-{request.view.value}-{now.strftime('%Y-%m-%d')}.csv"
     progress = ExportProgress()
+    if request.view is View.accounts:
+        chunks = accounts_export.stream(factory, workspace_id, request, progress)
+        return CsvExport(filename, chunks, progress)
     return CsvExport(filename, _stream(factory, workspace_id, request, progress), progress)
 
 

@@ -195,7 +195,11 @@ def export_csv(
         ),
     ] = None,
     view: Annotated[
-        export.View, Query(description="`snapshots`: every snapshot; `latest`: one row a target")
+        export.View,
+        Query(
+            description="`snapshots`: every snapshot; `latest`: one row a target; "
+            "`accounts`: every account snapshot"
+        ),
     ] = export.View.snapshots,
     platform: Annotated[
         str | None,

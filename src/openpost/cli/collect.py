@@ -111,6 +111,10 @@ def _payload(summary: SweepSummary) -> dict[str, Any]:
         "over_budget": summary.over_budget,
         "snapshots_written": summary.written,
         "outcomes": dict(summary.outcomes),
+        # SPEC §9.4: account reads (not in a dry run's estimate).
+        "account_reads": summary.account_reads,
+        "account_requests": summary.account_requests,
+        "account_snapshots_written": summary.account_snapshots,
     }
 
 
@@ -150,6 +154,10 @@ def _print(summary: SweepSummary, as_json: bool) -> None:
     if not summary.dry_run:
         outcomes = ", ".join(f"{k} {v}" for k, v in sorted(summary.outcomes.items())) or "none"
         lines.append(f"snapshots written: {summary.written}; outcomes: {outcomes}")
+        lines.append(
+            f"accounts: {summary.account_snapshots} account snapshot(s) in "
+            f"{summary.account_requests} request(s)"
+        )
     typer.echo("\n".join(lines))
 
 

@@ -48,7 +48,9 @@ def export(
     view: Annotated[
         str,
         typer.Option(
-            metavar="VIEW", help="`snapshots` (every snapshot) or `latest` (one row a target)."
+            metavar="VIEW",
+            help="`snapshots` (every snapshot), `latest` (one row a target) or `accounts` "
+            "(every account snapshot).",
         ),
     ] = View.snapshots.value,
     output: Annotated[

@@ -9,7 +9,7 @@ from openpost.analytics.export import MEDIA_TYPE
 from openpost.core import clock
 from openpost.core.errors import BadRequest
 from openpost.core.ids import parse_uuid
-from openpost.dashboard import owner_consent, views
+from openpost.dashboard import accounts_page, owner_consent, views
 from openpost.dashboard.deps import CurrentViewer
 from openpost.dashboard.filters import parse_filters
 from openpost.dashboard.web import DashboardRoute, render
@@ -77,6 +77,24 @@ def post(request: Request, session: DbSession, viewer: CurrentViewer, post_id: s
         days=_int(request, "days", views.DEFAULT_POST_DAYS),
     )
     return render(request, "post.html", {**context, "active": "posts"})
+
+
+@router.get("/accounts")
+def accounts(request: Request, session: DbSession, viewer: CurrentViewer) -> Response:
+    """Followers over time per account, growth per day and per period (SPEC §9.4)."""
+    raw = request.query_params.get("integration") or None
+    context = accounts_page.accounts_page(
+        session,
+        viewer,
+        now=clock.now(),
+        days=_int(request, "days", accounts_page.DEFAULT_DAYS),
+        integration_id=parse_uuid(raw, "integration") if raw else None,
+    )
+    return render(
+        request,
+        "accounts.html",
+        {**views.chrome(session, viewer), **context, "active": "accounts"},
+    )
 
 
 @router.get("/integrations")

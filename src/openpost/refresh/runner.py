@@ -23,7 +23,8 @@ from openpost.consent.tokens import OwnerTokens
 from openpost.core import clock
 from openpost.core.db import make_engine, make_sessionmaker, transaction
 from openpost.platforms.registry import Clients
-from openpost.refresh import discovery, planner
+from openpost.refresh import account_capture, account_reads, discovery, planner
+from openpost.refresh.account_reads import AccountJob
 from openpost.refresh.capture import capture_batch
 from openpost.refresh.discovery import DiscoveryJob
 from openpost.refresh.planner import Batch, Plan
@@ -72,6 +73,7 @@ class Runtime:
 class Jobs:
     discoveries: list[DiscoveryJob] = field(default_factory=list)
     batches: list[Batch] = field(default_factory=list)
+    accounts: list[AccountJob] = field(default_factory=list)
 
 
 def plan_discoveries(
@@ -94,11 +96,24 @@ def plan_captures(
     return result, batches
 
 
+def plan_account_reads(
+    rt: Runtime, now: datetime, workspace_id: uuid.UUID | None = None
+) -> list[AccountJob]:
+    """Due account reads (SPEC §9.4), planned after the posts' so that the daily budgets
+    they see include what the post batches spend."""
+    with transaction(rt.factory) as session:
+        account_reads.adopt(session, now, workspace_id)
+        result = account_reads.plan(session, rt.clients, now, workspace_id=workspace_id)
+        return account_reads.claim(session, result, lease_until=now + rt.policy.lease)
+
+
 def tick(rt: Runtime, now: datetime) -> Jobs:
-    """One scheduler pass: claim due discoveries and due targets; the jobs to queue."""
+    """One scheduler pass: claim due discoveries, due targets and due account reads; the
+    jobs to queue."""
     discoveries = plan_discoveries(rt, now)
     _, batches = plan_captures(rt, now)
-    return Jobs(discoveries=discoveries, batches=batches)
+    accounts = plan_account_reads(rt, now)
+    return Jobs(discoveries=discoveries, batches=batches, accounts=accounts)
 
 
 @dataclass
@@ -111,6 +126,9 @@ class SweepSummary:
     requests: int = 0  # metric reads' requests (every one: a fallback's per-post reads too)
     discovery_requests: int = 0
     discovery_held: int = 0  # discoveries a pause recorded during the sweep held back
+    account_reads: int = 0  # account-read jobs (SPEC §9.4)
+    account_requests: int = 0
+    account_snapshots: int = 0
     targets: int = 0
     written: int = 0
     spend: dict[str, int] = field(default_factory=dict)  # platform -> budget units spent
@@ -181,4 +199,9 @@ def sweep(
         summary.requests += captured.requests
         summary.written += captured.written
         summary.outcomes.update(captured.outcomes)
+    for reads in plan_account_reads(rt, now, workspace_id):
+        read = account_capture.run(rt.factory, rt.clients, rt.policy, reads, clock_now=clock_now)
+        summary.account_reads += 1
+        summary.account_requests += read.requests
+        summary.account_snapshots += read.written
     return summary

@@ -1,5 +1,6 @@
-"""The job queue on huey, and its two jobs: ``refresh.capture`` (one batch) and
-``refresh.discover`` (one integration's new posts).
+"""The job queue on huey, and its jobs: ``refresh.capture`` (one batch),
+``refresh.discover`` (one integration's new posts) and ``refresh.accounts`` (one batch of
+account reads, SPEC §9.4).
 
 Storage: huey's SQLite storage in ``<data_dir>/queue.db`` by default (the embedded mode:
 ``openpost serve`` consumes it itself), or Redis with ``OPENPOST_QUEUE_URL=redis://…``
@@ -22,7 +23,7 @@ from huey import Huey, RedisHuey, SqliteHuey
 
 from openpost.config import Settings
 from openpost.core import unavailable
-from openpost.refresh import discovery
+from openpost.refresh import account_capture, account_reads, discovery
 from openpost.refresh.batches import Batch
 from openpost.refresh.capture import capture_batch
 from openpost.refresh.runner import Jobs, Runtime
@@ -55,6 +56,7 @@ class JobQueue:
         self._runtime: Runtime | None = None
         self._capture = self.huey.task(name="refresh.capture")(self._run_capture)
         self._discover = self.huey.task(name="refresh.discover")(self._run_discover)
+        self._accounts = self.huey.task(name="refresh.accounts")(self._run_accounts)
 
     def attach(self, runtime: Runtime) -> None:
         self._runtime = runtime
@@ -75,6 +77,7 @@ class JobQueue:
         """
         work = [(self._discover, job.payload()) for job in jobs.discoveries]
         work += [(self._capture, batch.payload()) for batch in jobs.batches]
+        work += [(self._accounts, job.payload()) for job in jobs.accounts]
         for queued, (task, payload) in enumerate(work):
             try:
                 task(payload)
@@ -119,6 +122,16 @@ class JobQueue:
             _unless_outage(exc, "discovery")
             return {"discovered": 0, "snapshots": 0}
         return {"discovered": result.discovered, "snapshots": result.snapshots}
+
+    def _run_accounts(self, payload: dict[str, Any]) -> dict[str, int]:
+        rt = self.runtime
+        job = account_reads.AccountJob.from_payload(payload)
+        try:
+            result = account_capture.run(rt.factory, rt.clients, rt.policy, job)
+        except Exception as exc:
+            _unless_outage(exc, "account read")
+            return {"written": 0, "requests": 0}
+        return {"written": result.written, "requests": result.requests}
 
 
 def _unless_outage(error: Exception, job: str) -> None:

@@ -19,6 +19,8 @@ the oldest one of that name, and gives it:
   history stops there, its outcome is ``not_found``;
 - refresh states as after those readings: last attempt and success at the last reading,
   next due from the tiers, outcome ``ok`` (``frozen`` once nothing is ever due again);
+- a daily account snapshot per integration for the same 90 days and up to now, with its
+  account-read state (``accounts.demo``, SPEC §9.4);
 - a discovery state per integration as discovery leaves it (SPEC §3.4): its ``since_id``
   cursor at the seeding time, checked just now, next due after the discovery interval. So
   the collector's first pass imports nothing the demo already "knows": without it, every
@@ -50,6 +52,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from openpost.accounts.demo import seed_account_history
 from openpost.analytics.models import Snapshot
 from openpost.analytics.writer import Reading, append_snapshots
 from openpost.auth.service import create_key
@@ -64,6 +67,7 @@ from openpost.platforms.synthetic.client import (
     post_url,
     published_at_of,
     simulate,
+    simulate_account,
 )
 from openpost.posts.models import Post, PostSource, PostTarget, TargetStatus
 from openpost.refresh.models import DiscoveryState, Outcome, RefreshState
@@ -429,6 +433,10 @@ def seed_demo(
     workspace, created = _demo_workspace(session, now)
     accounts = _integrations(session, workspace)
     _discovery_states(session, workspace, accounts, now, discovery_interval)
+    # SPEC §9.4: a daily account snapshot per account (``accounts.demo``).
+    seed_account_history(
+        session, [i for i, _ in accounts.values()], workspace.created_at, now, simulate_account
+    )
     tracked = _track(session, workspace, accounts, post_count)
     newest = _newest_captures(session, workspace.id)
 

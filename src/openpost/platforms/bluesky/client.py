@@ -13,6 +13,9 @@ Calls (facts from ``reference/platform-apis.md`` §2 and the AT Protocol lexicon
   first resolves each such handle with ``com.atproto.identity.resolveHandle`` (cached for an
   hour, process-wide) and reports the reading under the id it was given. A handle that no
   longer resolves fails its posts with ``NotFound``.
+- ``app.bsky.actor.getProfiles?actors=…`` reads up to 25 accounts' own counters
+  (``account_batch_size``, SPEC §9.4): ``followersCount``, ``followsCount``,
+  ``postsCount``; an account left out of the answer (gone, taken down) is missing.
 - ``app.bsky.feed.getAuthorFeed`` discovers new posts with
   ``filter=posts_and_author_threads``: the account's own posts and the continuations of its
   own threads, without replies into other people's conversations (they are not the
@@ -59,6 +62,7 @@ from openpost.config import Settings
 from openpost.core import clock
 from openpost.platforms.base import (
     Account,
+    AccountBatch,
     BatchResult,
     DiscoveredPost,
     DiscoveryPage,
@@ -77,6 +81,7 @@ from openpost.platforms.bluesky.reading import (
     is_did,
     malformed,
     post_uri,
+    profile_reading,
     reading_of,
     since_key,
     window_of,
@@ -123,6 +128,7 @@ class BlueskyClient:
 
     platform = PLATFORM
     batch_size = 25
+    account_batch_size = 25  # app.bsky.actor.getProfiles (SPEC §9.4)
 
     def __init__(
         self,
@@ -235,6 +241,45 @@ class BlueskyClient:
             if uri not in answered:
                 result.deleted.update(ids)
         return replace(result, calls=self.requests - before)
+
+    def fetch_accounts(
+        self, account_ids: Sequence[str], *, credentials: dict[str, Any] | None = None
+    ) -> AccountBatch:
+        """Followers, following and post counts of up to 25 accounts (DIDs) in one
+        ``app.bsky.actor.getProfiles``; an account the AppView leaves out is missing."""
+        del credentials  # the public AppView takes no credentials
+        unique = list(dict.fromkeys(account_ids))
+        if len(unique) > self.account_batch_size:
+            raise ValueError(
+                f"Bluesky reads at most {self.account_batch_size} profiles per call, "
+                f"not {len(unique)}"
+            )
+        before = self.requests
+        batch = AccountBatch(readings={})
+        wanted = [a for a in unique if is_did(a)]
+        for account_id in unique:
+            if not is_did(account_id):
+                batch.errors[account_id] = NotFound(
+                    "not a Bluesky account id (a DID)", code="bluesky_invalid_account"
+                )
+        if not wanted:
+            return replace(batch, calls=0)
+        body = self._get("app.bsky.actor.getProfiles", [("actors", did) for did in wanted])
+        profiles = body.get("profiles")
+        if not isinstance(profiles, list):
+            raise malformed("Bluesky's getProfiles answer has no list of profiles")
+        for item in profiles:
+            did = item.get("did") if isinstance(item, dict) else None
+            if did not in wanted or did in batch.readings:
+                continue
+            try:
+                batch.readings[did] = profile_reading(item)
+            except MalformedResponse as exc:
+                batch.errors[did] = exc
+        for did in wanted:
+            if did not in batch.readings and did not in batch.errors:
+                batch.missing.add(did)
+        return replace(batch, calls=self.requests - before)
 
     def discover(
         self,

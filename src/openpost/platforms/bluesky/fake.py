@@ -41,8 +41,10 @@ RESOLVE_HANDLE = "com.atproto.identity.resolveHandle"
 GET_PROFILE = "app.bsky.actor.getProfile"
 GET_POSTS = "app.bsky.feed.getPosts"
 GET_AUTHOR_FEED = "app.bsky.feed.getAuthorFeed"
-METHODS = (RESOLVE_HANDLE, GET_PROFILE, GET_POSTS, GET_AUTHOR_FEED)
+GET_PROFILES = "app.bsky.actor.getProfiles"
+METHODS = (RESOLVE_HANDLE, GET_PROFILE, GET_POSTS, GET_AUTHOR_FEED, GET_PROFILES)
 MAX_URIS = 25
+MAX_ACTORS = 25
 DEFAULT_RATE_LIMIT = 3000  # the PDS figure; the AppView publishes none
 WINDOW = timedelta(minutes=5)
 
@@ -56,6 +58,7 @@ class FakeActor:
     display_name: str
     created_at: datetime
     followers: int = 0
+    follows: int = 12
     deactivated: bool = False
     takendown: bool = False
 
@@ -229,6 +232,8 @@ class FakeBluesky(base.FakePlatform[str, FaultKind, RecordedRequest]):
             status, payload = self._get_profile(params)
         elif endpoint == GET_POSTS:
             status, payload = self._get_posts(params)
+        elif endpoint == GET_PROFILES:
+            status, payload = self._get_profiles(params)
         else:
             status, payload = self._get_author_feed(params)
         return JSONResponse(payload, status_code=status, headers=headers)
@@ -266,6 +271,26 @@ class FakeBluesky(base.FakePlatform[str, FaultKind, RecordedRequest]):
             return 400, {"error": "AccountDeactivated", "message": "Account is deactivated"}
         count = sum(p.author_did == actor.did and not p.deleted for p in self.posts.values())
         return 200, wire.profile_detailed(actor, posts=count, indexed_at=self._now())
+
+    def _get_profiles(self, params: dict[str, list[str]]) -> tuple[int, Any]:
+        """``getProfiles?actors=…&actors=…`` (1 to 25 DIDs or handles): the detailed views
+        of those that exist and are visible; the others are left out, as the AppView does."""
+        actors = params.get("actors", [])
+        if not actors:
+            return wire.invalid('Error: Params must have the property "actors"')
+        if len(actors) > MAX_ACTORS:
+            return wire.invalid(f"Error: actors must not have more than {MAX_ACTORS} elements")
+        for identifier in actors:
+            if not (wire.HANDLE.match(identifier) or wire.DID.match(identifier)):
+                return wire.invalid("Error: actors/0 must be a valid did or a handle")
+        profiles = []
+        for identifier in dict.fromkeys(actors):
+            actor = self._actor(identifier)
+            if actor is None or not self._visible(actor):
+                continue
+            count = sum(p.author_did == actor.did and not p.deleted for p in self.posts.values())
+            profiles.append(wire.profile_detailed(actor, posts=count, indexed_at=self._now()))
+        return 200, {"profiles": profiles}
 
     def _get_posts(self, params: dict[str, list[str]]) -> tuple[int, Any]:
         uris = params.get("uris", [])

@@ -98,7 +98,7 @@ def profile_detailed(actor: FakeActor, *, posts: int, indexed_at: datetime) -> d
         **profile_basic(actor),
         "description": f"The fake profile of {actor.handle}",
         "followersCount": actor.followers,
-        "followsCount": 12,
+        "followsCount": actor.follows,
         "postsCount": posts,
         "indexedAt": timestamp(indexed_at),
     }

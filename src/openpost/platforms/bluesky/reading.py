@@ -12,6 +12,7 @@ import httpx
 
 from openpost.core import clock
 from openpost.platforms.base import (
+    AccountReading,
     DiscoveredPost,
     MalformedResponse,
     MetricReading,
@@ -218,3 +219,29 @@ def http_error(response: httpx.Response, window: RateWindow | None) -> PlatformE
 
 def window_of(headers: httpx.Headers) -> RateWindow | None:
     return epoch_window(headers, "ratelimit")
+
+
+PROFILE_COUNTERS = {
+    "followers": "followersCount",
+    "following": "followsCount",
+    "posts": "postsCount",
+}
+
+
+def profile_reading(item: dict[str, Any]) -> AccountReading:
+    """An account's counters from a ``profileViewDetailed`` (SPEC §9.4): followers =
+    ``followersCount``, following = ``followsCount``, posts = ``postsCount``; a counter the
+    view leaves out is ``None`` (not 0), one of the wrong type fails the account alone."""
+    values: dict[str, int | None] = {}
+    for field_name, name in PROFILE_COUNTERS.items():
+        value = item.get(name)
+        if value is not None and not is_counter(value):
+            raise malformed(f"Bluesky's {name} for this profile is not a counter")
+        values[field_name] = value
+    return AccountReading(
+        external_account_id=str(item["did"]),
+        followers=values["followers"],
+        following=values["following"],
+        posts=values["posts"],
+        platform_data={n: item[n] for n in PROFILE_COUNTERS.values() if n in item},
+    )

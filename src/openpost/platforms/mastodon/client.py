@@ -19,6 +19,10 @@ Calls (facts from ``reference/platform-apis.md`` §3 and the Mastodon API docs):
   day (process-wide) so later batches go straight to the fallback. There a 404 carrying
   Mastodon's JSON error body means deleted; a 404 without it (a parked domain, a proxy)
   fails the post instead, so a vanished instance never marks its posts deleted.
+- ``GET /api/v1/accounts/:id`` reads one account's own counters per request
+  (``account_batch_size`` 1: Mastodon has no batch, SPEC §9.4): ``followers_count``,
+  ``following_count``, ``statuses_count``. An account the instance does not know (404 with
+  Mastodon's error body) or reports suspended (its counts then read 0) is missing.
 - ``GET /api/v1/accounts/:id/statuses?exclude_reblogs=true&exclude_replies=true&since_id=…
   &limit=40`` discovers new posts, newest first. ``exclude_replies`` drops replies to other
   accounts but keeps the account's own threads (as Bluesky's author threads and X's
@@ -60,9 +64,11 @@ from openpost.config import Settings
 from openpost.core import clock
 from openpost.platforms.base import (
     Account,
+    AccountBatch,
     BatchResult,
     DiscoveredPost,
     DiscoveryPage,
+    MalformedResponse,
     NotFound,
     PlatformError,
     RateWindow,
@@ -71,6 +77,7 @@ from openpost.platforms.http import DEFAULT_TIMEOUT, make_client, safe_text, sen
 from openpost.platforms.mastodon.reading import (
     PLATFORM,
     access_token,
+    account_reading,
     discovered,
     has_error_body,
     http_error,
@@ -125,6 +132,7 @@ class MastodonClient:
 
     platform = PLATFORM
     batch_size = 20
+    account_batch_size = 1  # GET /api/v1/accounts/:id, one account per request
 
     def __init__(
         self,
@@ -267,6 +275,50 @@ class MastodonClient:
                 continue
             read_statuses([status], [post_id], result)
         return replace(result, calls=self.requests - before)
+
+    def fetch_accounts(
+        self, account_ids: Sequence[str], *, credentials: dict[str, Any] | None = None
+    ) -> AccountBatch:
+        """Followers, following and statuses counts, one ``GET /api/v1/accounts/:id`` per
+        account, on the instance ``credentials["instance"]`` names (as for metrics)."""
+        given = (credentials or {}).get("instance")
+        if not isinstance(given, str) or not given.strip():
+            raise ValueError('Mastodon reads need credentials={"instance": "<instance>"}')
+        instance = instance_name(given)
+        unique = list(dict.fromkeys(account_ids))
+        if len(unique) > self.account_batch_size:
+            raise ValueError(f"Mastodon reads one account per call, not {len(unique)}")
+        batch = AccountBatch(readings={}, calls=0)
+        target = self._target(instance)
+        token = access_token(credentials)
+        before = self.requests
+        for account_id in unique:
+            if not is_mastodon_id(account_id):
+                batch.errors[account_id] = NotFound(
+                    "not a Mastodon account id", code="mastodon_invalid_account"
+                )
+                continue
+            path = f"/api/v1/accounts/{quote(account_id, safe='')}"
+            try:
+                body = self._get(target, instance, path, [], token=token)
+            except _MissingEndpoint as missing:
+                if missing.mastodon_body:
+                    batch.missing.add(account_id)
+                else:
+                    batch.errors[account_id] = PlatformError(
+                        f"{instance} answered HTTP {missing.status} without Mastodon's error "
+                        "body; is it still a Mastodon instance?",
+                        code="mastodon_not_mastodon",
+                    )
+                continue
+            if isinstance(body, dict) and body.get("suspended") is True:
+                batch.missing.add(account_id)
+                continue
+            try:
+                batch.readings[account_id] = account_reading(account_id, body)
+            except MalformedResponse as exc:
+                batch.errors[account_id] = exc
+        return replace(batch, calls=self.requests - before)
 
     def discover(
         self,

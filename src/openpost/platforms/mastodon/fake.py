@@ -42,7 +42,7 @@ MAX_IDS = 20
 DEFAULT_RATE_LIMIT = 300  # unauthenticated requests per 5 minutes per address
 WINDOW = timedelta(minutes=5)
 
-Endpoint = Literal["lookup", "account_statuses", "statuses", "status", "instance"]
+Endpoint = Literal["lookup", "account_statuses", "statuses", "status", "instance", "account"]
 FaultKind = Literal["server_error", "unauthorized", "forbidden", "not_json", "wrong_shape", "slow"]
 
 
@@ -53,6 +53,7 @@ class FakeAccount:
     display_name: str
     created_at: datetime
     followers: int = 0
+    following: int = 17
     locked: bool = False
     suspended: bool = False
 
@@ -193,6 +194,7 @@ class FakeMastodon(base.FakePlatform[Endpoint, FaultKind, RecordedRequest]):
     def _routes(self) -> list[Route]:
         paths: dict[str, Endpoint] = {
             "/api/v1/accounts/lookup": "lookup",
+            "/api/v1/accounts/{id}": "account",
             "/api/v1/accounts/{id}/statuses": "account_statuses",
             "/api/v1/statuses": "statuses",
             "/api/v1/statuses/{id}": "status",
@@ -254,6 +256,9 @@ class FakeMastodon(base.FakePlatform[Endpoint, FaultKind, RecordedRequest]):
             status, payload = self._statuses(params, signed_in)
         elif endpoint == "status":
             status, payload = self._status(path["id"], signed_in)
+        elif endpoint == "account":  # GET /api/v1/accounts/:id (SPEC §9.4 account reads)
+            found = self.accounts.get(path["id"])
+            status, payload = (200, self._account(found)) if found else (404, wire.NOT_FOUND)
         else:
             status, payload = 200, self._instance(request.url.path)
         return JSONResponse(payload, status_code=status, headers={**headers, **extra})

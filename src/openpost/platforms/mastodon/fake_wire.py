@@ -71,14 +71,21 @@ def account_entity(account: FakeAccount, domain: str, *, statuses: int) -> dict[
         "header": f"https://{domain}/headers/original/missing.png",
         "header_static": f"https://{domain}/headers/original/missing.png",
         "followers_count": account.followers,
-        "following_count": 17,
+        "following_count": account.following,
         "statuses_count": statuses,
         "last_status_at": None,
         "emojis": [],
         "fields": [],
     }
     if account.suspended:
-        entity.update(display_name="", note="", statuses_count=0, suspended=True)
+        entity.update(
+            display_name="",
+            note="",
+            statuses_count=0,
+            followers_count=0,
+            following_count=0,
+            suspended=True,
+        )
     return entity
 
 

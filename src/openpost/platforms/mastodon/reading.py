@@ -15,6 +15,7 @@ import orjson
 
 from openpost.core import clock
 from openpost.platforms.base import (
+    AccountReading,
     BatchResult,
     DiscoveredPost,
     MalformedResponse,
@@ -262,3 +263,30 @@ def plain_text(html: str) -> str:
     parser.feed(html)
     parser.close()
     return "".join(parser.parts).strip()
+
+
+ACCOUNT_COUNTERS = {
+    "followers": "followers_count",
+    "following": "following_count",
+    "posts": "statuses_count",
+}
+
+
+def account_reading(account_id: str, body: object) -> AccountReading:
+    """An account's own counters from Mastodon's Account entity (SPEC §9.4); a counter that
+    is missing or not a non-negative integer fails the account alone."""
+    if not isinstance(body, dict):
+        raise malformed("the instance's account answer is not an account")
+    values: dict[str, int] = {}
+    for field_name, name in ACCOUNT_COUNTERS.items():
+        value = body.get(name)
+        if type(value) is not int or value < 0:
+            raise malformed(f"the instance's {name} for this account is not a counter")
+        values[field_name] = value
+    return AccountReading(
+        external_account_id=account_id,
+        followers=values["followers"],
+        following=values["following"],
+        posts=values["posts"],
+        platform_data={name: values[f] for f, name in ACCOUNT_COUNTERS.items()},
+    )

@@ -41,6 +41,8 @@ from typing import Any
 from openpost.core import clock
 from openpost.platforms.base import (
     Account,
+    AccountBatch,
+    AccountReading,
     BatchResult,
     DiscoveredPost,
     DiscoveryPage,
@@ -69,6 +71,10 @@ BATCH_SIZES = {
     "pinterest": 1,
 }
 DEFAULT_BATCH_SIZE = 50
+# The most accounts one account read may carry (X users lookup, Bluesky getProfiles,
+# YouTube channels.list); one per call elsewhere (SPEC §9.4).
+ACCOUNT_BATCH_SIZES = {"twitter": 100, "bluesky": 25, "youtube": 50}
+_AUDIENCE_EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
 # Typical lifetime impressions (or hidden reach, where none is reported) of a post.
 _REACH = {
@@ -391,6 +397,7 @@ class SyntheticClient:
         self.platform = platform
         self.batch_size = batch_size or BATCH_SIZES.get(platform, DEFAULT_BATCH_SIZE)
         self.gone = frozenset(gone)  # ids to report deleted, for tests of that path
+        self.account_batch_size = ACCOUNT_BATCH_SIZES.get(platform, 1)
         self.requests = 0  # metrics requests made, as a real client would be billed
 
     def lookup_account(self, handle: str) -> Account:
@@ -424,6 +431,21 @@ class SyntheticClient:
             else:
                 readings[post_id] = simulate(self.platform, post_id, published, at)
         return BatchResult(readings=readings, deleted=deleted)
+
+    def fetch_accounts(
+        self, account_ids: Sequence[str], *, credentials: dict[str, Any] | None = None
+    ) -> AccountBatch:
+        """Each account's audience at the current time (``simulate_account``)."""
+        del credentials
+        if len(account_ids) > self.account_batch_size:
+            raise ValueError(
+                f"{len(account_ids)} accounts in one {self.platform} request; "
+                f"at most {self.account_batch_size}"
+            )
+        self.requests += 1
+        at = clock.now()
+        readings = {a: simulate_account(self.platform, a, at) for a in dict.fromkeys(account_ids)}
+        return AccountBatch(readings=readings)
 
     def discover(
         self,
@@ -463,3 +485,66 @@ class SyntheticClient:
 
     def rate_window(self) -> RateWindow | None:
         return None  # the simulator has no rate limits
+
+
+# --- account audiences -----------------------------------------------------------------
+
+
+def simulate_account(platform: str, account_id: str, at: datetime) -> AccountReading:
+    """An account's followers, following and posts at ``at``. Pure and deterministic.
+
+    Followers grow linearly from a per-account base (a few hundred to tens of thousands) at
+    0.05-0.5 % of it per day since 2024, with a per-day wobble of up to ±0.3 % of the base
+    (some days lose followers, as real accounts do); following drifts slowly up; posts count
+    one every 6-48 hours. YouTube reports no following (``None``), as the platform does."""
+    h = _digest("synthetic-audience", platform, account_id)
+    u = [int.from_bytes(h[i : i + 3], "big") / 0x1000000 for i in range(0, 18, 3)]
+    days = max((at - _AUDIENCE_EPOCH).total_seconds() / 86400.0, 0.0)
+    base = 200.0 * 10 ** (2.5 * u[0])
+    growth = 0.0005 + 0.0045 * u[1]
+    day_mark = hashlib.sha256(h[18:] + int(days).to_bytes(4, "big")).digest()
+    wobble = (int.from_bytes(day_mark[:2], "big") / 0xFFFF - 0.5) * 0.006 * base
+    followers = max(int(base * (1.0 + growth * days) + wobble), 0)
+    following = int(40 + 900 * u[2] + days * 0.3 * u[3])
+    posts = int(days * 24.0 / (6.0 + 42.0 * u[4])) + int(50 * u[5])
+    return _account_shape(platform, account_id, followers, following, posts)
+
+
+def _account_shape(
+    platform: str, account_id: str, followers: int, following: int, posts: int
+) -> AccountReading:
+    """The reading, with ``platform_data`` under the platform's own counter names."""
+    data: dict[str, Any]
+    follows: int | None = following
+    if platform == "twitter":
+        data = {
+            "followers_count": followers,
+            "following_count": following,
+            "tweet_count": posts,
+            "listed_count": followers // 90,
+        }
+    elif platform == "bluesky":
+        data = {"followersCount": followers, "followsCount": following, "postsCount": posts}
+    elif platform == "youtube":
+        follows = None
+        data = {
+            "subscriberCount": str(followers),
+            "videoCount": str(posts),
+            "viewCount": str(followers * 37),
+            "hiddenSubscriberCount": False,
+        }
+    elif platform == "mastodon":
+        data = {
+            "followers_count": followers,
+            "following_count": following,
+            "statuses_count": posts,
+        }
+    else:
+        data = {"followers_count": followers, "following_count": following, "posts": posts}
+    return AccountReading(
+        external_account_id=account_id,
+        followers=followers,
+        following=follows,
+        posts=posts,
+        platform_data=data,
+    )

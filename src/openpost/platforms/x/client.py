@@ -53,6 +53,7 @@ import httpx
 from openpost.config import Settings
 from openpost.platforms.base import (
     Account,
+    AccountBatch,
     BatchResult,
     DiscoveredPost,
     DiscoveryPage,
@@ -64,6 +65,7 @@ from openpost.platforms.base import (
 )
 from openpost.platforms.consent import UserTokenSource as UserTokenSource  # the registry's
 from openpost.platforms.http import DEFAULT_TIMEOUT, json_object, make_client, send
+from openpost.platforms.x.account_reading import USER_FIELDS, USERS_BATCH, users_batch
 from openpost.platforms.x.reading import (
     PLATFORM,
     PRIVATE_SECTIONS,
@@ -95,6 +97,7 @@ class XClient:
 
     platform = PLATFORM
     batch_size = 100
+    account_batch_size = USERS_BATCH  # GET /2/users?ids= (SPEC §9.4)
 
     def __init__(
         self,
@@ -189,6 +192,40 @@ class XClient:
             if refused:  # private fields refused (post older than 30 days): read them publicly
                 self._read_batch(refused, token=token, private=False, into=result)
             return result
+
+        result = self._with_token(credentials, read)
+        return replace(result, calls=self.requests - before)
+
+    def fetch_accounts(
+        self, account_ids: Sequence[str], *, credentials: dict[str, Any] | None = None
+    ) -> AccountBatch:
+        """Followers, following and post counts of up to 100 accounts in one users lookup
+        (``platforms.x.account_reading``)."""
+        unique = list(dict.fromkeys(account_ids))
+        if len(unique) > USERS_BATCH:
+            raise ValueError(f"X reads at most {USERS_BATCH} users per call, not {len(unique)}")
+        batch = AccountBatch(readings={}, calls=0)
+        valid = []
+        for account_id in unique:
+            if is_id(account_id):
+                valid.append(account_id)
+            else:
+                batch.errors[account_id] = NotFound(
+                    "not a valid X account id", code="x_invalid_account"
+                )
+        if not valid:
+            return batch
+        before = self.requests
+
+        def read(token: str) -> AccountBatch:
+            into = AccountBatch(readings={}, errors=dict(batch.errors))
+            params = {"ids": ",".join(valid), "user.fields": USER_FIELDS}
+            users_batch(
+                self._get("/2/users", params, token=token, endpoint="users_lookup"),
+                valid,
+                into,
+            )
+            return into
 
         result = self._with_token(credentials, read)
         return replace(result, calls=self.requests - before)

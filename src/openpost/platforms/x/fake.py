@@ -1,7 +1,8 @@
 """A faithful fake of the X API v2 endpoints OpenPost reads.
 
-Endpoints: ``GET /2/users/by/username/:username``, ``GET /2/tweets?ids=`` and
-``GET /2/users/:id/tweets``, plus the owner-consent side (``GET /i/oauth2/authorize``,
+Endpoints: ``GET /2/users/by/username/:username``, ``GET /2/tweets?ids=``,
+``GET /2/users/:id/tweets`` and the users lookup ``GET /2/users?ids=`` (``fake_accounts``),
+plus the owner-consent side (``GET /i/oauth2/authorize``,
 ``POST /2/oauth2/token``, ``GET /2/users/me``: rules in ``fakes.x_oauth``), with X's
 response shapes (``data``/``errors``/``meta``), its error entries (``value, detail,
 title, resource_type, parameter, resource_id, type``), its 400 "Invalid Request" body
@@ -34,6 +35,7 @@ from starlette.routing import Route
 from openpost.core import clock
 from openpost.platforms.fakes import base
 from openpost.platforms.fakes.base import Fault
+from openpost.platforms.x import fake_accounts
 from openpost.platforms.x import fake_oauth as x_oauth
 from openpost.platforms.x import fake_wire as wire
 
@@ -43,7 +45,10 @@ WINDOW = timedelta(minutes=15)
 PRIVATE_FIELDS = ("non_public_metrics", "organic_metrics")
 PRIVATE_METRICS_MAX_AGE = timedelta(days=30)
 
-Endpoint = Literal["users_by_username", "tweets_lookup", "user_tweets", "oauth2_token", "users_me"]
+Endpoint = Literal[
+    "users_by_username", "tweets_lookup", "user_tweets", "oauth2_token", "users_me",
+    "users_lookup",
+]  # fmt: skip
 FaultKind = Literal[
     "credits_depleted", "usage_capped", "server_error", "forbidden", "not_json", "wrong_shape",
     "slow",
@@ -54,6 +59,7 @@ RATE_LIMITS: dict[Endpoint, tuple[int, int]] = {
     "users_by_username": (300, 900),
     "tweets_lookup": (3500, 5000),
     "user_tweets": (10000, 900),
+    "users_lookup": (300, 900),
 }
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_]{1,15}$")
@@ -66,6 +72,16 @@ class FakeAccount:
     name: str
     protected: bool = False
     suspended: bool = False
+    # The account's own counters, under X's names (the users lookup's ``public_metrics``).
+    public_metrics: dict[str, Any] = field(
+        default_factory=lambda: {
+            "followers_count": 0,
+            "following_count": 0,
+            "tweet_count": 0,
+            "listed_count": 0,
+            "like_count": 0,
+        }
+    )
 
 
 @dataclass(frozen=True)
@@ -187,6 +203,11 @@ class FakeX(base.FakePlatform[Endpoint, FaultKind, RecordedRequest]):
         with self._lock:
             self.posts[post_id].public_metrics.update(counts)
 
+    def set_account_counts(self, account: FakeAccount, **counts: Any) -> None:
+        """Set the account's own counters (``followers_count=…``), as X names them."""
+        with self._lock:
+            account.public_metrics.update(counts)
+
     def delete_post(self, post_id: str) -> None:
         with self._lock:
             self.posts[post_id].deleted = True
@@ -250,6 +271,7 @@ class FakeX(base.FakePlatform[Endpoint, FaultKind, RecordedRequest]):
     def _routes(self) -> list[Route]:
         paths: dict[str, Endpoint] = {
             "/2/users/me": "users_me",
+            "/2/users": "users_lookup",
             "/2/users/by/username/{username}": "users_by_username",
             "/2/tweets": "tweets_lookup",
             "/2/users/{id}/tweets": "user_tweets",
@@ -347,6 +369,8 @@ class FakeX(base.FakePlatform[Endpoint, FaultKind, RecordedRequest]):
             status, payload = self._user_by_username(path["username"], params)
         elif endpoint == "tweets_lookup":
             status, payload = self._tweets_lookup(params, context)
+        elif endpoint == "users_lookup":
+            status, payload = fake_accounts.users_lookup(self, params)
         else:
             status, payload = self._user_tweets(path["id"], params, context)
         return JSONResponse(payload, status_code=status, headers=headers)

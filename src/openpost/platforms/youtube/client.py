@@ -14,6 +14,9 @@ Calls (facts from ``reference/platform-apis.md`` §8), each costing **1 quota un
   newest video a previous discovery returned) and never returns more than ``limit``
   videos. Private and deleted videos are skipped. Each page's new videos get their counters
   from one ``videos.list`` call, returned as the discovered posts' readings.
+- ``channels.list?part=statistics&id=<up to 50 channel ids>`` reads the channels' own
+  counters (``account_batch_size`` 50, SPEC §9.4; one unit per call, counted against the
+  quota as post reads are): ``subscriberCount`` (``None`` when hidden), ``videoCount``.
 - ``videos.list?part=statistics&id=<up to 50 ids>`` reads counters (``batch_size`` 50):
   N due videos cost ⌈N/50⌉ units. Deleted, private and unknown videos are simply left out
   of the answer: they are reported ``deleted``.
@@ -47,6 +50,7 @@ failures → ``TransientError``; bodies we cannot read → ``MalformedResponse``
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -55,6 +59,7 @@ from openpost.config import Settings
 from openpost.core import clock
 from openpost.platforms.base import (
     Account,
+    AccountBatch,
     BatchResult,
     BudgetExhausted,
     DiscoveredPost,
@@ -78,6 +83,7 @@ from openpost.platforms.youtube.reading import (
     Upload,
     channel_from,
     channel_query,
+    channel_reading,
     discovery_cursor,
     http_error,
     is_channel_id,
@@ -101,6 +107,7 @@ class YouTubeClient:
 
     platform = PLATFORM
     batch_size = IDS_PER_CALL
+    account_batch_size = IDS_PER_CALL  # channels.list?part=statistics (SPEC §9.4)
 
     def __init__(
         self,
@@ -199,6 +206,48 @@ class YouTubeClient:
         return BatchResult(
             readings=readings, deleted=deleted, errors={**result.errors, **errors}, calls=1
         )
+
+    def fetch_accounts(
+        self, account_ids: Sequence[str], *, credentials: dict[str, Any] | None = None
+    ) -> AccountBatch:
+        """Subscribers and video counts of up to 50 channels in one ``channels.list``
+        (one quota unit); a channel left out of the answer (terminated, unknown) is
+        missing."""
+        del credentials  # public statistics need only the API key
+        unique = list(dict.fromkeys(account_ids))
+        if len(unique) > self.account_batch_size:
+            raise ValueError(
+                f"YouTube reads at most {self.account_batch_size} channels per call, "
+                f"not {len(unique)}"
+            )
+        batch = AccountBatch(readings={}, calls=0)
+        valid = []
+        for channel_id in unique:
+            if is_channel_id(channel_id):
+                valid.append(channel_id)
+            else:
+                batch.errors[channel_id] = NotFound(
+                    "not a YouTube channel id (UC…)", code="youtube_invalid_channel"
+                )
+        if not valid:
+            return batch
+        self._require_key()
+        body = self._get("channels", {"part": "statistics", "id": ",".join(valid)})
+        items = body.get("items", [])
+        if not isinstance(items, list):
+            raise malformed("YouTube's channel answer has no list of channels")
+        for item in items:
+            found = item.get("id") if isinstance(item, dict) else None
+            if not isinstance(found, str) or found not in valid or found in batch.readings:
+                continue
+            assert isinstance(item, dict)
+            channel_id = found
+            try:
+                batch.readings[channel_id] = channel_reading(item)
+            except MalformedResponse as exc:
+                batch.errors[channel_id] = exc
+        missing = {c for c in valid if c not in batch.readings and c not in batch.errors}
+        return replace(batch, missing=missing, calls=1)
 
     def discover(
         self,

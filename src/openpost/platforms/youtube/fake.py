@@ -74,6 +74,10 @@ class FakeChannel:
     uploads_id: str
     username: str | None = None
     terminated: bool = False
+    # The channel's own statistics (``channels.list?part=statistics``, SPEC §9.4).
+    subscribers: int = 0
+    views: int = 0
+    hidden_subscribers: bool = False
 
 
 @dataclass
@@ -301,6 +305,12 @@ class FakeYouTube(base.FakePlatform[Endpoint, FaultKind, RecordedRequest]):
         visible = [c for c in self.channels.values() if not c.terminated]
         if "id" in params:
             wanted = [i for i in params["id"].split(",") if i]
+            if len(wanted) > MAX_IDS:
+                message = (
+                    f"The request specifies {len(wanted)} channel ids; "
+                    f"at most {MAX_IDS} are allowed."
+                )
+                return wire.invalid("badRequest", message, "id")
             found = [c for i in dict.fromkeys(wanted) for c in visible if c.id == i]
         elif "forHandle" in params:
             handle = params["forHandle"].removeprefix("@").lower()

@@ -240,12 +240,15 @@ def render_channel(channel: FakeChannel, parts: set[str], videos: int) -> dict[s
             "relatedPlaylists": {"likes": "", "uploads": channel.uploads_id}
         }
     if "statistics" in parts:
-        rendered["statistics"] = {
-            "viewCount": "0",
-            "subscriberCount": "0",
-            "hiddenSubscriberCount": False,
+        statistics: dict[str, Any] = {
+            "viewCount": str(channel.views),
+            "subscriberCount": str(channel.subscribers),
+            "hiddenSubscriberCount": channel.hidden_subscribers,
             "videoCount": str(videos),
         }
+        if channel.hidden_subscribers:  # YouTube then leaves the count out
+            del statistics["subscriberCount"]
+        rendered["statistics"] = statistics
     return rendered
 
 

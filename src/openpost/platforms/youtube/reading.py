@@ -21,6 +21,7 @@ import httpx
 
 from openpost.platforms.base import (
     Account,
+    AccountReading,
     BudgetExhausted,
     MalformedResponse,
     MetricReading,
@@ -368,3 +369,30 @@ def _retry_after(headers: httpx.Headers) -> timedelta:
     if value.isdigit() and len(value) <= 6:
         return timedelta(seconds=max(int(value), 1))
     return DEFAULT_RATE_PAUSE
+
+
+def channel_reading(item: dict[str, Any]) -> AccountReading:
+    """A channel's own counters from ``channels.list?part=statistics`` (SPEC §9.4):
+    followers = ``subscriberCount`` (``None`` when ``hiddenSubscriberCount``: the channel
+    hides it), posts = ``videoCount``, following = ``None`` (YouTube has no such count).
+    Counts are decimal strings; one that is not fails the channel alone."""
+    statistics = item.get("statistics")
+    if not isinstance(statistics, dict):
+        raise malformed("YouTube's channel answer has no statistics")
+    data: dict[str, Any] = {}
+    for name in ("subscriberCount", "videoCount", "viewCount"):
+        value = statistics.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value.isascii() or not value.isdigit():
+            raise malformed(f"YouTube's {name} for this channel is not a decimal count")
+        data[name] = int(value)
+    hidden = statistics.get("hiddenSubscriberCount") is True
+    data["hiddenSubscriberCount"] = hidden
+    return AccountReading(
+        external_account_id=str(item["id"]),
+        followers=None if hidden else data.get("subscriberCount"),
+        following=None,
+        posts=data.get("videoCount"),
+        platform_data=data,
+    )

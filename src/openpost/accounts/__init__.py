@@ -1,0 +1,1 @@
+"""Accounts (SPEC §9.4): each connected account's own counters over time."""

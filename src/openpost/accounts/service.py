@@ -1,0 +1,290 @@
+"""The read side of account snapshots (SPEC §9.4), shared by the API, the export, the
+dashboard and the engagement rates (``followers_at``).
+
+Every query is scoped to the caller's workspace. Counters stay ``None`` where the platform
+reported none (YouTube's following, a hidden subscriber count): never 0, and a difference
+with a ``None`` side is ``None``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.orm import Session
+
+from openpost.accounts.models import COUNTERS, AccountSnapshot
+from openpost.analytics.overview import local_day_starts
+from openpost.core.errors import NotFound
+from openpost.core.pagination import decode_cursor, encode_cursor
+from openpost.core.timefmt import format_time
+from openpost.integrations.models import Integration
+from openpost.workspaces.service import get_workspace
+
+ROW_COLUMNS = (
+    AccountSnapshot.id,
+    AccountSnapshot.integration_id,
+    Integration.platform,
+    Integration.username,
+    AccountSnapshot.followers,
+    AccountSnapshot.following,
+    AccountSnapshot.posts,
+    AccountSnapshot.platform_data,
+    AccountSnapshot.captured_at,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountPage:
+    rows: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def account_row(row: Any) -> dict[str, Any]:
+    """The API's account-snapshot object (exactly these keys) from a row of ``ROW_COLUMNS``."""
+    return {
+        "id": str(row.id),
+        "integration_id": str(row.integration_id),
+        "platform": row.platform,
+        "username": row.username,
+        "followers": row.followers,
+        "following": row.following,
+        "posts": row.posts,
+        "platform_data": row.platform_data if isinstance(row.platform_data, dict) else {},
+        "captured_at": format_time(row.captured_at),
+    }
+
+
+def _integration(session: Session, workspace_id: uuid.UUID, integration_id: uuid.UUID) -> Any:
+    """The integration's platform and username; 404 unless it is the caller's."""
+    found = session.execute(
+        select(Integration.id, Integration.platform, Integration.username).where(
+            Integration.id == integration_id, Integration.workspace_id == workspace_id
+        )
+    ).first()
+    if found is None:
+        raise NotFound("integration not found")
+    return found
+
+
+def _rows_query(workspace_id: uuid.UUID) -> Any:
+    return (
+        select(*ROW_COLUMNS)
+        .join(Integration, Integration.id == AccountSnapshot.integration_id)
+        .where(AccountSnapshot.workspace_id == workspace_id)
+        .order_by(AccountSnapshot.captured_at.desc(), AccountSnapshot.id.desc())
+    )
+
+
+def list_accounts(
+    session: Session,
+    workspace_id: uuid.UUID,
+    *,
+    now: datetime,
+    days: int = 30,
+    integration_id: uuid.UUID | None = None,
+    limit: int = 500,
+    cursor: str | None = None,
+) -> AccountPage:
+    """The workspace's account snapshots of the last ``days`` days, newest first, keyset-
+    paged as the post snapshots are."""
+    query = _rows_query(workspace_id).where(
+        AccountSnapshot.captured_at >= now - timedelta(days=days)
+    )
+    if integration_id is not None:
+        _integration(session, workspace_id, integration_id)
+        query = query.where(AccountSnapshot.integration_id == integration_id)
+    if cursor is not None:
+        after_time, after_id = decode_cursor(cursor)
+        query = query.where(
+            tuple_(AccountSnapshot.captured_at, AccountSnapshot.id) < tuple_(after_time, after_id)
+        )
+    rows = session.execute(query.limit(limit + 1)).all()
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1].captured_at, rows[-1].id)
+    return AccountPage([account_row(r) for r in rows], next_cursor)
+
+
+def _diff(a: int | None, b: int | None) -> int | None:
+    return None if a is None or b is None else a - b
+
+
+def change(later: Any, earlier: Any) -> dict[str, int | None]:
+    """``later`` - ``earlier`` per counter (``None`` where either is unknown or missing)."""
+    return {
+        c: _diff(getattr(later, c, None), getattr(earlier, c, None))
+        if later is not None and earlier is not None
+        else None
+        for c in COUNTERS
+    }
+
+
+def _last_before(
+    session: Session, workspace_id: uuid.UUID, integration_id: uuid.UUID, before: datetime
+) -> AccountSnapshot | None:
+    return session.scalars(
+        select(AccountSnapshot)
+        .where(
+            AccountSnapshot.workspace_id == workspace_id,
+            AccountSnapshot.integration_id == integration_id,
+            AccountSnapshot.captured_at < before,
+        )
+        .order_by(AccountSnapshot.captured_at.desc(), AccountSnapshot.id.desc())
+        .limit(1)
+    ).first()
+
+
+def _period(
+    session: Session,
+    workspace_id: uuid.UUID,
+    integration_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+) -> dict[str, Any]:
+    """Growth over ``[start, end)``: the last reading in it minus the last reading before it
+    (or, for an account first read inside it, its first reading: ``since`` says which)."""
+    last = _last_before(session, workspace_id, integration_id, end)
+    base = _last_before(session, workspace_id, integration_id, start)
+    if base is None and last is not None and last.captured_at >= start:
+        base = session.scalars(
+            select(AccountSnapshot)
+            .where(
+                AccountSnapshot.workspace_id == workspace_id,
+                AccountSnapshot.integration_id == integration_id,
+                AccountSnapshot.captured_at >= start,
+                AccountSnapshot.captured_at < end,
+            )
+            .order_by(AccountSnapshot.captured_at, AccountSnapshot.id)
+            .limit(1)
+        ).first()
+    if last is not None and last.captured_at < start:
+        last = None  # no reading inside the period: nothing measured
+    return {
+        "since": format_time(start),
+        "until": format_time(end),
+        **change(last, base),
+        "from_reading": format_time(base.captured_at) if base is not None else None,
+        "to_reading": format_time(last.captured_at) if last is not None else None,
+    }
+
+
+def account_detail(
+    session: Session,
+    workspace_id: uuid.UUID,
+    integration_id: uuid.UUID,
+    *,
+    now: datetime,
+    days: int = 30,
+) -> dict[str, Any]:
+    """Latest values, ``delta`` (latest - previous), ``growth`` per local day of the
+    workspace's timezone within ``days`` (today included), this period against the one
+    before, and the snapshots of the period, newest first."""
+    integration = _integration(session, workspace_id, integration_id)
+    timezone = get_workspace(session, workspace_id).timezone
+    today = now.astimezone(ZoneInfo(timezone)).date()
+    dates = [today - timedelta(days=days - 1 - i) for i in range(days)]
+    starts = local_day_starts(timezone, dates[0], dates[-1])
+    rows = session.execute(
+        _rows_query(workspace_id).where(
+            AccountSnapshot.integration_id == integration_id,
+            AccountSnapshot.captured_at >= starts[0],
+        )
+    ).all()
+    newest = session.execute(
+        _rows_query(workspace_id).where(AccountSnapshot.integration_id == integration_id).limit(2)
+    ).all()
+    latest = newest[0] if newest else None
+    previous = newest[1] if len(newest) > 1 else None
+    base = _last_before(session, workspace_id, integration_id, starts[0])
+    growth = _growth(dates, starts, list(reversed(rows)), base)
+    period_start = now - timedelta(days=days)
+    return {
+        "integration_id": str(integration.id),
+        "platform": integration.platform,
+        "username": integration.username,
+        **{c: getattr(latest, c) if latest is not None else None for c in COUNTERS},
+        "captured_at": format_time(latest.captured_at) if latest is not None else None,
+        "delta": change(latest, previous),
+        "timezone": timezone,
+        "growth": growth,
+        "period": _period(session, workspace_id, integration_id, period_start, now),
+        "previous_period": _period(
+            session, workspace_id, integration_id, period_start - timedelta(days=days), period_start
+        ),
+        "snapshots": [account_row(r) for r in rows],
+    }
+
+
+def _growth(
+    dates: Sequence[Any], starts: Sequence[datetime], oldest_first: Iterable[Any], base: Any
+) -> list[dict[str, Any]]:
+    """Per local day: its last reading minus the last reading before the day (after a gap,
+    the change since that earlier reading); ``None`` on a day without a reading or without
+    an earlier one to compare with."""
+    by_day: list[list[Any]] = [[] for _ in dates]
+    index = 0
+    for row in oldest_first:
+        while index + 1 < len(starts) and row.captured_at >= starts[index + 1]:
+            index += 1
+        if index < len(dates):
+            by_day[index].append(row)
+    out = []
+    before = base
+    for day, readings in zip(dates, by_day, strict=True):
+        last = readings[-1] if readings else None
+        out.append(
+            {
+                "date": day.isoformat(),
+                **(change(last, before) if last is not None else dict.fromkeys(COUNTERS)),
+                "readings": len(readings),
+            }
+        )
+        if last is not None:
+            before = last
+    return out
+
+
+def followers_at(
+    session: Session,
+    workspace_id: uuid.UUID,
+    integration_ids: Iterable[uuid.UUID],
+    at: datetime,
+) -> dict[uuid.UUID, int | None]:
+    """Each integration's followers by its latest account snapshot captured at or before
+    ``at`` (``None``: no such snapshot, or the platform did not report followers). For
+    ``engagement_rate_by_followers`` (SPEC §9.5). Scoped to the workspace: another
+    workspace's integration reads ``None``."""
+    wanted = list(dict.fromkeys(integration_ids))
+    found: dict[uuid.UUID, int | None] = dict.fromkeys(wanted)
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        ranked = (
+            select(
+                AccountSnapshot.integration_id,
+                AccountSnapshot.followers,
+                func.row_number()
+                .over(
+                    partition_by=AccountSnapshot.integration_id,
+                    order_by=(AccountSnapshot.captured_at.desc(), AccountSnapshot.id.desc()),
+                )
+                .label("rank"),
+            )
+            .where(
+                AccountSnapshot.workspace_id == workspace_id,
+                AccountSnapshot.integration_id.in_(chunk),
+                AccountSnapshot.captured_at <= at,
+            )
+            .subquery()
+        )
+        for integration_id, followers in session.execute(
+            select(ranked.c.integration_id, ranked.c.followers).where(ranked.c.rank == 1)
+        ):
+            found[integration_id] = followers
+    return found
