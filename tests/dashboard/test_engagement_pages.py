@@ -85,7 +85,7 @@ def test_top_posts_by_engagement_rate_and_a_post_page(
     assert rates == sorted(rates, reverse=True)
     assert len(rates) == 4  # the world's own post and the three here
     assert rates[0] == round(13 / 150, 6)  # 12 likes + 1 comment
-    assert "followers not known" in page.text  # the seam is not connected yet
+    assert "followers not known" in page.text  # the posts seeded here: no account snapshot
     assert client.get("/", params={"top": "nope"}).status_code == 400
     by_count = client.get("/", params={"range": "7", "top": "engagements"}).text
     counts = [
@@ -102,4 +102,7 @@ def test_top_posts_by_engagement_rate_and_a_post_page(
     rate = totals["engagement_rate"]
     assert rate == round(13 / 150, 6)
     assert f'data-rate="{rate!r}">8.67% of views' in html
-    assert "followers not known" in html
+    # the world's account was read before the post's reading: 500 followers (builders)
+    by_followers = totals["engagement_rate_by_followers"]
+    assert by_followers == round(13 / 500, 6)
+    assert f'data-rate="{by_followers!r}">2.60% of followers' in html

@@ -40,6 +40,7 @@ DOCUMENTED_REFUSALS = [
         r"^username must be 1 to \d+ characters$",  # after a leading @ and spaces are dropped
         r"^username must not contain spaces or control characters$",
         r"^username: ",  # the platform's own handle rules
+        r"^(post_id|search) does not apply to view=accounts$",  # stated in `view`'s words
         r"^url: ",  # the URL guard's rules (https, standard port, a public host), in words
     )
 ]

@@ -198,7 +198,8 @@ def export_csv(
         export.View,
         Query(
             description="`snapshots`: every snapshot; `latest`: one row a target; "
-            "`accounts`: every account snapshot"
+            "`accounts`: every account snapshot (`post_id` and `search` do not apply to it: "
+            "a 400)"
         ),
     ] = export.View.snapshots,
     platform: Annotated[
