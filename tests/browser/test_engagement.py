@@ -121,8 +121,16 @@ def test_top_posts_by_engagement_rate_equal_the_api(page: Any, demo: Demo) -> No
         raw, text = _rate_on_page(cell)
         assert float(raw) == totals["engagement_rate"]
         assert text == f"{rate_text(totals['engagement_rate'])} of views"
-        followers = cell.locator(".rate").nth(1).inner_text()
-        assert followers == "followers not known"  # until account snapshots are connected
+        by_followers = cell.locator(".rate").nth(1)
+        if totals["engagement_rate_by_followers"] is None:
+            assert by_followers.inner_text() == "followers not known"
+        else:  # the demo's accounts have daily account snapshots (SPEC 9.4)
+            assert (
+                float(by_followers.get_attribute("data-rate") or "")
+                == totals["engagement_rate_by_followers"]
+            )
+            expected = rate_text(totals["engagement_rate_by_followers"])
+            assert by_followers.inner_text() == f"{expected} of followers"
         engagements = row.locator('[data-label="Engagements"]').inner_text()
         assert engagements == f"{totals['engagements']:,}"
         seen.append(totals["engagement_rate"])
