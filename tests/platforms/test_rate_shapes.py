@@ -114,3 +114,34 @@ def test_a_budget_day_in_the_platforms_own_zone() -> None:
     assert rule.resets_at(late) == datetime(2026, 12, 3, 8, 0, tzinfo=UTC)
     summer = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)  # PDT, UTC-7
     assert rule.resets_at(summer) == datetime(2026, 7, 2, 7, 0, tzinfo=UTC)
+
+
+def test_windows_of_takes_every_window_of_one_answer_but_not_per_endpoint_maps() -> None:
+    from datetime import timedelta
+
+    from openpost.platforms.base import RateWindow, windows_of
+
+    app = RateWindow(100, 0, None, "app", rolling=timedelta(hours=1))
+    page = RateWindow(100, 40, None, "credential", rolling=timedelta(hours=24))
+
+    class Meta:
+        def rate_window(self) -> RateWindow:
+            return page
+
+        def rate_windows(self) -> list[RateWindow]:
+            return [app, page]
+
+    class PerEndpoint:  # X: the last window of each endpoint, not of one answer
+        def rate_window(self) -> RateWindow:
+            return page
+
+        def rate_windows(self) -> dict[str, RateWindow]:
+            return {"users": app, "tweets": page}
+
+    class One:
+        def rate_window(self) -> None:
+            return None
+
+    assert windows_of(Meta()) == (app, page)  # type: ignore[arg-type]
+    assert windows_of(PerEndpoint()) == (page,)  # type: ignore[arg-type]
+    assert windows_of(One()) == ()  # type: ignore[arg-type]

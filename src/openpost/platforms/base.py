@@ -271,11 +271,14 @@ class AccountReader(Protocol):
 
 
 def windows_of(client: PlatformClient) -> tuple[RateWindow, ...]:
-    """Every rate window the client saw on its last response: a client whose platform
-    reports several (one per app and one per account, as Meta's do) has ``rate_windows()``;
-    the others report one through ``rate_window()``."""
+    """Every rate window the client saw on its last response. A client whose platform reports
+    several on one answer (one for the app and one per business object, as Meta's do) lists
+    them from ``rate_windows()``; one that keeps a window per endpoint (a mapping: X,
+    Mastodon, TikTok, Pinterest) or reports one gives its last through ``rate_window()``."""
     several = getattr(client, "rate_windows", None)
     if callable(several):
-        return tuple(several())
+        found = several()
+        if isinstance(found, list | tuple):
+            return tuple(found)
     window = client.rate_window()
     return (window,) if window is not None else ()

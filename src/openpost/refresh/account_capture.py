@@ -30,6 +30,7 @@ from openpost.platforms.base import (
     RateWindow,
     TransientError,
     Unsupported,
+    windows_of,
 )
 from openpost.platforms.registry import Clients
 from openpost.platforms.spec import CredentialKey
@@ -99,9 +100,9 @@ class _Fetched:
 
 
 def _windows(client: Any) -> tuple[RateWindow, ...]:
-    """The window of the client's last response (the account read's), as captures take it."""
-    window = client.rate_window()
-    return (window,) if window is not None else ()
+    """The windows of the client's last response (the account read's), as captures take
+    them."""
+    return windows_of(client)
 
 
 def _fetch(

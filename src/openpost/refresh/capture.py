@@ -51,6 +51,7 @@ from openpost.platforms.base import (
     RateWindow,
     TransientError,
     Unsupported,
+    windows_of,
 )
 from openpost.platforms.registry import Clients
 from openpost.platforms.spec import CredentialKey
@@ -85,7 +86,7 @@ class CaptureResult:
 class _Fetched:
     result: BatchResult | None
     error: PlatformError | None
-    window: RateWindow | None
+    window: tuple[RateWindow, ...] | None
     called: bool
     calls: int = 0  # requests sent: every one, those of a read that failed part-way too
 
@@ -133,10 +134,10 @@ def _fetch(
             result = client.fetch_metrics(
                 [t.platform_post_id for t in targets], credentials=credentials
             )
-            return _Fetched(result, None, client.rate_window(), True, result.calls)
+            return _Fetched(result, None, windows_of(client), True, result.calls)
         except PlatformError as exc:
             calls = client.requests - before
-            return _Fetched(None, exc, client.rate_window(), True, calls)
+            return _Fetched(None, exc, windows_of(client), True, calls)
         except Exception:  # a bug in a client must not kill the worker: record and retry
             log.exception("platform client failed", extra={"platform": batch.platform})
             error = TransientError("internal error while reading the platform", code="internal")

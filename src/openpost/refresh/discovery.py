@@ -42,6 +42,7 @@ from openpost.platforms.base import (
     RateWindow,
     TransientError,
     Unsupported,
+    windows_of,
 )
 from openpost.platforms.registry import Clients
 from openpost.platforms.specs import SPECS
@@ -286,7 +287,7 @@ def run(
     account, since_id, sealed = loaded
     page: DiscoveryPage | None = None
     error: PlatformError | None = None
-    window: RateWindow | None = None
+    window: tuple[RateWindow, ...] | None = None
     called = False
     with clients.open(job.platform, job.synthetic) as client:
         if client is None:
@@ -317,7 +318,7 @@ def run(
                 log.exception("discovery failed", extra={"platform": job.platform})
                 error = TransientError("internal error while discovering posts", code="internal")
             if called:
-                window = client.rate_window()
+                window = windows_of(client)
                 # What the read sent, every request of one that failed part-way too.
                 result.requests = page.calls if page is not None else client.requests - before
 
