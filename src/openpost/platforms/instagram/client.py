@@ -29,8 +29,6 @@ Every read needs the owner's consent (``credentials``: the sealed owner credenti
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -74,6 +72,7 @@ from openpost.platforms.instagram.reading import (
     reading_of,
 )
 from openpost.platforms.meta.graph import classify, usage_windows
+from openpost.platforms.meta.media_ids import MediaIds
 
 INSTAGRAM_LOGIN = "instagram_login"  # the sealed credentials' kind of each login path
 FACEBOOK_LOGIN = "instagram_facebook_login"
@@ -91,28 +90,7 @@ class InsightsWithheld(PlatformError):
     outcome = "permission_required"
 
 
-class MediaIds:
-    """Shortcode → media id, learnt from listings (bounded; shared by every client of a
-    process: a post's shortcode and media id never change)."""
-
-    def __init__(self, capacity: int = 200_000) -> None:
-        self._ids: OrderedDict[str, str] = OrderedDict()
-        self._capacity = capacity
-        self._lock = threading.Lock()
-
-    def get(self, code: str) -> str | None:
-        with self._lock:
-            return self._ids.get(code)
-
-    def put(self, code: str, media_id: str) -> None:
-        with self._lock:
-            self._ids[code] = media_id
-            self._ids.move_to_end(code)
-            while len(self._ids) > self._capacity:
-                self._ids.popitem(last=False)
-
-
-SHARED_IDS = MediaIds()
+SHARED_IDS = MediaIds(capacity=200_000)
 
 
 @dataclass(frozen=True, slots=True)

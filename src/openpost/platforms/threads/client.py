@@ -41,8 +41,6 @@ the rest ``RateLimited`` and a spent window, so collection pauses the credential
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -67,6 +65,7 @@ from openpost.platforms.base import (
 )
 from openpost.platforms.consent import UserTokenSource
 from openpost.platforms.http import DEFAULT_TIMEOUT, json_object, make_client, send
+from openpost.platforms.meta import media_ids as meta_media_ids
 from openpost.platforms.meta.graph import classify, graph_error, usage_windows
 from openpost.platforms.threads.reading import (
     CORE_METRICS,
@@ -93,32 +92,16 @@ RESOLVE_PAGES = 20  # shortcodes are looked for among the owner's 2,000 newest p
 BAD_METRIC = 100  # code 100 without a subcode: "… must be a valid insights metric"
 
 
-class MediaIds:
-    """Shortcode → media id pairs seen in listings (bounded; shared by threads)."""
+class MediaIds(meta_media_ids.MediaIds):
+    """Shortcode → media id pairs seen in listings; a stored id that already is a media id
+    passes through."""
 
-    def __init__(self, size: int = 100_000) -> None:
-        self._pairs: OrderedDict[str, str] = OrderedDict()
-        self._size = size
-        self._lock = threading.Lock()
+    def get(self, code: str) -> str | None:
+        return code if MEDIA_ID.match(code) else super().get(code)
 
-    def get(self, stored_id: str) -> str | None:
-        if MEDIA_ID.match(stored_id):
-            return stored_id
-        with self._lock:
-            return self._pairs.get(stored_id)
-
-    def put(self, stored_id: str, media_id: str) -> None:
-        if stored_id == media_id:
-            return
-        with self._lock:
-            self._pairs[stored_id] = media_id
-            self._pairs.move_to_end(stored_id)
-            while len(self._pairs) > self._size:
-                self._pairs.popitem(last=False)
-
-    def forget(self, stored_id: str) -> None:
-        with self._lock:
-            self._pairs.pop(stored_id, None)
+    def put(self, code: str, media_id: str) -> None:
+        if code != media_id:
+            super().put(code, media_id)
 
 
 SHARED_MEDIA_IDS = MediaIds()
