@@ -3,6 +3,8 @@ null vs 0, the reading nearest to 24 h, the workspace's local weekday and hour."
 
 from __future__ import annotations
 
+import random
+import uuid
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -140,3 +142,34 @@ def test_posting_times_sums_targets_and_keeps_nulls_out(session: Session) -> Non
     assert cell.median_engagements == 8.0  # 5 on X + 3 on Bluesky
     assert times.measured == 1
     assert times.posts == 2
+
+
+def test_reading_at_age_is_the_nearest_in_the_band_on_random_data(session: Session) -> None:
+    """The two index probes (last before 24 h, first from 24 h) give what the definition
+    gives over every reading: the one nearest to 24 h within ±12 h, ties to the earlier."""
+    rng = random.Random(20261204)  # noqa: S311 - test data, not secrets
+    workspace = builders.make_workspace(session)
+    x = builders.make_integration(session, workspace, platform="twitter")
+    expected: dict[uuid.UUID, int | None] = {}
+    for n in range(40):
+        published = NOW - timedelta(days=5, minutes=n * 17)
+        post, (target,) = builders.make_post(session, workspace, [x], published_at=published)
+        offsets = rng.sample(range(-16 * 60, 16 * 60 + 1, 30), rng.randint(0, 6))
+        if n % 5 == 0:  # a tie: as far before 24 h as after it
+            offsets += [-90, 90]
+        if n % 7 == 0:  # the band's edges count
+            offsets = [-12 * 60, 12 * 60 + 30]
+        readings = []
+        for offset in set(offsets):
+            at = published + timedelta(hours=24, minutes=offset)
+            likes = rng.randint(0, 50)
+            builders.add_snapshot(session, target, at, likes=likes, comments=1, shares=0)
+            readings.append((abs(offset), at, likes + 1))
+        band = [r for r in readings if r[0] <= 12 * 60]
+        if band:
+            expected[post.id] = min(band)[2]
+    session.flush()
+
+    measured = reports.engagement_at_age(reports.readings_at_age(session, scope_of(workspace.id)))
+    assert {uuid.UUID(str(post)): value for post, (_, value) in measured.items()} == expected
+    assert len(expected) > 20

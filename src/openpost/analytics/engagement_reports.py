@@ -32,7 +32,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from sqlalchemy import ColumnElement, DateTime, Float, Select, and_, distinct, func, select
+from sqlalchemy import ColumnElement, DateTime, Select, and_, distinct, func, or_, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -195,30 +195,6 @@ def _shifted_sqlite(element: _Shifted, compiler: SQLCompiler, **kw: Any) -> str:
     return f"(strftime('%Y-%m-%d %H:%M:%f', {column}, {hours} || ' hours') || '000')"
 
 
-class _SecondsBetween(FunctionElement[float]):
-    """``later - earlier`` in seconds, for two timestamp columns."""
-
-    type = Float()
-    name = "seconds_between"
-    inherit_cache = True
-
-
-@compiles(_SecondsBetween)
-def _seconds_postgresql(element: _SecondsBetween, compiler: SQLCompiler, **kw: Any) -> str:
-    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
-    return f"EXTRACT(EPOCH FROM ({later} - {earlier}))"
-
-
-@compiles(_SecondsBetween, "sqlite")
-def _seconds_sqlite(element: _SecondsBetween, compiler: SQLCompiler, **kw: Any) -> str:
-    later, earlier = (compiler.process(c, **kw) for c in element.clauses)
-    return f"((julianday({later}) - julianday({earlier})) * 86400.0)"
-
-
-def _seconds_between(later: Any, earlier: Any) -> ColumnElement[float]:
-    return _SecondsBetween(later, earlier)
-
-
 def shifted(column: ColumnElement[datetime], delta: timedelta) -> ColumnElement[datetime]:
     hours = int(delta / timedelta(hours=1))
     if timedelta(hours=hours) != delta:
@@ -282,50 +258,53 @@ def readings_at_age(
     session: Session, scope: Scope, age: timedelta = AGE, tolerance: timedelta = TOLERANCE
 ) -> Iterable[Any]:
     """Rows ``(target_id, post_id, published, captured_at, likes, comments, shares)``: per
-    target in scope, its reading nearest to ``age`` after publication (ties: the earlier),
-    among those captured within ``age ± tolerance``. The database picks it (a window
-    function), so one row per target leaves it."""
+    target in scope, at most two readings captured within ``age ± tolerance`` of its
+    publication: the last before ``age`` and the first at or after it (the nearest reading
+    is one of them; ``engagement_at_age`` picks it, ties to the earlier). Each is found by
+    one probe of the ``(post_target_id, captured_at)`` index, so the work grows with the
+    targets in scope, not with their readings."""
     when = published()
-    distance = func.abs(_seconds_between(Snapshot.captured_at, when) - age.total_seconds())
-    rank = (
-        func.row_number()
-        .over(partition_by=PostTarget.id, order_by=(distance, Snapshot.captured_at))
-        .label("rank")
-    )
-    inner = in_scope(
+
+    def probe(edge: Any, low: timedelta, high: timedelta, *, before: bool) -> Any:
+        found = select(edge(Snapshot.captured_at)).where(
+            Snapshot.post_target_id == PostTarget.id,  # a target in scope: the workspace's
+            Snapshot.captured_at >= shifted(when, low),
+            Snapshot.captured_at < shifted(when, high)
+            if before
+            else Snapshot.captured_at <= shifted(when, high),
+        )
+        return found.scalar_subquery()
+
+    candidates = in_scope(
         select(
+            PostTarget.id.label("id"),
             uuid_text(PostTarget.id).label("target_id"),
             uuid_text(PostTarget.post_id).label("post_id"),
             when.label("published"),
-            Snapshot.captured_at,
-            Snapshot.likes,
-            Snapshot.comments,
-            Snapshot.shares,
-            rank,
-        )
-        .select_from(PostTarget)
-        .join(
-            Snapshot,
-            and_(
-                Snapshot.post_target_id == PostTarget.id,
-                Snapshot.workspace_id == scope.workspace_id,
+            probe(func.max, age - tolerance, age, before=True).label("before_at"),
+            probe(func.min, age, age + tolerance, before=False).label("after_at"),
+        ).select_from(PostTarget),
+        scope,
+    ).subquery("candidates")
+    query = select(
+        candidates.c.target_id,
+        candidates.c.post_id,
+        candidates.c.published,
+        Snapshot.captured_at,
+        Snapshot.likes,
+        Snapshot.comments,
+        Snapshot.shares,
+    ).join(
+        Snapshot,
+        and_(
+            Snapshot.post_target_id == candidates.c.id,
+            Snapshot.workspace_id == scope.workspace_id,
+            or_(
+                Snapshot.captured_at == candidates.c.before_at,
+                Snapshot.captured_at == candidates.c.after_at,
             ),
         ),
-        scope,
-    ).where(
-        Snapshot.captured_at >= shifted(when, age - tolerance),
-        Snapshot.captured_at <= shifted(when, age + tolerance),
     )
-    nearest = inner.subquery("nearest")
-    query = select(
-        nearest.c.target_id,
-        nearest.c.post_id,
-        nearest.c.published,
-        nearest.c.captured_at,
-        nearest.c.likes,
-        nearest.c.comments,
-        nearest.c.shares,
-    ).where(nearest.c.rank == 1)
     return session.execute(query)
 
 
