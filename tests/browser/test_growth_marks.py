@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import SCREENSHOTS, Demo
+from tests.browser.conftest import SCREENSHOTS, Demo, serve_thumbnails
 
 pytestmark = pytest.mark.browser
 
@@ -34,6 +34,7 @@ def _watch(page: Any, problems: list[str]) -> None:
 @pytest.fixture(scope="module", params=sorted(WIDTHS))
 def page(request: Any, browser: Any, demo: Demo) -> Iterator[Any]:
     context = browser.new_context(viewport=WIDTHS[request.param])
+    serve_thumbnails(context)  # the demo's thumbnails live on platform hosts (offline here)
     page = context.new_page()
     _watch(page, demo.problems)
     page.goto(demo.base_url + "/login")
