@@ -9,13 +9,14 @@ with a ``None`` side is ``None``.
 from __future__ import annotations
 
 import uuid
+from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import Select, func, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
 from openpost.accounts.models import COUNTERS, AccountSnapshot
@@ -47,17 +48,7 @@ class AccountPage:
 
 def account_row(row: Any) -> dict[str, Any]:
     """The API's account-snapshot object (exactly these keys) from a row of ``ROW_COLUMNS``."""
-    return {
-        "id": str(row.id),
-        "integration_id": str(row.integration_id),
-        "platform": row.platform,
-        "username": row.username,
-        "followers": row.followers,
-        "following": row.following,
-        "posts": row.posts,
-        "platform_data": row.platform_data if isinstance(row.platform_data, dict) else {},
-        "captured_at": format_time(row.captured_at),
-    }
+    return _reading_out(row, row.platform, row.username)
 
 
 def _integration(session: Session, workspace_id: uuid.UUID, integration_id: uuid.UUID) -> Any:
@@ -126,53 +117,122 @@ def change(later: Any, earlier: Any) -> dict[str, int | None]:
     }
 
 
-def _last_before(
-    session: Session, workspace_id: uuid.UUID, integration_id: uuid.UUID, before: datetime
-) -> AccountSnapshot | None:
-    return session.scalars(
-        select(AccountSnapshot)
+# The columns of one account's readings; platform and username come from its integration.
+READING_COLUMNS = (
+    AccountSnapshot.id,
+    AccountSnapshot.integration_id,
+    AccountSnapshot.followers,
+    AccountSnapshot.following,
+    AccountSnapshot.posts,
+    AccountSnapshot.platform_data,
+    AccountSnapshot.captured_at,
+)
+CHUNK = 100  # integrations per statement
+
+
+class _History:
+    """One account's readings that ``account_details`` asks about, oldest first: every
+    reading from ``lower`` on, and before it the two newest readings and the exact answers
+    to the lookups it makes there (``_histories``). Because each lookup's answer is present,
+    a bisection over this sparse list finds what it would over the full history."""
+
+    def __init__(self, readings: list[Any]) -> None:
+        self.readings = readings
+        self.times = [r.captured_at for r in readings]
+
+    def last_before(self, at: datetime) -> Any:
+        index = bisect_left(self.times, at)
+        return self.readings[index - 1] if index > 0 else None
+
+    def first_from(self, at: datetime) -> Any:
+        index = bisect_left(self.times, at)
+        return self.readings[index] if index < len(self.readings) else None
+
+    def since(self, at: datetime) -> list[Any]:
+        return self.readings[bisect_left(self.times, at) :]
+
+    def period(self, start: datetime, end: datetime) -> dict[str, Any]:
+        """Growth over ``[start, end)``: the last reading in it minus the last reading before
+        it (or, for an account first read inside it, its first reading: ``from_reading`` says
+        which)."""
+        last = self.last_before(end)
+        base = self.last_before(start)
+        if base is None and last is not None and last.captured_at >= start:
+            base = self.first_from(start)
+        if last is not None and last.captured_at < start:
+            last = None  # no reading inside the period: nothing measured
+        return {
+            "since": format_time(start),
+            "until": format_time(end),
+            **change(last, base),
+            "from_reading": format_time(base.captured_at) if base is not None else None,
+            "to_reading": format_time(last.captured_at) if last is not None else None,
+        }
+
+
+def _nearest(
+    workspace_id: uuid.UUID,
+    chunk: Sequence[uuid.UUID],
+    at: datetime,
+    *,
+    before: bool,
+    offset: int = 0,
+) -> Select[Any]:
+    """The id of each integration's newest reading before ``at`` (``before``; ``offset``
+    skips that many newer ones) or its oldest from ``at`` on, one index probe per
+    integration of ``chunk`` (NULL where there is none)."""
+    newest = (AccountSnapshot.captured_at.desc(), AccountSnapshot.id.desc())
+    oldest = (AccountSnapshot.captured_at, AccountSnapshot.id)
+    probe = (
+        select(AccountSnapshot.id)
         .where(
             AccountSnapshot.workspace_id == workspace_id,
-            AccountSnapshot.integration_id == integration_id,
-            AccountSnapshot.captured_at < before,
+            AccountSnapshot.integration_id == Integration.id,
+            AccountSnapshot.captured_at < at if before else AccountSnapshot.captured_at >= at,
         )
-        .order_by(AccountSnapshot.captured_at.desc(), AccountSnapshot.id.desc())
+        .order_by(*(newest if before else oldest))
         .limit(1)
-    ).first()
+        .offset(offset)
+        .scalar_subquery()
+    )
+    return select(probe).where(Integration.workspace_id == workspace_id, Integration.id.in_(chunk))
 
 
-def _period(
+def _histories(
     session: Session,
     workspace_id: uuid.UUID,
-    integration_id: uuid.UUID,
-    start: datetime,
-    end: datetime,
-) -> dict[str, Any]:
-    """Growth over ``[start, end)``: the last reading in it minus the last reading before it
-    (or, for an account first read inside it, its first reading: ``since`` says which)."""
-    last = _last_before(session, workspace_id, integration_id, end)
-    base = _last_before(session, workspace_id, integration_id, start)
-    if base is None and last is not None and last.captured_at >= start:
-        base = session.scalars(
-            select(AccountSnapshot)
+    ids: Sequence[uuid.UUID],
+    lower: datetime,
+    lookups: Sequence[datetime],
+) -> dict[uuid.UUID, _History]:
+    """Each integration's ``_History``, in two statements per ``CHUNK`` integrations: the
+    readings the index probes find (the two newest before ``lower``; at each of ``lookups``
+    the newest before it and the oldest from it), then every reading from ``lower`` on."""
+    readings: dict[uuid.UUID, list[Any]] = {i: [] for i in ids}
+    for start in range(0, len(ids), CHUNK):
+        chunk = list(ids[start : start + CHUNK])
+        probes = [_nearest(workspace_id, chunk, lower, before=True, offset=n) for n in (0, 1)]
+        for at in lookups:
+            probes.append(_nearest(workspace_id, chunk, at, before=True))
+            probes.append(_nearest(workspace_id, chunk, at, before=False))
+        earlier = session.execute(
+            select(*READING_COLUMNS).where(
+                AccountSnapshot.id.in_(union_all(*probes)), AccountSnapshot.captured_at < lower
+            )
+        ).all()
+        for row in sorted(earlier, key=lambda r: (r.captured_at, r.id)):
+            readings[row.integration_id].append(row)
+        for row in session.execute(
+            select(*READING_COLUMNS)
             .where(
                 AccountSnapshot.workspace_id == workspace_id,
-                AccountSnapshot.integration_id == integration_id,
-                AccountSnapshot.captured_at >= start,
-                AccountSnapshot.captured_at < end,
+                AccountSnapshot.integration_id.in_(chunk),
+                AccountSnapshot.captured_at >= lower,
             )
             .order_by(AccountSnapshot.captured_at, AccountSnapshot.id)
-            .limit(1)
-        ).first()
-    if last is not None and last.captured_at < start:
-        last = None  # no reading inside the period: nothing measured
-    return {
-        "since": format_time(start),
-        "until": format_time(end),
-        **change(last, base),
-        "from_reading": format_time(base.captured_at) if base is not None else None,
-        "to_reading": format_time(last.captured_at) if last is not None else None,
-    }
+        ):
+            readings[row.integration_id].append(row)
+    return {i: _History(rows) for i, rows in readings.items()}
 
 
 def account_detail(
@@ -185,40 +245,76 @@ def account_detail(
 ) -> dict[str, Any]:
     """Latest values, ``delta`` (latest - previous), ``growth`` per local day of the
     workspace's timezone within ``days`` (today included), this period against the one
-    before, and the snapshots of the period, newest first."""
+    before, and the snapshots of the period, newest first. 404 unless the integration is
+    the workspace's."""
     integration = _integration(session, workspace_id, integration_id)
+    return account_details(session, workspace_id, [integration], now=now, days=days)[0]
+
+
+def account_details(
+    session: Session,
+    workspace_id: uuid.UUID,
+    integrations: Sequence[Any],
+    *,
+    now: datetime,
+    days: int = 30,
+) -> list[dict[str, Any]]:
+    """``account_detail`` of each of ``integrations`` (rows with ``id``, ``platform`` and
+    ``username``, already the workspace's), in their order, in a fixed number of statements
+    per hundred accounts: the dashboard's Accounts page shows fifty at once."""
     timezone = get_workspace(session, workspace_id).timezone
     today = now.astimezone(ZoneInfo(timezone)).date()
     dates = [today - timedelta(days=days - 1 - i) for i in range(days)]
     starts = local_day_starts(timezone, dates[0], dates[-1])
-    rows = session.execute(
-        _rows_query(workspace_id).where(
-            AccountSnapshot.integration_id == integration_id,
-            AccountSnapshot.captured_at >= starts[0],
-        )
-    ).all()
-    newest = session.execute(
-        _rows_query(workspace_id).where(AccountSnapshot.integration_id == integration_id).limit(2)
-    ).all()
-    latest = newest[0] if newest else None
-    previous = newest[1] if len(newest) > 1 else None
-    base = _last_before(session, workspace_id, integration_id, starts[0])
-    growth = _growth(dates, starts, list(reversed(rows)), base)
     period_start = now - timedelta(days=days)
+    previous_start = period_start - timedelta(days=days)
+    histories = _histories(
+        session,
+        workspace_id,
+        [i.id for i in integrations],
+        min(starts[0], period_start),
+        [previous_start],
+    )
+    out = []
+    for integration in integrations:
+        history = histories[integration.id]
+        latest = history.readings[-1] if history.readings else None
+        previous = history.readings[-2] if len(history.readings) > 1 else None
+        shown = history.since(starts[0])
+        growth = _growth(dates, starts, shown, history.last_before(starts[0]))
+        out.append(
+            {
+                "integration_id": str(integration.id),
+                "platform": integration.platform,
+                "username": integration.username,
+                **{c: getattr(latest, c) if latest is not None else None for c in COUNTERS},
+                "captured_at": format_time(latest.captured_at) if latest is not None else None,
+                "delta": change(latest, previous),
+                "timezone": timezone,
+                "growth": growth,
+                "period": history.period(period_start, now),
+                "previous_period": history.period(previous_start, period_start),
+                "snapshots": [
+                    _reading_out(r, integration.platform, integration.username)
+                    for r in reversed(shown)
+                ],
+            }
+        )
+    return out
+
+
+def _reading_out(row: Any, platform: str, username: str) -> dict[str, Any]:
+    """``account_row`` of a row of ``READING_COLUMNS``, given its integration's names."""
     return {
-        "integration_id": str(integration.id),
-        "platform": integration.platform,
-        "username": integration.username,
-        **{c: getattr(latest, c) if latest is not None else None for c in COUNTERS},
-        "captured_at": format_time(latest.captured_at) if latest is not None else None,
-        "delta": change(latest, previous),
-        "timezone": timezone,
-        "growth": growth,
-        "period": _period(session, workspace_id, integration_id, period_start, now),
-        "previous_period": _period(
-            session, workspace_id, integration_id, period_start - timedelta(days=days), period_start
-        ),
-        "snapshots": [account_row(r) for r in rows],
+        "id": str(row.id),
+        "integration_id": str(row.integration_id),
+        "platform": platform,
+        "username": username,
+        "followers": row.followers,
+        "following": row.following,
+        "posts": row.posts,
+        "platform_data": row.platform_data if isinstance(row.platform_data, dict) else {},
+        "captured_at": format_time(row.captured_at),
     }
 
 
