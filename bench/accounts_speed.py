@@ -127,7 +127,7 @@ def _bare_cases(ids: dict[str, str], now: datetime) -> dict[str, tuple[str, dict
             "SELECT s.integration_id, s.followers, s.following, s.posts, s.captured_at "
             "FROM account_snapshots s WHERE s.integration_id IN ("
             "  SELECT id FROM integrations WHERE workspace_id = %(w)s "
-            f"  ORDER BY platform, username LIMIT {PAGE_ACCOUNTS}) "
+            f"  ORDER BY created_at DESC, id DESC LIMIT {PAGE_ACCOUNTS}) "
             "AND s.captured_at >= %(since)s ORDER BY s.integration_id, s.captured_at DESC",
             {"w": ids["workspace"], "since": now - timedelta(days=60)},
         ),

@@ -94,3 +94,63 @@ def test_the_export_link_gives_the_account_rows(
     assert lines[0].startswith("snapshot_id,captured_at,integration_id")
     assert len(lines) == 2  # this workspace's one account snapshot in range
     assert lines[1].startswith(f"{mine.id},")
+
+
+def _shown(html: str) -> list[str]:
+    return re.findall(r'data-account-id="([^"]+)"', html)
+
+
+def test_many_accounts_are_paged_and_found_by_search(
+    client: TestClient,
+    session: Session,
+    world: World,
+    members: Members,
+    frozen: datetime,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("openpost.dashboard.accounts_page.MAX_ACCOUNTS", 2)
+    monkeypatch.setattr("openpost.dashboard.accounts_page.PICKER_MAX", 3)
+    for n in range(4):
+        make_integration(session, world.a.workspace, username=f"team{n}")
+    make_integration(session, world.b.workspace, username="team_other")
+    session.commit()
+    sign_in(client, session, members.a["viewer"])
+    first = client.get("/accounts?days=7")
+    assert first.status_code == 200, first.text
+    # Five accounts, more than the picker lists: a search box, no list of every account.
+    assert 'name="q"' in first.text
+    assert 'name="integration"' not in first.text
+    assert "Accounts 1\N{EN DASH}2 of 5" in first.text
+    assert 'rel="next" href="/accounts?days=7&amp;page=2"' in first.text
+    pages = [_shown(client.get(f"/accounts?days=7&page={n}").text) for n in (1, 2, 3)]
+    assert [len(p) for p in pages] == [2, 2, 1]
+    every = [i for p in pages for i in p]
+    assert len(set(every)) == 5
+    assert str(world.b.integration.id) not in every
+    past = client.get("/accounts?page=9")
+    assert past.status_code == 200
+    assert _shown(past.text) == []
+    assert "No accounts on page 9: there are 3 pages." in past.text
+    found = client.get("/accounts?q=TEAM&days=7")
+    assert len(_shown(found.text)) == 2
+    assert "Accounts 1\N{EN DASH}2 of 4" in found.text
+    assert 'href="/accounts?days=7&amp;q=TEAM&amp;page=2"' in found.text
+    nothing = client.get("/accounts?q=team_other")  # another workspace's account
+    assert _shown(nothing.text) == []
+    assert "No account's handle or name contains" in nothing.text
+    assert _shown(client.get("/accounts?q=%25").text) == []  # "%" is a character, not LIKE's
+    assert client.get("/accounts?page=0").status_code == 400
+    assert client.get("/accounts?q=" + "x" * 201).status_code == 400
+
+
+def test_a_few_accounts_keep_the_picker(
+    client: TestClient, session: Session, world: World, members: Members, frozen: datetime
+) -> None:
+    other = make_integration(session, world.a.workspace, username="second")
+    session.commit()
+    sign_in(client, session, members.a["viewer"])
+    html = client.get("/accounts").text
+    assert 'name="integration"' in html
+    assert 'name="q"' not in html
+    assert f'<option value="{other.id}">' in html
+    assert 'class="pager"' not in html  # one page

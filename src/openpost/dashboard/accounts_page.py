@@ -1,7 +1,8 @@
 """The dashboard's Accounts page (SPEC §9.4): each account's followers over time, growth per
 day, and this period against the previous one. Every figure is ``accounts.service.
-account_detail``'s, the function behind ``GET /v1/analytics/accounts/{id}``: the page shows
-what the API gives, nothing computed on the side but the chart's geometry and a percentage."""
+account_details``, the batch form of the function behind ``GET /v1/analytics/accounts/{id}``:
+one code path, so the page shows what the API gives, nothing computed on the side but the
+chart's geometry and a percentage."""
 
 from __future__ import annotations
 
@@ -11,14 +12,20 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from openpost.accounts.service import account_detail
+from openpost.accounts.service import account_details
 from openpost.core.errors import BadRequest
 from openpost.dashboard.sessions import Viewer
-from openpost.integrations.service import find_integration, list_integrations
+from openpost.integrations.service import (
+    count_integrations,
+    find_integration,
+    integration_names,
+)
 
 DAY_OPTIONS = (7, 30, 90)  # the ranges the dashboard's filters (and its export link) know
 DEFAULT_DAYS = 30
-MAX_ACCOUNTS = 50  # per page; pick one account to see any other
+MAX_ACCOUNTS = 50  # per page
+PICKER_MAX = 200  # accounts the picker lists; past that, a search box instead
+SEARCH_MAX = 200
 CHART_WIDTH, CHART_HEIGHT = 600, 140
 
 
@@ -70,26 +77,45 @@ def accounts_page(
     now: datetime,
     days: int,
     integration_id: uuid.UUID | None,
+    search: str = "",
+    page: int = 1,
 ) -> dict[str, Any]:
+    """Fifty accounts a page (newest connected first), or the one picked, or those whose
+    handle or name contains ``search``. The picker lists every account while there are at
+    most ``PICKER_MAX``; past that the page offers the search box instead, so that ten
+    thousand accounts cost one page of fifty, not a list of ten thousand."""
     if days not in DAY_OPTIONS:
         raise BadRequest(f"days must be one of {', '.join(map(str, DAY_OPTIONS))}")
-    integrations = list_integrations(session, viewer.workspace_id)
+    if page < 1:
+        raise BadRequest("page must be 1 or more")
+    if len(search) > SEARCH_MAX:
+        raise BadRequest(f"search must be at most {SEARCH_MAX} characters")
+    workspace = viewer.workspace_id
+    total = count_integrations(session, workspace)
+    picker = integration_names(session, workspace) if total <= PICKER_MAX else None
+    offset = (page - 1) * MAX_ACCOUNTS
+    matched = total
     if integration_id is not None:
-        find_integration(session, viewer.workspace_id, integration_id)  # 404 if foreign
-        shown = [i for i in integrations if i["id"] == str(integration_id)]
-    else:
-        shown = integrations[:MAX_ACCOUNTS]
-    accounts = []
-    for integration in shown:
-        detail = account_detail(
-            session, viewer.workspace_id, uuid.UUID(integration["id"]), now=now, days=days
+        shown: list[Any] = [find_integration(session, workspace, integration_id)]  # 404 if foreign
+        matched = 1
+    elif search:
+        matched = count_integrations(session, workspace, search=search)
+        shown = integration_names(
+            session, workspace, search=search, offset=offset, limit=MAX_ACCOUNTS
         )
+    elif picker is not None:
+        shown = picker[offset : offset + MAX_ACCOUNTS]
+    else:
+        shown = integration_names(session, workspace, offset=offset, limit=MAX_ACCOUNTS)
+    details = account_details(session, workspace, shown, now=now, days=days)
+    accounts = []
+    for integration, detail in zip(shown, details, strict=True):
         period, before = detail["period"], detail["previous_period"]
         accounts.append(
             {
                 **detail,
-                "display_name": integration.get("display_name") or integration["username"],
-                "status": integration["status"],
+                "display_name": integration.display_name or integration.username,
+                "status": integration.status,
                 "chart": chart(detail["snapshots"]),
                 "vs_previous": {
                     c: None if period[c] is None or before[c] is None else period[c] - before[c]
@@ -99,10 +125,21 @@ def accounts_page(
             }
         )
     return {
-        "integrations": integrations,
+        "has_accounts": total > 0,
+        "picker": [
+            {"id": str(i.id), "platform": i.platform, "username": i.username, "status": i.status}
+            for i in picker or ()
+        ],
+        "searchable": picker is None,
+        "search": search,
         "accounts": accounts,
         "days": days,
         "day_options": DAY_OPTIONS,
         "selected": str(integration_id) if integration_id else "",
-        "more": max(len(integrations) - len(shown), 0) if integration_id is None else 0,
+        "page": page,
+        "per_page": MAX_ACCOUNTS,
+        "pages": max(1, -(-matched // MAX_ACCOUNTS)),
+        "matched": matched,
+        "first": offset + 1,
+        "last": min(offset + MAX_ACCOUNTS, matched),
     }

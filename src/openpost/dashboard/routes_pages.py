@@ -89,6 +89,8 @@ def accounts(request: Request, session: DbSession, viewer: CurrentViewer) -> Res
         now=clock.now(),
         days=_int(request, "days", accounts_page.DEFAULT_DAYS),
         integration_id=parse_uuid(raw, "integration") if raw else None,
+        search=(request.query_params.get("q") or "").strip(),
+        page=_int(request, "page", 1),
     )
     return render(
         request,

@@ -76,6 +76,57 @@ def list_integrations(session: Session, workspace_id: uuid.UUID) -> list[dict[st
     return [integration_out(row) for row in rows]
 
 
+def _matching(workspace_id: uuid.UUID, search: str | None) -> Any:
+    matching = Integration.workspace_id == workspace_id
+    if search:
+        matching = matching & (
+            Integration.username.icontains(search, autoescape=True)
+            | Integration.display_name.icontains(search, autoescape=True)
+        )
+    return matching
+
+
+def count_integrations(
+    session: Session, workspace_id: uuid.UUID, *, search: str | None = None
+) -> int:
+    """How many integrations of the workspace ``integration_names`` would list."""
+    return (
+        session.scalar(
+            select(func.count()).select_from(Integration).where(_matching(workspace_id, search))
+        )
+        or 0
+    )
+
+
+def integration_names(
+    session: Session,
+    workspace_id: uuid.UUID,
+    *,
+    search: str | None = None,
+    offset: int = 0,
+    limit: int | None = None,
+) -> list[Any]:
+    """The workspace's integrations whose handle or display name contains ``search``
+    (case-insensitive; every one without it) from ``offset``, at most ``limit``, newest
+    first, as rows of id, platform, username, display name and status: the dashboard's
+    account picker and pages, without loading whole integrations."""
+    return list(
+        session.execute(
+            select(
+                Integration.id,
+                Integration.platform,
+                Integration.username,
+                Integration.display_name,
+                Integration.status,
+            )
+            .where(_matching(workspace_id, search))
+            .order_by(Integration.created_at.desc(), Integration.id.desc())
+            .offset(offset)
+            .limit(limit)
+        ).all()
+    )
+
+
 def find_integration(
     session: Session, workspace_id: uuid.UUID, integration_id: uuid.UUID
 ) -> Integration:
