@@ -13,10 +13,10 @@ from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select, tuple_, union_all
+from sqlalchemy import Select, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
 from openpost.accounts.models import COUNTERS, AccountSnapshot
@@ -175,22 +175,27 @@ def _nearest(
     chunk: Sequence[uuid.UUID],
     at: datetime,
     *,
-    before: bool,
+    side: Literal["before", "through", "from"],
     offset: int = 0,
 ) -> Select[Any]:
-    """The id of each integration's newest reading before ``at`` (``before``; ``offset``
-    skips that many newer ones) or its oldest from ``at`` on, one index probe per
-    integration of ``chunk`` (NULL where there is none)."""
-    newest = (AccountSnapshot.captured_at.desc(), AccountSnapshot.id.desc())
-    oldest = (AccountSnapshot.captured_at, AccountSnapshot.id)
+    """The id of each integration's newest reading before ``at`` (``through``: at or
+    before it; ``offset`` skips that many newer ones) or (``from``) its oldest from ``at``
+    on: one index probe per integration of ``chunk``, NULL where there is none."""
+    captured = AccountSnapshot.captured_at
+    order: tuple[Any, ...]
+    if side == "from":
+        when, order = captured >= at, (captured, AccountSnapshot.id)
+    else:
+        when = captured < at if side == "before" else captured <= at
+        order = (captured.desc(), AccountSnapshot.id.desc())
     probe = (
         select(AccountSnapshot.id)
         .where(
             AccountSnapshot.workspace_id == workspace_id,
             AccountSnapshot.integration_id == Integration.id,
-            AccountSnapshot.captured_at < at if before else AccountSnapshot.captured_at >= at,
+            when,
         )
-        .order_by(*(newest if before else oldest))
+        .order_by(*order)
         .limit(1)
         .offset(offset)
         .scalar_subquery()
@@ -211,10 +216,10 @@ def _histories(
     readings: dict[uuid.UUID, list[Any]] = {i: [] for i in ids}
     for start in range(0, len(ids), CHUNK):
         chunk = list(ids[start : start + CHUNK])
-        probes = [_nearest(workspace_id, chunk, lower, before=True, offset=n) for n in (0, 1)]
+        probes = [_nearest(workspace_id, chunk, lower, side="before", offset=n) for n in (0, 1)]
         for at in lookups:
-            probes.append(_nearest(workspace_id, chunk, at, before=True))
-            probes.append(_nearest(workspace_id, chunk, at, before=False))
+            probes.append(_nearest(workspace_id, chunk, at, side="before"))
+            probes.append(_nearest(workspace_id, chunk, at, side="from"))
         earlier = session.execute(
             select(*READING_COLUMNS).where(
                 AccountSnapshot.id.in_(union_all(*probes)), AccountSnapshot.captured_at < lower
@@ -361,26 +366,11 @@ def followers_at(
     found: dict[uuid.UUID, int | None] = dict.fromkeys(wanted)
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
-        ranked = (
-            select(
-                AccountSnapshot.integration_id,
-                AccountSnapshot.followers,
-                func.row_number()
-                .over(
-                    partition_by=AccountSnapshot.integration_id,
-                    order_by=(AccountSnapshot.captured_at.desc(), AccountSnapshot.id.desc()),
-                )
-                .label("rank"),
-            )
-            .where(
-                AccountSnapshot.workspace_id == workspace_id,
-                AccountSnapshot.integration_id.in_(chunk),
-                AccountSnapshot.captured_at <= at,
-            )
-            .subquery()
-        )
+        latest = _nearest(workspace_id, chunk, at, side="through")
         for integration_id, followers in session.execute(
-            select(ranked.c.integration_id, ranked.c.followers).where(ranked.c.rank == 1)
+            select(AccountSnapshot.integration_id, AccountSnapshot.followers).where(
+                AccountSnapshot.id.in_(latest)
+            )
         ):
             found[integration_id] = followers
     return found
