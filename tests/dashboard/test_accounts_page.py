@@ -131,6 +131,8 @@ def test_many_accounts_are_paged_and_found_by_search(
     assert past.status_code == 200
     assert _shown(past.text) == []
     assert "No accounts on page 9: there are 3 pages." in past.text
+    assert '<a href="/accounts?days=30&amp;page=3">Go to page 3</a>' in past.text
+    assert 'class="pager"' not in past.text  # no "Previous" into more empty pages
     found = client.get("/accounts?q=TEAM&days=7")
     assert len(_shown(found.text)) == 2
     assert "Accounts 1\N{EN DASH}2 of 4" in found.text
