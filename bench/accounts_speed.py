@@ -2,13 +2,14 @@
 
     .venv/bin/python -m bench.accounts_speed --accounts 10000 --days 365 --append
 
-PostgreSQL only (the goal's absolute figure, under 200 ms, is PostgreSQL's). Seeds one
-workspace with ``--accounts`` integrations (X, Bluesky, Mastodon, YouTube in turn) and one
-account snapshot per integration per day for ``--days`` days, written by one
-``INSERT … SELECT generate_series`` (followers growing by a few a day, ``following`` and
-``posts`` too, Mastodon's ``posts`` NULL some days). Then a stock server (``bench.server``)
-and, interleaved sample by sample, each request beside a plain SELECT through ``psycopg`` of
-the rows its figures come from, every row fetched:
+On each of ``--engines`` (PostgreSQL and SQLite; the goal's absolute figure, under 200 ms,
+is PostgreSQL's). Seeds one workspace with ``--accounts`` integrations (X, Bluesky,
+Mastodon, YouTube in turn) and one account snapshot per integration per day for ``--days``
+days, written by one ``INSERT … SELECT`` over the days (``generate_series``; a recursive CTE
+on SQLite): followers growing by a few a day, ``following`` and ``posts`` too, Mastodon's
+``posts`` NULL some days. Then a stock server (``bench.server``) and, interleaved sample by
+sample, each request beside a plain SELECT through the plain driver (``psycopg``,
+``sqlite3``) of the rows its figures come from, every row fetched:
 
 - ``account``: ``GET /v1/analytics/accounts/{id}?days=90`` — one account's readings in the
   period and the one before it (bare: that integration's readings since 180 days ago);
@@ -24,11 +25,14 @@ the rows its figures come from, every row fetched:
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
+import sqlite3
 import sys
 import time
 import uuid
 from collections.abc import Callable
+from contextlib import closing
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -67,6 +71,24 @@ FROM (SELECT id, workspace_id, platform, row_number() OVER (ORDER BY id) AS n
 CROSS JOIN generate_series(0, %(days)s - 1) AS d
 """
 
+SEED_SNAPSHOTS_SQLITE = """
+WITH RECURSIVE d(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM d WHERE n < :days - 1),
+i AS (SELECT id, workspace_id, platform, row_number() OVER (ORDER BY id) AS n
+      FROM integrations WHERE workspace_id = :workspace)
+INSERT INTO account_snapshots
+    (id, workspace_id, integration_id, followers, following, posts, platform_data,
+     captured_at, capture_key)
+SELECT lower(hex(randomblob(16))), i.workspace_id, i.id,
+       1000 + (i.n * 37) % 50000 + d.n * (1 + i.n % 7),
+       100 + (i.n % 300) + d.n / 30,
+       CASE WHEN i.platform = 'mastodon' AND d.n % 11 = 0 THEN NULL ELSE 10 + d.n / 2 END,
+       '{}',
+       strftime('%Y-%m-%d %H:%M:%S', :start, '+' || d.n || ' days', '+' || (i.n % 3600)
+                || ' seconds') || '.000000',
+       'bench-' || d.n
+FROM i CROSS JOIN d
+"""
+
 
 def seed(db: BenchDatabase, accounts: int, days: int, now: datetime) -> dict[str, str]:
     db.create_empty()
@@ -96,17 +118,53 @@ def seed(db: BenchDatabase, accounts: int, days: int, now: datetime) -> dict[str
         workspace_id = str(workspace.id)
     engine.dispose()
     start = (now - timedelta(days=days - 1)).replace(hour=6, minute=0, second=0, microsecond=0)
-    with psycopg.connect(db.conninfo, autocommit=True) as conn:
-        conn.execute(SEED_SNAPSHOTS, {"start": start, "workspace": workspace_id, "days": days})
-        conn.execute("VACUUM ANALYZE")
-        (integration,) = conn.execute(
-            "SELECT id FROM integrations WHERE workspace_id = %s ORDER BY username LIMIT 1",
-            (workspace_id,),
-        ).fetchone() or (None,)
-    return {"workspace": workspace_id, "key": key, "integration": str(integration)}
+    first = "SELECT id FROM integrations WHERE workspace_id = %s ORDER BY username LIMIT 1"
+    if db.engine == "sqlite":
+        workspace_id = uuid.UUID(workspace_id).hex  # SQLite's storage form of a UUID
+        conn = sqlite3.connect(db.path, isolation_level=None)
+        try:
+            conn.execute(
+                SEED_SNAPSHOTS_SQLITE,
+                {
+                    "start": start.strftime("%Y-%m-%d %H:%M:%S"),
+                    "workspace": workspace_id,
+                    "days": days,
+                },
+            )
+            conn.execute("ANALYZE")
+            (integration,) = conn.execute(first.replace("%s", "?"), (workspace_id,)).fetchone()
+        finally:
+            conn.close()
+    else:
+        with psycopg.connect(db.conninfo, autocommit=True) as conn:
+            conn.execute(SEED_SNAPSHOTS, {"start": start, "workspace": workspace_id, "days": days})
+            conn.execute("VACUUM ANALYZE")
+            (integration,) = conn.execute(first, (workspace_id,)).fetchone() or (None,)
+    return {"workspace": workspace_id, "key": key, "integration": str(uuid.UUID(str(integration)))}
 
 
-def _bare_cases(ids: dict[str, str], now: datetime) -> dict[str, tuple[str, dict[str, object]]]:
+def _bare_cases(
+    engine: str, ids: dict[str, str], now: datetime
+) -> dict[str, tuple[str, dict[str, object]]]:
+    cases = _bare_sql(ids, now)
+    if engine == "postgresql":
+        return cases
+    return {case: _as_sqlite(sql, params) for case, (sql, params) in cases.items()}
+
+
+def _as_sqlite(sql: str, params: dict[str, object]) -> tuple[str, dict[str, object]]:
+    """The same SELECT for ``sqlite3``: named parameters, UUIDs as 32 hex digits and times in
+    SQLAlchemy's SQLite storage form (UTC, no offset), as the service writes them."""
+
+    def stored(value: object) -> object:
+        if isinstance(value, datetime):
+            return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return uuid.UUID(str(value)).hex
+
+    return re.sub(r"%\((\w+)\)s", r":\1", sql), {k: stored(v) for k, v in params.items()}
+
+
+def _bare_sql(ids: dict[str, str], now: datetime) -> dict[str, tuple[str, dict[str, object]]]:
     return {
         "account": (
             "SELECT s.id, s.followers, s.following, s.posts, s.platform_data, s.captured_at "
@@ -155,10 +213,10 @@ def measure(
             base_url=server.base_url, headers={"Authorization": f"Bearer {ids['key']}"}
         ) as api,
         httpx.Client(base_url=server.base_url) as browser,
-        psycopg.connect(db.conninfo, autocommit=True) as conn,
+        closing(db.connect()) as conn,
     ):
         _login(browser)
-        bare = _bare_cases(ids, now)
+        bare = _bare_cases(db.engine, ids, now)
         for case, url in urls.items():
             client = browser if case == "page" else api
             sql, params = bare[case]
@@ -194,11 +252,12 @@ def measure(
     return rows
 
 
-def render(accounts: int, days: int, snapshots: int, rows: list[list[object]], cmd: str) -> str:
+def render(engine: str, accounts: int, days: int, snapshots: int, rows: list[list[object]]) -> str:
+    name, driver = ("SQLite", "sqlite3") if engine == "sqlite" else ("PostgreSQL", "psycopg")
     return (
-        f"PostgreSQL, {accounts:,} accounts x {days} days = {snapshots:,} account snapshots "
+        f"{name}, {accounts:,} accounts x {days} days = {snapshots:,} account snapshots "
         "(`bench/accounts_speed.py`): each request's time over HTTP to a stock server beside a "
-        "plain SELECT of the rows its figures come from (`psycopg`, every row fetched), "
+        f"plain SELECT of the rows its figures come from (`{driver}`, every row fetched), "
         "interleaved sample by sample.\n\n"
         + table(
             [
@@ -213,12 +272,13 @@ def render(accounts: int, days: int, snapshots: int, rows: list[list[object]], c
             ],
             rows,
         )
-        + f"\n\n`{cmd}`; code {code_measured()}; load average {load_average()}."
+        + "\n"
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.accounts_speed", description=__doc__)
+    parser.add_argument("--engines", default="postgresql,sqlite")
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--samples", type=int, default=30)
@@ -228,24 +288,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="leave the database in place")
     parser.add_argument("--append", action="store_true", help="write the section of RESULTS.md")
     args = parser.parse_args(argv)
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     now = datetime.now(UTC)
-    db = locate(
-        "postgresql",
-        0,
-        work_dir=args.work_dir,
-        pg_server_url=args.pg_url,
-        name="openpost_bench_accounts_speed",
-    )
-    started = time.monotonic()
-    ids = seed(db, args.accounts, args.days, now)
-    print(f"seeded in {time.monotonic() - started:.0f} s", file=sys.stderr)
-    try:
-        rows = measure(db, ids, samples=args.samples, warmup=args.warmup, now=now)
-    finally:
-        if not args.keep:
-            db.drop()
+    texts = []
+    for engine in engines:
+        db = locate(
+            engine,
+            0,
+            work_dir=args.work_dir,
+            pg_server_url=args.pg_url,
+            name="openpost_bench_accounts_speed" if engine == "postgresql" else "accounts-speed",
+        )
+        started = time.monotonic()
+        print(f"{engine}: seeding", file=sys.stderr)
+        ids = seed(db, args.accounts, args.days, now)
+        print(f"{engine}: seeded in {time.monotonic() - started:.0f} s", file=sys.stderr)
+        try:
+            rows = measure(db, ids, samples=args.samples, warmup=args.warmup, now=now)
+        finally:
+            if not args.keep:
+                db.drop()
+        texts.append(render(engine, args.accounts, args.days, args.accounts * args.days, rows))
     cmd = "python -m bench.accounts_speed " + shlex.join(argv or sys.argv[1:])
-    text = render(args.accounts, args.days, args.accounts * args.days, rows, cmd)
+    text = "\n".join(texts) + (f"\n`{cmd}`; code {code_measured()}; load average {load_average()}.")
     print(text)
     if args.append:
         write_section(HEADING, START, END, text)
