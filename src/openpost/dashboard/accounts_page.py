@@ -18,6 +18,7 @@ from openpost.dashboard.sessions import Viewer
 from openpost.integrations.service import (
     count_integrations,
     find_integration,
+    integration_choice,
     integration_names,
 )
 
@@ -126,10 +127,7 @@ def accounts_page(
         )
     return {
         "has_accounts": total > 0,
-        "picker": [
-            {"id": str(i.id), "platform": i.platform, "username": i.username, "status": i.status}
-            for i in picker or ()
-        ],
+        "picker": [integration_choice(i) for i in picker or ()],
         "searchable": picker is None,
         "search": search,
         "accounts": accounts,

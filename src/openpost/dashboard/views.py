@@ -29,7 +29,12 @@ from openpost.dashboard.filters import Filters, Period, parse_filters
 from openpost.dashboard.members import ROLES, list_members
 from openpost.dashboard.sessions import Viewer, memberships
 from openpost.integrations.models import Platform
-from openpost.integrations.service import find_integration, list_integrations
+from openpost.integrations.service import (
+    find_integration,
+    integration_choice,
+    integration_names,
+    list_integrations,
+)
 from openpost.platforms.specs import label, spec_for
 from openpost.posts.service import get_post
 from openpost.refresh.service import collection_status
@@ -58,8 +63,12 @@ def chrome(session: Session, viewer: Viewer) -> dict[str, Any]:
 
 
 def filter_options(session: Session, viewer: Viewer) -> dict[str, Any]:
+    """The filter form's choices: from light id/name rows, not whole integrations with their
+    collection state (a workspace may hold thousands)."""
     return {
-        "integrations": list_integrations(session, viewer.workspace_id),
+        "integrations": [
+            integration_choice(i) for i in integration_names(session, viewer.workspace_id)
+        ],
         "platforms": [p.value for p in Platform],
     }
 

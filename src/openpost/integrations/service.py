@@ -127,6 +127,17 @@ def integration_names(
     )
 
 
+def integration_choice(row: Any) -> dict[str, str]:
+    """A row of ``integration_names`` as a picker's option: id (text), platform, username
+    and status."""
+    return {
+        "id": str(row.id),
+        "platform": row.platform,
+        "username": row.username,
+        "status": row.status,
+    }
+
+
 def find_integration(
     session: Session, workspace_id: uuid.UUID, integration_id: uuid.UUID
 ) -> Integration:
