@@ -126,6 +126,7 @@ def add_snapshot(
     comments: int | None = 1,
     shares: int | None = 0,
     platform_data: dict[str, Any] | None = None,
+    capture_key: str | None = None,
 ) -> None:
     append_snapshots(
         session,
@@ -135,7 +136,7 @@ def add_snapshot(
                 integration_id=target.integration_id,
                 post_target_id=target.id,
                 captured_at=captured_at,
-                capture_key=captured_at.isoformat(),
+                capture_key=capture_key or captured_at.isoformat(),
                 impressions=impressions,
                 likes=likes,
                 comments=comments,

@@ -9,6 +9,7 @@ from openpost.dashboard.models import DashboardSession
 from openpost.integrations.models import Integration
 from openpost.posts.models import Post, PostTarget
 from openpost.refresh.models import DiscoveryState, PlatformState, RefreshState, SchedulerLease
+from openpost.retention.models import RetentionRun
 from openpost.webhooks.models import Webhook, WebhookDelivery, WebhookEvent
 from openpost.workspaces.models import Member, User, Workspace
 
@@ -27,6 +28,7 @@ __all__ = [
     "Post",
     "PostTarget",
     "RefreshState",
+    "RetentionRun",
     "SchedulerLease",
     "Snapshot",
     "User",

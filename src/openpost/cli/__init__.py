@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from openpost.cli import admin, collect, demo, export, ops, serve
+from openpost.cli import admin, collect, demo, export, ops, retention, serve
 from openpost.cli.group import OpenPostGroup
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ demo.register(app)
 export.register(app)
 collect.register(app)
 ops.register(app)
+retention.register(app)
 
 
 def main() -> None:

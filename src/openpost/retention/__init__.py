@@ -1,0 +1,1 @@
+"""Retention: thinning readings older than a cutoff, each run recorded (SPEC §9.9)."""
