@@ -12,6 +12,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from openpost.app import create_app
 from openpost.config import Settings
 from openpost.core.db import Base, make_engine, make_sessionmaker
 from openpost.core.migrate import upgrade
+from openpost.retention.models import MaintenancePermit
 from tests import builders
 
 PG_URL = os.environ.get("OPENPOST_TEST_DATABASE_URL", "")
@@ -91,6 +93,13 @@ def migrated_engine(database_url: str) -> Iterator[Engine]:
 def _empty_all_tables(engine: Engine) -> None:
     tables = list(reversed(Base.metadata.sorted_tables))
     with engine.begin() as conn:
+        # Past the readings' delete guard (migration 0009), as retention does; the permit
+        # goes with the rest.
+        conn.execute(
+            MaintenancePermit.__table__.insert().values(
+                id=uuid.uuid4(), reason="test cleanup", created_at=datetime.now(UTC)
+            )
+        )
         if engine.dialect.name == "postgresql":
             names = ", ".join(f'"{t.name}"' for t in tables)
             conn.execute(text(f"TRUNCATE {names} CASCADE"))

@@ -1,4 +1,5 @@
-"""Snapshots are append-only: the database itself refuses UPDATE, while DELETE stays possible."""
+"""Readings are append-only: the database itself refuses UPDATE, and DELETE (or TRUNCATE)
+unless the transaction holds a maintenance permit (retention, workspace deletion)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from openpost.analytics.writer import Reading, append_snapshots
 from openpost.core import clock
 from openpost.core.db import make_sessionmaker
 from openpost.refresh.models import RefreshState
+from openpost.retention.models import MaintenancePermit
+from openpost.retention.permits import permitted
 from openpost.workspaces.models import Workspace
 from tests.builders import World
 
@@ -69,15 +72,57 @@ def test_raw_sql_update_is_refused(engine: Engine, world: World, statement: str)
     assert likes_of(engine, world.a.workspace.id) == before
 
 
-def test_delete_remains_possible_for_retention(
-    engine: Engine, session: Session, world: World
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DELETE FROM snapshots",
+        "DELETE FROM snapshots WHERE likes = 12",
+        "DELETE FROM account_snapshots",
+        "DELETE FROM workspaces",  # the cascade reaches the readings
+        "DELETE FROM integrations",
+        "DELETE FROM post_targets",
+    ],
+)
+def test_raw_sql_delete_is_refused(
+    engine: Engine, session: Session, world: World, statement: str
 ) -> None:
-    cutoff = clock.now() - timedelta(minutes=45)
-    result = session.execute(
-        delete(Snapshot).where(
-            Snapshot.workspace_id == world.a.workspace.id, Snapshot.captured_at < cutoff
-        )
+    _account_rows(session, world)
+    before = likes_of(engine, world.a.workspace.id), likes_of(engine, world.b.workspace.id)
+    accounts = followers_of(engine, world.a.workspace.id)
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(text(statement))
+    assert (likes_of(engine, world.a.workspace.id), likes_of(engine, world.b.workspace.id)) == (
+        before
     )
+    assert followers_of(engine, world.a.workspace.id) == accounts
+
+
+def test_orm_delete_is_refused(engine: Engine, session: Session, world: World) -> None:
+    before = likes_of(engine, world.a.workspace.id)
+    with pytest.raises(DBAPIError, match="append-only"):
+        session.execute(delete(Snapshot).where(Snapshot.workspace_id == world.a.workspace.id))
+    session.rollback()
+    assert likes_of(engine, world.a.workspace.id) == before
+
+
+def test_truncate_is_refused(engine: Engine, world: World) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("TRUNCATE is PostgreSQL's (SQLite's DELETE without WHERE is tested above)")
+    before = likes_of(engine, world.a.workspace.id)
+    for table in ("snapshots", "account_snapshots"):
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {table} CASCADE"))
+    assert likes_of(engine, world.a.workspace.id) == before
+
+
+def test_a_permitted_transaction_may_delete(engine: Engine, session: Session, world: World) -> None:
+    cutoff = clock.now() - timedelta(minutes=45)
+    with permitted(session, "retention"):
+        result = session.execute(
+            delete(Snapshot).where(
+                Snapshot.workspace_id == world.a.workspace.id, Snapshot.captured_at < cutoff
+            )
+        )
     session.commit()
     assert result.rowcount == 1  # type: ignore[attr-defined]
     assert likes_of(engine, world.a.workspace.id) == [12]
@@ -90,11 +135,37 @@ def test_delete_remains_possible_for_retention(
     assert state.latest_snapshot_id is not None
     assert state.previous_snapshot_id is None
 
+    # The permit was never committed: the next transaction is refused again.
+    assert session.scalar(select(func.count()).select_from(MaintenancePermit)) == 0
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(text("DELETE FROM snapshots"))
 
-def test_deleting_a_workspace_removes_its_snapshots(
+
+def test_a_permit_is_seen_by_its_own_transaction_only(engine: Engine, world: World) -> None:
+    """While one transaction holds a permit, another is still refused (PostgreSQL: the
+    permit is uncommitted; SQLite: the other writer waits, then finds no permit)."""
+    factory = make_sessionmaker(engine)
+    with factory() as holder:
+        with permitted(holder, "retention"):
+            holder.execute(delete(Snapshot).where(Snapshot.workspace_id == world.a.workspace.id))
+            if engine.dialect.name == "postgresql":
+                with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+                    conn.execute(
+                        text("DELETE FROM snapshots WHERE workspace_id = :w"),
+                        {"w": world.b.workspace.id},
+                    )
+        holder.commit()
+    assert likes_of(engine, world.a.workspace.id) == []
+    assert likes_of(engine, world.b.workspace.id) == [10, 12]
+    with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+        conn.execute(text("DELETE FROM snapshots"))
+
+
+def test_deleting_a_workspace_under_a_permit_removes_its_snapshots(
     engine: Engine, session: Session, world: World
 ) -> None:
-    session.execute(delete(Workspace).where(Workspace.id == world.a.workspace.id))
+    with permitted(session, "workspace delete"):
+        session.execute(delete(Workspace).where(Workspace.id == world.a.workspace.id))
     session.commit()
     assert likes_of(engine, world.a.workspace.id) == []
     assert likes_of(engine, world.b.workspace.id) == [10, 12]
@@ -210,21 +281,23 @@ def test_account_snapshot_bulk_update_is_refused(
     assert followers_of(engine, world.a.workspace.id) == [100, 110]
 
 
-def test_account_snapshot_delete_remains_possible(
+def test_account_snapshot_delete_under_a_permit(
     engine: Engine, session: Session, world: World
 ) -> None:
     _account_rows(session, world)
     cutoff = clock.now() - timedelta(minutes=90)
-    result = session.execute(
-        delete(AccountSnapshot).where(
-            AccountSnapshot.workspace_id == world.a.workspace.id,
-            AccountSnapshot.captured_at < cutoff,
+    with permitted(session, "retention"):
+        result = session.execute(
+            delete(AccountSnapshot).where(
+                AccountSnapshot.workspace_id == world.a.workspace.id,
+                AccountSnapshot.captured_at < cutoff,
+            )
         )
-    )
     session.commit()
     assert result.rowcount == 1  # type: ignore[attr-defined]
     assert followers_of(engine, world.a.workspace.id) == [110]
     assert followers_of(engine, world.b.workspace.id) == [100, 110]
-    session.execute(delete(Workspace).where(Workspace.id == world.b.workspace.id))
+    with permitted(session, "workspace delete"):
+        session.execute(delete(Workspace).where(Workspace.id == world.b.workspace.id))
     session.commit()
     assert followers_of(engine, world.b.workspace.id) == []

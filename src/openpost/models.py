@@ -9,7 +9,7 @@ from openpost.dashboard.models import DashboardSession
 from openpost.integrations.models import Integration
 from openpost.posts.models import Post, PostTarget
 from openpost.refresh.models import DiscoveryState, PlatformState, RefreshState, SchedulerLease
-from openpost.retention.models import RetentionRun
+from openpost.retention.models import MaintenancePermit, RetentionRun
 from openpost.webhooks.models import Webhook, WebhookDelivery, WebhookEvent
 from openpost.workspaces.models import Member, User, Workspace
 
@@ -22,6 +22,7 @@ __all__ = [
     "DiscoveryState",
     "IdempotencyRecord",
     "Integration",
+    "MaintenancePermit",
     "Member",
     "OAuthAttempt",
     "PlatformState",

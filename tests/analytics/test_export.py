@@ -24,6 +24,7 @@ from openpost.core.db import make_sessionmaker
 from openpost.core.errors import NotFound
 from openpost.core.ids import new_id
 from openpost.posts.models import PostTarget
+from openpost.retention.permits import permitted
 from tests import builders
 from tests.builders import World
 
@@ -527,8 +528,9 @@ def test_a_target_deleted_mid_export_neither_breaks_nor_garbles_it(
             check, factory, shop.workspace.id, export.parse_request(now=NOW, days=1), now=NOW
         )
     first = next(stream.chunks)
-    with factory() as other:
-        other.execute(delete(PostTarget).where(PostTarget.id == doomed.id))
+    with factory() as other:  # as a workspace deletion does, under its permit
+        with permitted(other, "workspace delete"):
+            other.execute(delete(PostTarget).where(PostTarget.id == doomed.id))
         other.commit()
     body = first + b"".join(stream.chunks)
     rows = list(csv.reader(io.StringIO(body.decode(), newline=""), strict=True))[1:]

@@ -20,6 +20,7 @@ from openpost.analytics.writer import Reading, append_snapshots
 from openpost.core import clock
 from openpost.integrations.models import Integration
 from openpost.posts.models import PostTarget
+from openpost.retention.permits import permitted
 from openpost.workspaces.models import Workspace
 from tests import builders
 from tests.builders import World
@@ -424,5 +425,6 @@ def test_paging_visits_every_row_exactly_once_in_order(
         assert 0 < len(pages[-1]) <= limit or not rows
     finally:
         session.rollback()
-        session.execute(delete(Workspace).where(Workspace.id == account.workspace.id))
+        with permitted(session, "workspace delete"):
+            session.execute(delete(Workspace).where(Workspace.id == account.workspace.id))
         session.commit()

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Annotated, Any
 
 import typer
 
 from openpost.auth.service import create_key, list_keys, revoke_key
-from openpost.cli.common import emit, emit_rows, unit_of_work
+from openpost.cli.common import (
+    emit,
+    emit_rows,
+    fail,
+    load_settings,
+    note,
+    open_engine,
+    unit_of_work,
+)
+from openpost.core.db import make_sessionmaker
+from openpost.core.errors import AppError
 from openpost.core.ids import parse_uuid
 from openpost.core.timefmt import format_time
 from openpost.dashboard.members import list_members
+from openpost.workspaces import removal
 from openpost.workspaces.service import (
     add_member,
     create_workspace,
@@ -74,6 +86,73 @@ def workspace_list(as_json: JsonFlag = False) -> None:
             for w in list_workspaces(session)
         ]
     emit_rows(as_json, rows, ["id", "name", "mode", "timezone", "created_at"], "workspaces")
+
+
+@workspace_app.command("delete")
+def workspace_delete(
+    workspace: WorkspaceOption,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Really remove it (without: show what would go).")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Remove a workspace and everything of it: readings, posts, accounts, keys, members.
+
+    Without `--yes` nothing is removed: it prints what would go and exits with code 1.
+    Access and collection stop in the first transaction; readings then go in short
+    batches (progress on stderr), so the service keeps answering for other workspaces.
+    Users whose only workspace it was are removed too; retention run records are kept.
+    Safe to run again if stopped half-way.
+    """
+    settings = load_settings()
+    try:
+        chosen = parse_uuid(workspace, "--workspace")
+    except AppError as exc:
+        fail(exc.message)
+    engine = open_engine(settings, migrate=False)
+    factory = make_sessionmaker(engine)
+    try:
+        try:
+            if not yes:
+                with factory() as session:
+                    planned = removal.preview(session, chosen)
+                _print_removal(planned, as_json, done=False)
+                fail("nothing was removed: pass --yes to remove this workspace")
+            progress = _RemovalProgress()
+            done = removal.delete_workspace(factory, chosen, progress=progress)
+        except LookupError:
+            fail(f"no workspace {workspace}")
+    finally:
+        engine.dispose()
+    _print_removal(done, as_json, done=True)
+
+
+class _RemovalProgress:
+    """A line on stderr at most every two seconds while readings are removed."""
+
+    def __init__(self) -> None:
+        self.shown = time.monotonic()
+
+    def __call__(self, table: str, removed: int) -> None:
+        if time.monotonic() - self.shown >= 2:
+            self.shown = time.monotonic()
+            note(f"{table.replace('_', ' ')}: {removed:,} removed so far")
+
+
+def _print_removal(found: removal.Removal, as_json: bool, *, done: bool) -> None:
+    payload = {
+        "workspace_id": str(found.workspace_id),
+        "name": found.name,
+        "removed" if done else "would_remove": found.removed,
+    }
+    verb = "removed" if done else "would remove"
+    lines = [f"{verb} workspace {found.name} ({found.workspace_id}):"]
+    lines += [
+        f"  {table.replace('_', ' ')}: {count:,}"
+        for table, count in found.removed.items()
+        if count or table in ("snapshots", "account_snapshots")
+    ]
+    emit(as_json, payload, "\n".join(lines))
 
 
 @key_app.command("create")

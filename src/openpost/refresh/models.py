@@ -52,6 +52,10 @@ class RefreshState(Base):
     __table_args__ = (
         Index("ix_refresh_states_due", "next_due_at"),
         Index("ix_refresh_states_workspace", "workspace_id"),
+        # For the ON DELETE SET NULL of a removed snapshot (retention): without them every
+        # deleted snapshot scans the whole table.
+        Index("ix_refresh_states_latest_snapshot", "latest_snapshot_id"),
+        Index("ix_refresh_states_previous_snapshot", "previous_snapshot_id"),
     )
 
     post_target_id: Mapped[uuid.UUID] = mapped_column(

@@ -32,3 +32,19 @@ class RetentionRun(Base):
     account_snapshots_removed: Mapped[int] = mapped_column(BigInteger, default=0)
     started_at: Mapped[datetime] = mapped_column(default=clock.now)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class MaintenancePermit(Base):
+    """The one way past the readings' delete guard, for the transaction that holds one.
+
+    The triggers on ``snapshots`` and ``account_snapshots`` refuse a DELETE unless this table
+    has a row that the deleting transaction can see. ``openpost.retention.permits.permitted``
+    inserts one and deletes it again before its transaction commits, so no other
+    transaction ever sees it: retention and workspace deletion remove readings, nothing else.
+    """
+
+    __tablename__ = "maintenance_permits"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    reason: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=clock.now)

@@ -33,6 +33,7 @@ from openpost.analytics.models import Snapshot
 from openpost.core import clock
 from openpost.core.db import transaction
 from openpost.retention.models import RetentionRun
+from openpost.retention.permits import permitted
 from openpost.workspaces.models import Workspace
 
 BATCH = 5_000
@@ -213,7 +214,7 @@ def _thin_day(
             return session.scalar(select(func.count()).select_from(ids.subquery())) or 0
     removed = 0
     while True:
-        with transaction(factory) as session:
+        with transaction(factory) as session, permitted(session, "retention"):
             result = session.execute(
                 delete(table.model)
                 .where(table.model.id.in_(ids.limit(batch)))
