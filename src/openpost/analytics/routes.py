@@ -6,9 +6,10 @@ one for the query and the JSON (``read_deps`` says why).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import Response, StreamingResponse
 
@@ -20,16 +21,45 @@ from openpost.analytics.schemas import (
     SnapshotPageOut,
 )
 from openpost.core import clock
+from openpost.core.errors import BadRequest
 from openpost.core.ids import UUID_OR_EMPTY_SCHEMA, UUID_SCHEMA, parse_uuid
 from openpost.core.schemas import error_responses
+from openpost.core.timefmt import parse_time
 from openpost.core.web import data
-from openpost.deps import CurrentCaller, DbSession, get_sessionmaker
+from openpost.deps import CurrentCaller, DbSession, get_sessionmaker, get_settings
 from openpost.integrations.models import Platform
 from openpost.read_deps import CurrentReader
+from openpost.refresh.policy import CollectionPolicy
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 
 Days = Annotated[int, Query(ge=1, le=365, description="How many days back to include")]
+AsOf = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description=(
+            "RFC 3339 time (with an offset): the answer as it was then, from the readings "
+            "captured by then; the same bytes whenever asked (SPEC §9.6). Not in the future."
+        ),
+    ),
+]
+
+
+EARLIEST_AS_OF = datetime(2000, 1, 1, tzinfo=UTC)
+"""Well before any social post; keeps ``as_of - days`` inside the calendar."""
+
+
+def parse_as_of(value: str | None, now: datetime) -> datetime | None:
+    """``as_of`` as a UTC time, or 400: not a timestamp with an offset, or in the future."""
+    if value is None or value == "":
+        return None
+    at = parse_time(value, "as_of")
+    if at > now:
+        raise BadRequest("as_of is in the future: an answer as of then is not known yet")
+    if at < EARLIEST_AS_OF:
+        raise BadRequest("as_of must be on or after 2000-01-01T00:00:00Z")
+    return at
 
 
 @router.get(
@@ -52,10 +82,12 @@ async def list_snapshots(
     cursor: Annotated[
         str | None, Query(max_length=200, description="`next_cursor` of the previous page")
     ] = None,
+    as_of: AsOf = None,
 ) -> Response:
     workspace_id = reader.caller.workspace_id
     integration = parse_uuid(integration_id, "integration_id") if integration_id else None
     now = clock.now()
+    at = parse_as_of(as_of, now)
 
     def page(session: Session) -> Response:
         found = service.list_snapshots(
@@ -66,6 +98,7 @@ async def list_snapshots(
             integration_id=integration,
             limit=limit,
             cursor=cursor,
+            as_of=at,
         )
         return data(found.rows, next_cursor=found.next_cursor)
 
@@ -81,14 +114,24 @@ async def list_snapshots(
 async def post_metrics(
     reader: CurrentReader,
     post_id: Annotated[str, Path(description="The post's UUID", json_schema_extra=UUID_SCHEMA)],
+    request: Request,
     days: Days = 30,
+    as_of: AsOf = None,
 ) -> Response:
     workspace_id = reader.caller.workspace_id
     post = parse_uuid(post_id, "post_id")
     now = clock.now()
+    at = parse_as_of(as_of, now)
+    schedule = None
+    if at is not None:
+        schedule = CollectionPolicy.from_settings(get_settings(request)).next_due
 
     def metrics(session: Session) -> Response:
-        return data(service.post_metrics(session, workspace_id, post, now=now, days=days))
+        return data(
+            service.post_metrics(
+                session, workspace_id, post, now=now, days=days, as_of=at, schedule=schedule
+            )
+        )
 
     return await reader.run(metrics)
 

@@ -12,7 +12,7 @@ slow path and reads exactly as before.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, aliased
 
 from openpost.analytics import engagement
 from openpost.analytics.arithmetic import delta, totals
+from openpost.analytics.as_of import targets_then
 from openpost.analytics.engagement_followers import followers_at_readings
 from openpost.analytics.models import METRICS, Snapshot
 from openpost.analytics.provisional import deadline_of, is_provisional, provisional_until
@@ -126,23 +127,30 @@ def snapshot_rows(rows: Iterable[Any]) -> list[dict[str, Any]]:
 
 
 def require_integration(
-    session: Session, workspace_id: uuid.UUID, integration_id: uuid.UUID
+    session: Session,
+    workspace_id: uuid.UUID,
+    integration_id: uuid.UUID,
+    *,
+    as_of: datetime | None = None,
 ) -> None:
-    """404 unless the integration belongs to the caller's workspace."""
+    """404 unless the integration belongs to the caller's workspace (and, with ``as_of``,
+    had been connected by then)."""
     found = session.connection().scalar(
         _INTEGRATION_IN_WORKSPACE, {"integration_id": integration_id, "workspace_id": workspace_id}
     )
-    if found is None:
+    if found is None or (as_of is not None and found > as_of):
         raise NotFound("integration not found")
 
 
-_INTEGRATION_IN_WORKSPACE = select(Integration.id).where(
+_INTEGRATION_IN_WORKSPACE = select(Integration.created_at).where(
     Integration.id == bindparam("integration_id", type_=_ID),
     Integration.workspace_id == bindparam("workspace_id", type_=_ID),
 )
 
 
-def _page_statement(*, by_integration: bool, after: bool) -> Select[*tuple[Any, ...]]:
+def _page_statement(
+    *, by_integration: bool, after: bool, bounded: bool = False
+) -> Select[*tuple[Any, ...]]:
     query: Select[*tuple[Any, ...]] = (
         select(*SNAPSHOT_COLUMNS)
         .join(PostTarget, PostTarget.id == Snapshot.post_target_id)
@@ -158,6 +166,10 @@ def _page_statement(*, by_integration: bool, after: bool) -> Select[*tuple[Any, 
         # The integration index serves this filter; ``require_integration`` and the
         # workspace equality keep the query scoped to the caller.
         query = query.where(Snapshot.integration_id == bindparam("integration_id", type_=_ID))
+    if bounded:  # ``as_of``: nothing captured after it
+        query = query.where(
+            Snapshot.captured_at <= bindparam("as_of", type_=Snapshot.captured_at.type)
+        )
     if after:
         query = query.where(
             tuple_(Snapshot.captured_at, Snapshot.id)
@@ -170,9 +182,12 @@ def _page_statement(*, by_integration: bool, after: bool) -> Select[*tuple[Any, 
 
 
 _PAGE_STATEMENTS = {
-    (by_integration, after): _page_statement(by_integration=by_integration, after=after)
+    (by_integration, after, bounded): _page_statement(
+        by_integration=by_integration, after=after, bounded=bounded
+    )
     for by_integration in (False, True)
     for after in (False, True)
+    for bounded in (False, True)
 }
 
 
@@ -185,19 +200,27 @@ def list_snapshots(
     integration_id: uuid.UUID | None = None,
     limit: int = 500,
     cursor: str | None = None,
+    as_of: datetime | None = None,
 ) -> SnapshotPage:
-    """The workspace's snapshots of the last ``days`` days, newest first, keyset-paged."""
+    """The workspace's snapshots of the last ``days`` days, newest first, keyset-paged.
+
+    ``as_of`` (SPEC §9.6): the page as it was then: the ``days`` before it, nothing
+    captured after it, and an integration filter only for an integration that existed.
+    """
+    end = now if as_of is None else as_of
     params: dict[str, Any] = {
-        "since": now - timedelta(days=days),
+        "since": end - timedelta(days=days),
         "workspace_id": workspace_id,
         "limit": limit + 1,
     }
     if integration_id is not None:
-        require_integration(session, workspace_id, integration_id)
+        require_integration(session, workspace_id, integration_id, as_of=as_of)
         params["integration_id"] = integration_id
     if cursor is not None:
         params["after_time"], params["after_id"] = decode_cursor(cursor)
-    statement = _PAGE_STATEMENTS[integration_id is not None, cursor is not None]
+    if as_of is not None:
+        params["as_of"] = as_of
+    statement = _PAGE_STATEMENTS[integration_id is not None, cursor is not None, as_of is not None]
     rows = session.connection().execute(statement, params).all()
     next_cursor = None
     if len(rows) > limit:
@@ -261,28 +284,53 @@ _POST_HISTORY = (
     )
     .order_by(Snapshot.captured_at.desc(), Snapshot.id.desc())
 )
+_POST_HISTORY_UNTIL = _POST_HISTORY.where(
+    Snapshot.captured_at <= bindparam("as_of", type_=Snapshot.captured_at.type)
+)
+
+
+Schedule = Callable[[str, datetime, datetime], datetime | None]
+"""``(platform, published_at, read_at)`` → when a target read then is next due (``None``:
+never again): the collection policy's ``next_due``."""
 
 
 def post_metrics(
-    session: Session, workspace_id: uuid.UUID, post_id: uuid.UUID, *, now: datetime, days: int = 30
+    session: Session,
+    workspace_id: uuid.UUID,
+    post_id: uuid.UUID,
+    *,
+    now: datetime,
+    days: int = 30,
+    as_of: datetime | None = None,
+    schedule: Schedule | None = None,
 ) -> dict[str, Any]:
-    """Latest metrics of every target of a post, their deltas, totals and recent history."""
+    """Latest metrics of every target of a post, their deltas, totals and recent history.
+
+    ``as_of`` (SPEC §9.6): the answer as it was then, from the readings captured by then
+    (``as_of.targets_then``); ``schedule`` gives the ``next_refresh_at`` of that time.
+    """
     connection = session.connection()
     scope = {"post_id": post_id, "workspace_id": workspace_id}
-    target_rows = connection.execute(_POST_TARGETS, scope).all()
-    # A target proves the post is in the workspace; only a post without one needs the check.
-    if not target_rows and connection.scalar(_POST_IN_WORKSPACE, scope) is None:
-        raise NotFound("post not found")
+    if as_of is None:
+        target_rows: Sequence[Any] = connection.execute(_POST_TARGETS, scope).all()
+        # A target proves the post is in the workspace; only a post without one needs
+        # the check.
+        if not target_rows and connection.scalar(_POST_IN_WORKSPACE, scope) is None:
+            raise NotFound("post not found")
+    else:
+        now = as_of
+        target_rows = targets_then(connection, scope, as_of, schedule)
 
     # Keyed by the id's text: history rows carry their target's id as text.
     history: dict[str, list[dict[str, Any]]] = {str(row.target_id): [] for row in target_rows}
     if history:
         found = connection.execute(
-            _POST_HISTORY,
+            _POST_HISTORY if as_of is None else _POST_HISTORY_UNTIL,
             {
                 "target_ids": [row.target_id for row in target_rows],
                 "workspace_id": workspace_id,
                 "since": now - timedelta(days=days),
+                **({} if as_of is None else {"as_of": as_of}),
             },
         ).all()
         for snapshot in snapshot_rows(found):

@@ -70,3 +70,5 @@ class PostTarget(Base):
     # The platform's preview image of the post, where discovery found one (previews.py).
     preview_url: Mapped[str | None] = mapped_column(String(2048), default=None)
     published_at: Mapped[datetime | None] = mapped_column(default=None)
+    # When collection learned the platform reports it deleted (status ``deleted``).
+    deleted_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -411,7 +411,7 @@ def _write(
                 PostTarget.id.in_(deleted),
                 PostTarget.workspace_id.in_({t.workspace_id for t in live}),
             )
-            .values(status=TargetStatus.deleted.value)
+            .values(status=TargetStatus.deleted.value, deleted_at=now)
             .execution_options(synchronize_session=False)
         )
     for integration_id, error in needs_refresh.items():

@@ -404,6 +404,7 @@ def _settle(
         state.outcome, state.next_due_at = Outcome.pending.value, item.published_at
     elif item.deleted_at is not None and due is not None and due <= now:
         target.status = TargetStatus.deleted.value
+        target.deleted_at = due
         state.last_attempt_at = due
         state.outcome, state.next_due_at = Outcome.not_found.value, None
         state.error_code = "not_found"
