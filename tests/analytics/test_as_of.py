@@ -78,8 +78,10 @@ def month(
 ) -> tuple[Recorded, dict[str, str], list[str]]:
     workspace = builders.make_workspace(session, mode="test", name="Replay")
     key = builders.make_key(session, workspace)
-    for platform in ("bluesky", "mastodon"):
+    integrations = [
         builders.make_integration(session, workspace, platform=platform, synthetic=True)
+        for platform in ("bluesky", "mastodon")
+    ]
     session.commit()
     headers = {"Authorization": f"Bearer {key}"}
     runtime = Runtime.from_settings(settings, factory=make_sessionmaker(engine))
@@ -93,7 +95,14 @@ def month(
             # Asked at the sweep's instant, or some minutes after it (before the next).
             asked = at + timedelta(minutes=rng.choice([0, 0, 17, 359]))
             frozen.at = asked
-            paths = [f"/v1/analytics?days={rng.choice([1, 7, 30])}&limit=40"]
+            paths = [
+                f"/v1/analytics?days={rng.choice([1, 7, 30])}&limit=40",
+                f"/v1/analytics/accounts?days={rng.choice([1, 7, 30])}&limit=3",
+                *(
+                    f"/v1/analytics/accounts/{i.id}?days={rng.choice([1, 7, 30])}"
+                    for i in integrations
+                ),
+            ]
             session.expire_all()
             posts = [
                 str(p)
@@ -107,7 +116,7 @@ def month(
                 status, body = _ask(client, headers, path)
                 recorded.append((path, asked, status, body))
                 # Follow the cursor once: later pages replay too.
-                if path.startswith("/v1/analytics?") and b'"next_cursor":"' in body:
+                if "limit=" in path and b'"next_cursor":"' in body:
                     cursor = body.split(b'"next_cursor":"')[1].split(b'"')[0].decode()
                     page_two = f"{path}&cursor={cursor}"
                     status, body = _ask(client, headers, page_two)
@@ -133,6 +142,8 @@ def test_every_answer_of_the_month_replays_byte_for_byte(
     # The month is rich enough to mean something: many posts, pages, OK answers.
     assert len({path for path, *_ in recorded if "/post/" in path}) >= 20
     assert sum(1 for path, *_ in recorded if "cursor=" in path) >= 20
+    assert sum(1 for path, *_ in recorded if "/accounts?" in path and "cursor=" in path) >= 20
+    assert sum(1 for path, *_ in recorded if "/accounts/" in path) >= 200
     failed = [(p, s, b[:200]) for p, _, s, b in recorded if s != 200]
     assert failed == []
     mismatches = [
@@ -209,7 +220,12 @@ def test_a_bad_as_of_is_a_400_with_a_message(client: TestClient, value: str, mes
     factory_session = client.app.state.sessionmaker()  # type: ignore[attr-defined]
     tenant = build_tenant(factory_session, "Bad input")
     factory_session.commit()
-    for path in ("/v1/analytics", f"/v1/analytics/post/{tenant.post.id}"):
+    for path in (
+        "/v1/analytics",
+        f"/v1/analytics/post/{tenant.post.id}",
+        "/v1/analytics/accounts",
+        f"/v1/analytics/accounts/{tenant.integration.id}",
+    ):
         answer = client.get(path, params={"as_of": value}, headers=tenant.headers)
         assert answer.status_code == 400, (path, answer.text)
         assert message in answer.json()["error"]

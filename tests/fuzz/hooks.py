@@ -37,6 +37,8 @@ DOCUMENTED_REFUSALS = [
         r"^(since|until) is out of range$",
         r"^days cannot be combined with since/until$",  # stated in the operation's description
         r"^until needs since$",
+        r"^as_of is in the future: ",  # stated in as_of's words (SPEC §9.6)
+        r"^as_of must be on or after 2000-01-01T00:00:00Z$",
         r"^username must be 1 to \d+ characters$",  # after a leading @ and spaces are dropped
         r"^username must not contain spaces or control characters$",
         r"^username: ",  # the platform's own handle rules

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from openpost.accounts import service
 from openpost.accounts.schemas import AccountDetailEnvelope, AccountPageOut
 from openpost.core import clock
+from openpost.core.as_of import AsOf, parse_as_of
 from openpost.core.ids import UUID_OR_EMPTY_SCHEMA, UUID_SCHEMA, parse_uuid
 from openpost.core.schemas import error_responses
 from openpost.core.web import data
@@ -42,10 +43,12 @@ async def list_accounts(
     cursor: Annotated[
         str | None, Query(max_length=200, description="`next_cursor` of the previous page")
     ] = None,
+    as_of: AsOf = None,
 ) -> Response:
     workspace_id = reader.caller.workspace_id
     integration = parse_uuid(integration_id, "integration_id") if integration_id else None
     now = clock.now()
+    at = parse_as_of(as_of, now)
 
     def page(session: Session) -> Response:
         found = service.list_accounts(
@@ -56,6 +59,7 @@ async def list_accounts(
             integration_id=integration,
             limit=limit,
             cursor=cursor,
+            as_of=at,
         )
         return data(found.rows, next_cursor=found.next_cursor)
 
@@ -74,12 +78,16 @@ async def account_detail(
         str, Path(description="The integration's UUID", json_schema_extra=UUID_SCHEMA)
     ],
     days: Days = 30,
+    as_of: AsOf = None,
 ) -> Response:
     workspace_id = reader.caller.workspace_id
     integration = parse_uuid(integration_id, "integration_id")
     now = clock.now()
+    at = parse_as_of(as_of, now)
 
     def detail(session: Session) -> Response:
-        return data(service.account_detail(session, workspace_id, integration, now=now, days=days))
+        return data(
+            service.account_detail(session, workspace_id, integration, now=now, days=days, as_of=at)
+        )
 
     return await reader.run(detail)

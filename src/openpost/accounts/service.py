@@ -51,14 +51,20 @@ def account_row(row: Any) -> dict[str, Any]:
     return _reading_out(row, row.platform, row.username)
 
 
-def _integration(session: Session, workspace_id: uuid.UUID, integration_id: uuid.UUID) -> Any:
-    """The integration's platform and username; 404 unless it is the caller's."""
+def _integration(
+    session: Session,
+    workspace_id: uuid.UUID,
+    integration_id: uuid.UUID,
+    as_of: datetime | None = None,
+) -> Any:
+    """The integration's platform and username; 404 unless it is the caller's (and, with
+    ``as_of``, was connected by then)."""
     found = session.execute(
-        select(Integration.id, Integration.platform, Integration.username).where(
-            Integration.id == integration_id, Integration.workspace_id == workspace_id
-        )
+        select(
+            Integration.id, Integration.platform, Integration.username, Integration.created_at
+        ).where(Integration.id == integration_id, Integration.workspace_id == workspace_id)
     ).first()
-    if found is None:
+    if found is None or (as_of is not None and found.created_at > as_of):
         raise NotFound("integration not found")
     return found
 
@@ -81,14 +87,18 @@ def list_accounts(
     integration_id: uuid.UUID | None = None,
     limit: int = 500,
     cursor: str | None = None,
+    as_of: datetime | None = None,
 ) -> AccountPage:
     """The workspace's account snapshots of the last ``days`` days, newest first, keyset-
-    paged as the post snapshots are."""
+    paged as the post snapshots are; ``as_of`` as ``analytics.service.list_snapshots``'."""
+    end = now if as_of is None else as_of
     query = _rows_query(workspace_id).where(
-        AccountSnapshot.captured_at >= now - timedelta(days=days)
+        AccountSnapshot.captured_at >= end - timedelta(days=days)
     )
+    if as_of is not None:
+        query = query.where(AccountSnapshot.captured_at <= as_of)
     if integration_id is not None:
-        _integration(session, workspace_id, integration_id)
+        _integration(session, workspace_id, integration_id, as_of)
         query = query.where(AccountSnapshot.integration_id == integration_id)
     if cursor is not None:
         after_time, after_id = decode_cursor(cursor)
@@ -209,10 +219,12 @@ def _histories(
     ids: Sequence[uuid.UUID],
     lower: datetime,
     lookups: Sequence[datetime],
+    upper: datetime | None = None,
 ) -> dict[uuid.UUID, _History]:
     """Each integration's ``_History``, in two statements per ``CHUNK`` integrations: the
     readings the index probes find (the two newest before ``lower``; at each of ``lookups``
-    the newest before it and the oldest from it), then every reading from ``lower`` on."""
+    the newest before it and the oldest from it), then every reading from ``lower`` on
+    (through ``upper``, an ``as_of``, when given)."""
     readings: dict[uuid.UUID, list[Any]] = {i: [] for i in ids}
     for start in range(0, len(ids), CHUNK):
         chunk = list(ids[start : start + CHUNK])
@@ -227,14 +239,15 @@ def _histories(
         ).all()
         for row in sorted(earlier, key=lambda r: (r.captured_at, r.id)):
             readings[row.integration_id].append(row)
+        recent = select(*READING_COLUMNS).where(
+            AccountSnapshot.workspace_id == workspace_id,
+            AccountSnapshot.integration_id.in_(chunk),
+            AccountSnapshot.captured_at >= lower,
+        )
+        if upper is not None:
+            recent = recent.where(AccountSnapshot.captured_at <= upper)
         for row in session.execute(
-            select(*READING_COLUMNS)
-            .where(
-                AccountSnapshot.workspace_id == workspace_id,
-                AccountSnapshot.integration_id.in_(chunk),
-                AccountSnapshot.captured_at >= lower,
-            )
-            .order_by(AccountSnapshot.captured_at, AccountSnapshot.id)
+            recent.order_by(AccountSnapshot.captured_at, AccountSnapshot.id)
         ):
             readings[row.integration_id].append(row)
     return {i: _History(rows) for i, rows in readings.items()}
@@ -247,13 +260,15 @@ def account_detail(
     *,
     now: datetime,
     days: int = 30,
+    as_of: datetime | None = None,
 ) -> dict[str, Any]:
     """Latest values, ``delta`` (latest - previous), ``growth`` per local day of the
     workspace's timezone within ``days`` (today included), this period against the one
     before, and the snapshots of the period, newest first. 404 unless the integration is
-    the workspace's."""
-    integration = _integration(session, workspace_id, integration_id)
-    return account_details(session, workspace_id, [integration], now=now, days=days)[0]
+    the workspace's. ``as_of`` (SPEC §9.6): the same, as if asked then, from the readings
+    captured by then."""
+    integration = _integration(session, workspace_id, integration_id, as_of)
+    return account_details(session, workspace_id, [integration], now=now, days=days, as_of=as_of)[0]
 
 
 def account_details(
@@ -263,10 +278,13 @@ def account_details(
     *,
     now: datetime,
     days: int = 30,
+    as_of: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """``account_detail`` of each of ``integrations`` (rows with ``id``, ``platform`` and
     ``username``, already the workspace's), in their order, in a fixed number of statements
     per hundred accounts: the dashboard's Accounts page shows fifty at once."""
+    if as_of is not None:
+        now = as_of
     timezone = get_workspace(session, workspace_id).timezone
     today = now.astimezone(ZoneInfo(timezone)).date()
     dates = [today - timedelta(days=days - 1 - i) for i in range(days)]
@@ -279,6 +297,7 @@ def account_details(
         [i.id for i in integrations],
         min(starts[0], period_start),
         [previous_start],
+        upper=as_of,
     )
     out = []
     for integration in integrations:

@@ -6,7 +6,6 @@ one for the query and the JSON (``read_deps`` says why).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -21,10 +20,9 @@ from openpost.analytics.schemas import (
     SnapshotPageOut,
 )
 from openpost.core import clock
-from openpost.core.errors import BadRequest
+from openpost.core.as_of import AsOf, parse_as_of
 from openpost.core.ids import UUID_OR_EMPTY_SCHEMA, UUID_SCHEMA, parse_uuid
 from openpost.core.schemas import error_responses
-from openpost.core.timefmt import parse_time
 from openpost.core.web import data
 from openpost.deps import CurrentCaller, DbSession, get_sessionmaker, get_settings
 from openpost.integrations.models import Platform
@@ -34,32 +32,6 @@ from openpost.refresh.policy import CollectionPolicy
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"])
 
 Days = Annotated[int, Query(ge=1, le=365, description="How many days back to include")]
-AsOf = Annotated[
-    str | None,
-    Query(
-        max_length=64,
-        description=(
-            "RFC 3339 time (with an offset): the answer as it was then, from the readings "
-            "captured by then; the same bytes whenever asked (SPEC §9.6). Not in the future."
-        ),
-    ),
-]
-
-
-EARLIEST_AS_OF = datetime(2000, 1, 1, tzinfo=UTC)
-"""Well before any social post; keeps ``as_of - days`` inside the calendar."""
-
-
-def parse_as_of(value: str | None, now: datetime) -> datetime | None:
-    """``as_of`` as a UTC time, or 400: not a timestamp with an offset, or in the future."""
-    if value is None or value == "":
-        return None
-    at = parse_time(value, "as_of")
-    if at > now:
-        raise BadRequest("as_of is in the future: an answer as of then is not known yet")
-    if at < EARLIEST_AS_OF:
-        raise BadRequest("as_of must be on or after 2000-01-01T00:00:00Z")
-    return at
 
 
 @router.get(
