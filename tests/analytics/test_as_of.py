@@ -112,6 +112,9 @@ def month(
                 f"/v1/analytics/post/{post}?days={rng.choice([1, 3, 30])}"
                 for post in rng.sample(posts, min(4, len(posts)))
             ]
+            if len(recorded) % 3 == 0:  # the export's three views, now and then
+                view = rng.choice(["snapshots", "latest", "accounts"])
+                paths.append(f"/v1/analytics/export?view={view}&days={rng.choice([1, 7, 30])}")
             for path in paths:
                 status, body = _ask(client, headers, path)
                 recorded.append((path, asked, status, body))
@@ -144,6 +147,10 @@ def test_every_answer_of_the_month_replays_byte_for_byte(
     assert sum(1 for path, *_ in recorded if "cursor=" in path) >= 20
     assert sum(1 for path, *_ in recorded if "/accounts?" in path and "cursor=" in path) >= 20
     assert sum(1 for path, *_ in recorded if "/accounts/" in path) >= 200
+    for view in ("snapshots", "latest", "accounts"):
+        exports = [body for path, _, _, body in recorded if f"export?view={view}" in path]
+        assert len(exports) >= 5, view
+        assert max(body.count(b"\r\n") for body in exports) > 20, view  # rows, not headers
     failed = [(p, s, b[:200]) for p, _, s, b in recorded if s != 200]
     assert failed == []
     mismatches = [

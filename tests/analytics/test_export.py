@@ -400,7 +400,7 @@ def test_openapi_documents_the_csv_and_its_columns(client: TestClient) -> None:
     for column in (*export.SNAPSHOT_COLUMNS, *export.LATEST_COLUMNS):
         assert f"{column}" in operation["description"]
     names = {p["name"] for p in operation["parameters"]}
-    assert names == {"range", "integration_id", "post_id", "view", "platform", "search"}
+    assert names == {"range", "integration_id", "post_id", "view", "platform", "search", "as_of"}
     # days, since and until: one exploded object, whose schema says which go together
     (range_,) = (p for p in operation["parameters"] if p["name"] == "range")
     assert (range_["style"], range_["explode"]) == ("form", True)

@@ -73,6 +73,9 @@ def run(database_url: str, *args: str, **env: str) -> Result:
         (["--post", "{post}", "--view", "latest"], {"post_id": "{post}", "view": "latest"}),
         (["--since", "2026-04-16T09:30:00+02:00", "--until", "2026-04-16T09:30:00Z"],
          {"since": "2026-04-16T09:30:00+02:00", "until": "2026-04-16T09:30:00Z"}),
+        (["--as-of", "2026-04-16T08:30:00Z"], {"as_of": "2026-04-16T08:30:00Z"}),
+        (["--as-of", "2026-04-16T08:30:00Z", "--view", "latest"],
+         {"as_of": "2026-04-16T08:30:00Z", "view": "latest"}),
     ],
 )  # fmt: skip
 def test_stdout_is_the_api_body_byte_for_byte(
@@ -130,6 +133,7 @@ def test_progress_goes_to_a_terminal_stderr(database_url: str, data: Data, tmp_p
         (["--since", "2026-04-16T00:00:00Z", "--days", "3"],
          "error: days cannot be combined with since/until"),
         (["--integration", "123"], "error: integration_id must be a UUID"),
+        (["--as-of", "2999-01-01T00:00:00Z"], "error: as_of is in the future"),
         (["--post", "00000000-0000-0000-0000-000000000000"], "error: post not found"),
     ],
 )  # fmt: skip

@@ -71,6 +71,8 @@ def _query(workspace_id: uuid.UUID, request: ExportRequest) -> Any:
     )
     if request.until is not None:
         query = query.where(AccountSnapshot.captured_at < request.until)
+    if request.as_of is not None:
+        query = query.where(AccountSnapshot.captured_at <= request.as_of)
     if request.integration_id is not None:
         query = query.where(AccountSnapshot.integration_id == request.integration_id)
     if request.platform is not None:

@@ -35,6 +35,10 @@ scan). Columns ``LATEST_COLUMNS``:
 
 ``view=accounts``: every account snapshot in range (``openpost.accounts.export``).
 
+``as_of`` (SPEC §9.6): the file as it was then: ``days`` counts back from it, no reading
+captured after it, and ``view=latest`` reads each target's two newest readings by then
+(two index probes per target) and its status then, instead of the refresh state's pointers.
+
 Format: RFC 4180 (comma, CRLF after every record including the header, fields with a comma,
 quote, CR or LF quoted, quotes doubled), UTF-8 without a byte-order mark. An empty cell means
 "not reported"; 0 is a measured zero. Times are RFC 3339 UTC with ``Z``. Free-text cells
@@ -59,7 +63,7 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Select, String, Text, cast, select
+from sqlalchemy import Connection, Select, String, Text, case, cast, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session, aliased, sessionmaker
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -70,11 +74,12 @@ from openpost.analytics.arithmetic import delta
 from openpost.analytics.models import METRICS, Snapshot
 from openpost.analytics.provisional import deadline_text, is_provisional
 from openpost.analytics.service import require_integration
+from openpost.core.as_of import parse_as_of
 from openpost.core.errors import BadRequest, NotFound
 from openpost.core.ids import parse_uuid
 from openpost.core.timefmt import parse_time
 from openpost.integrations.models import Integration, Platform
-from openpost.posts.models import Post, PostTarget
+from openpost.posts.models import Post, PostTarget, TargetStatus
 from openpost.refresh.models import RefreshState
 
 MEDIA_TYPE = "text/csv; charset=utf-8"
@@ -311,6 +316,8 @@ class ExportRequest:
     post_id: uuid.UUID | None
     platform: str | None = None
     search: str | None = None
+    as_of: datetime | None = None
+    """SPEC §9.6: the export as it was then (readings captured at or before it)."""
 
 
 MAX_SEARCH = 200
@@ -327,8 +334,12 @@ def parse_request(
     view: str | None = None,
     platform: str | None = None,
     search: str | None = None,
+    as_of: str | None = None,
 ) -> ExportRequest:
     """Check and convert the raw parameters; any problem is a 400 naming the field."""
+    at = parse_as_of(as_of, now)
+    if at is not None:
+        now = at  # ``days`` counts back from as_of
     view = View.snapshots.value if view is None else view
     if view not in View.__members__:
         raise BadRequest("view must be 'snapshots', 'latest' or 'accounts'")
@@ -359,6 +370,7 @@ def parse_request(
         post_id=parse_uuid(post_id, "post_id") if post_id else None,
         platform=platform or None,
         search=search,
+        as_of=at,
     )
 
 
@@ -403,14 +415,19 @@ def open_export(
     if request.view is View.accounts:
         accounts_export.check(request)  # post filters: a 400 before any id is looked up
     if request.integration_id is not None:
-        require_integration(session, workspace_id, request.integration_id)
+        require_integration(session, workspace_id, request.integration_id, as_of=request.as_of)
     if request.post_id is not None:
-        found = session.scalar(
-            select(Post.id).where(Post.id == request.post_id, Post.workspace_id == workspace_id)
+        created = session.scalar(
+            select(Post.created_at).where(
+                Post.id == request.post_id, Post.workspace_id == workspace_id
+            )
         )
-        if found is None:
+        if created is None or (request.as_of is not None and created > request.as_of):
             raise NotFound("post not found")
-    filename = f"openpost-analytics-{request.view.value}-{now.strftime('%Y-%m-%d')}.csv"
+    day = (request.as_of or now).strftime("%Y-%m-%d")
+    filename = (
+        f"openpost-analytics-{request.view.value}-{'as-of-' if request.as_of else ''}{day}.csv"
+    )
     progress = ExportProgress()
     if request.view is View.accounts:
         chunks = accounts_export.stream(factory, workspace_id, request, progress)
@@ -436,6 +453,8 @@ def _snapshot_query(workspace_id: uuid.UUID, request: ExportRequest) -> AnySelec
     )
     if request.until is not None:
         query = query.where(Snapshot.captured_at < request.until)
+    if request.as_of is not None:
+        query = query.where(Snapshot.captured_at <= request.as_of)
     if request.integration_id is not None:
         query = query.where(Snapshot.integration_id == request.integration_id)
     if request.post_id is not None:
@@ -461,35 +480,68 @@ def _snapshot_query(workspace_id: uuid.UUID, request: ExportRequest) -> AnySelec
     return query
 
 
+def _newest(as_of: datetime, offset: int) -> Any:
+    """The id of the target's newest reading captured by ``as_of`` (``offset`` 1: the one
+    before it): one probe of ``ix_snapshots_target_time`` per target."""
+    reading = aliased(Snapshot, name=f"newest{offset}")
+    return (
+        select(reading.id)
+        .where(reading.post_target_id == PostTarget.id, reading.captured_at <= as_of)
+        .order_by(reading.captured_at.desc(), reading.id.desc())
+        .limit(1)
+        .offset(offset)
+        .scalar_subquery()
+    )
+
+
 def _latest_query(workspace_id: uuid.UUID, request: ExportRequest) -> AnySelect:
+    """Now: through the refresh state's pointers. As of a time: each target's two newest
+    readings by then, and its status then (``deleted`` once collection had learned so)."""
     latest = aliased(Snapshot, name="latest")
     previous = aliased(Snapshot, name="previous")
-    query = (
-        select(
-            _Joined(
-                _Uuid(PostTarget.post_id), _Uuid(PostTarget.id), _Uuid(PostTarget.integration_id)
-            ),
-            Integration.platform,
-            Integration.username,
-            PostTarget.post_url,
-            PostTarget.status,
-            _Joined(
-                _Time(PostTarget.published_at),
-                _Time(latest.captured_at),
-                _Time(previous.captured_at),
-            ),
-            previous.id.is_not(None),
-            *(getattr(latest, metric) for metric in METRICS),
-            *(getattr(previous, metric) for metric in METRICS),
-            Post.content,
+    as_of = request.as_of
+    status: Any = PostTarget.status
+    if as_of is not None:
+        status = case(
+            (PostTarget.deleted_at <= as_of, TargetStatus.deleted.value),
+            (PostTarget.status == TargetStatus.deleted.value, TargetStatus.published.value),
+            else_=PostTarget.status,
         )
-        .select_from(RefreshState)
-        .join(latest, latest.id == RefreshState.latest_snapshot_id)
-        .outerjoin(previous, previous.id == RefreshState.previous_snapshot_id)
-        .join(PostTarget, PostTarget.id == RefreshState.post_target_id)
-        .join(Integration, Integration.id == PostTarget.integration_id)
+    query = select(
+        _Joined(_Uuid(PostTarget.post_id), _Uuid(PostTarget.id), _Uuid(PostTarget.integration_id)),
+        Integration.platform,
+        Integration.username,
+        PostTarget.post_url,
+        status,
+        _Joined(
+            _Time(PostTarget.published_at),
+            _Time(latest.captured_at),
+            _Time(previous.captured_at),
+        ),
+        previous.id.is_not(None),
+        *(getattr(latest, metric) for metric in METRICS),
+        *(getattr(previous, metric) for metric in METRICS),
+        Post.content,
+    )
+    if as_of is None:
+        query = (
+            query.select_from(RefreshState)
+            .join(latest, latest.id == RefreshState.latest_snapshot_id)
+            .outerjoin(previous, previous.id == RefreshState.previous_snapshot_id)
+            .join(PostTarget, PostTarget.id == RefreshState.post_target_id)
+            .where(RefreshState.workspace_id == workspace_id)
+        )
+    else:
+        query = (
+            query.select_from(PostTarget)
+            .join(latest, latest.id == _newest(as_of, 0))
+            .outerjoin(previous, previous.id == _newest(as_of, 1))
+            .where(PostTarget.workspace_id == workspace_id)
+        )
+    query = (
+        query.join(Integration, Integration.id == PostTarget.integration_id)
         .join(Post, Post.id == PostTarget.post_id)
-        .where(RefreshState.workspace_id == workspace_id, latest.captured_at >= request.since)
+        .where(latest.captured_at >= request.since)
         .order_by(latest.captured_at.desc(), latest.id.desc())
     )
     if request.until is not None:

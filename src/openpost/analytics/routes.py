@@ -229,6 +229,7 @@ def export_csv(
         str | None,
         Query(max_length=200, description="Only posts whose text contains this (any case)"),
     ] = None,
+    as_of: AsOf = None,
 ) -> Response:
     now = clock.now()
     request = export.parse_request(
@@ -241,6 +242,7 @@ def export_csv(
         view=view,
         platform=platform,
         search=search,
+        as_of=as_of,
     )
     csv = export.open_export(session, factory, caller.workspace_id, request, now=now)
     return StreamingResponse(csv.chunks, media_type=export.MEDIA_TYPE, headers=csv.headers)

@@ -53,6 +53,14 @@ def export(
             "(every account snapshot).",
         ),
     ] = View.snapshots.value,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            metavar="TIME",
+            help="The file as it was then (RFC 3339 with an offset; readings captured by then).",
+        ),
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -77,6 +85,7 @@ def export(
                 integration_id=integration,
                 post_id=post,
                 view=view,
+                as_of=as_of,
             )
             csv = open_export(session, factory, workspace_id, request, now=now)
         if output is None:
