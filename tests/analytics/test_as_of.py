@@ -26,6 +26,7 @@ from openpost.analytics.models import Snapshot
 from openpost.config import Settings
 from openpost.core import clock
 from openpost.core.db import make_sessionmaker
+from openpost.core.pagination import encode_cursor
 from openpost.core.timefmt import format_time
 from openpost.posts.models import Post
 from openpost.refresh.runner import Runtime, sweep
@@ -318,3 +319,22 @@ def test_an_integration_filter_before_the_integration_existed_is_a_404(
     assert early.status_code == 404
     assert early.json()["error"] == "integration not found"
     assert client.get(_with_as_of(path, created), headers=tenant.headers).status_code == 200
+
+
+def test_a_cursor_past_as_of_still_stops_at_as_of(
+    client: TestClient, session: Session, frozen: Clock
+) -> None:
+    """A cursor from a later answer, with an earlier ``as_of``: nothing after as_of."""
+    frozen.at = START
+    tenant = builders.build_tenant(session, "Cursor")  # readings at -60 and -30 minutes
+    session.commit()
+    cursor = encode_cursor(START + timedelta(hours=1), uuid.UUID(int=0))
+    as_of = START - timedelta(minutes=45)
+    for path in (
+        f"/v1/analytics?days=1&cursor={cursor}",
+        f"/v1/analytics/accounts?days=1&cursor={cursor}",
+    ):
+        answer = client.get(_with_as_of(path, as_of), headers=tenant.headers)
+        assert answer.status_code == 200, answer.text
+        times = [row["captured_at"] for row in answer.json()["data"]]
+        assert times == [format_time(START - timedelta(hours=1))], path

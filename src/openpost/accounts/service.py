@@ -40,6 +40,9 @@ ROW_COLUMNS = (
 )
 
 
+_LAST_ID = uuid.UUID(int=(1 << 128) - 1)
+
+
 @dataclass(frozen=True, slots=True)
 class AccountPage:
     rows: list[dict[str, Any]]
@@ -95,16 +98,18 @@ def list_accounts(
     query = _rows_query(workspace_id).where(
         AccountSnapshot.captured_at >= end - timedelta(days=days)
     )
-    if as_of is not None:
-        query = query.where(AccountSnapshot.captured_at <= as_of)
     if integration_id is not None:
         _integration(session, workspace_id, integration_id, as_of)
         query = query.where(AccountSnapshot.integration_id == integration_id)
     if cursor is not None:
         after_time, after_id = decode_cursor(cursor)
+        if as_of is not None:  # one keyset bound, as in list_snapshots
+            after_time, after_id = min((after_time, after_id), (as_of, _LAST_ID))
         query = query.where(
             tuple_(AccountSnapshot.captured_at, AccountSnapshot.id) < tuple_(after_time, after_id)
         )
+    elif as_of is not None:
+        query = query.where(AccountSnapshot.captured_at <= as_of)
     rows = session.execute(query.limit(limit + 1)).all()
     next_cursor = None
     if len(rows) > limit:

@@ -60,6 +60,7 @@ SNAPSHOT_COLUMNS = (
 )
 
 
+_LAST_ID = uuid.UUID(int=(1 << 128) - 1)
 _ID = Uuid()  # foreign-key columns' types resolve only when the mappers configure
 
 
@@ -216,11 +217,19 @@ def list_snapshots(
     if integration_id is not None:
         require_integration(session, workspace_id, integration_id, as_of=as_of)
         params["integration_id"] = integration_id
+    bounded = as_of is not None
     if cursor is not None:
-        params["after_time"], params["after_id"] = decode_cursor(cursor)
-    if as_of is not None:
+        params["after_time"], params["after_id"] = after = decode_cursor(cursor)
+        if as_of is not None:
+            # One keyset bound instead of two: the cursor's, or as_of's (every id sorts
+            # before the largest UUID). Two bounds on captured_at make SQLite walk the
+            # index from as_of down to the cursor (7x slower deep in the history).
+            after = min(after, (as_of, _LAST_ID))
+            params["after_time"], params["after_id"] = after
+            bounded = False
+    if bounded:
         params["as_of"] = as_of
-    statement = _PAGE_STATEMENTS[integration_id is not None, cursor is not None, as_of is not None]
+    statement = _PAGE_STATEMENTS[integration_id is not None, cursor is not None, bounded]
     rows = session.connection().execute(statement, params).all()
     next_cursor = None
     if len(rows) > limit:
