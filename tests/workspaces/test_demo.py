@@ -295,3 +295,36 @@ def test_the_api_serves_the_demo_data(session: Session, client: TestClient) -> N
     gone = next(t for t in response.json()["data"]["targets"] if t["status"] == "deleted")
     assert gone["refresh"]["outcome"] == "not_found"
     assert gone["likes"] is not None  # the last good snapshot stays
+
+
+def test_the_demo_answers_as_of_any_day_of_its_history(
+    session: Session, client: TestClient
+) -> None:
+    """SPEC §9.6 on the demo: every integration was connected before its first reading
+    (as in real collection), so an answer as of a past day filtered on it is not a 404."""
+    from openpost.accounts.models import AccountSnapshot
+    from openpost.core.timefmt import format_time
+    from openpost.integrations.models import Integration
+
+    now = clock.now()
+    result = _seed(session, now)
+    for integration in session.scalars(select(Integration)):
+        first = session.scalar(
+            select(func.min(Snapshot.captured_at)).where(Snapshot.integration_id == integration.id)
+        )
+        first_account = session.scalar(
+            select(func.min(AccountSnapshot.captured_at)).where(
+                AccountSnapshot.integration_id == integration.id
+            )
+        )
+        assert first is not None
+        assert integration.created_at <= first
+        assert first_account is None or integration.created_at <= first_account
+        as_of = format_time(first + (now - first) / 2)
+        answer = client.get(
+            "/v1/analytics",
+            params={"integration_id": str(integration.id), "as_of": as_of, "days": 30},
+            headers={"Authorization": f"Bearer {result.key}"},
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["data"], integration.platform

@@ -53,6 +53,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from openpost.accounts.demo import seed_account_history
+from openpost.accounts.models import AccountSnapshot
 from openpost.analytics.models import Snapshot
 from openpost.analytics.writer import Reading, append_snapshots
 from openpost.auth.service import create_key
@@ -275,6 +276,7 @@ def _track(
             published = plan.published_at + timedelta(seconds=20 * offset)
             platform_post_id = make_post_id(platform, account, published, plan.index + 1)
             found = existing.get((integration.id, platform_post_id))
+            integration.created_at = min(integration.created_at, published)  # see below
             planned.append((platform, integration, account, published, platform_post_id, found))
         post_id = next((found.post_id for *_, found in planned if found is not None), None)
         if post_id is None:
@@ -414,6 +416,22 @@ def _settle(
         state.outcome = (Outcome.frozen if due is None else Outcome.ok).value
 
 
+def _connected_before_history(session: Session, integrations: list[Integration]) -> None:
+    """Each integration "connected" by its first reading, as in real collection, so that an
+    answer as of any day of the history finds it (SPEC §9.6): posts' readings start at
+    publication (``_track`` moves ``created_at`` back to the earliest post), account readings
+    where ``seed_account_history`` starts them (below)."""
+    session.flush()
+    by_id = {integration.id: integration for integration in integrations}
+    for integration_id, first in session.execute(
+        select(AccountSnapshot.integration_id, func.min(AccountSnapshot.captured_at))
+        .where(AccountSnapshot.integration_id.in_(list(by_id)))
+        .group_by(AccountSnapshot.integration_id)
+    ):
+        integration = by_id[integration_id]
+        integration.created_at = min(integration.created_at, first)
+
+
 def seed_demo(
     session: Session,
     now: datetime,
@@ -439,6 +457,7 @@ def seed_demo(
         session, [i for i, _ in accounts.values()], workspace.created_at, now, simulate_account
     )
     tracked = _track(session, workspace, accounts, post_count)
+    _connected_before_history(session, [i for i, _ in accounts.values()])
     newest = _newest_captures(session, workspace.id)
 
     written = 0
