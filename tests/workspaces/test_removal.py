@@ -133,6 +133,7 @@ def test_everything_of_the_workspace_goes_and_nothing_else(
     expected = {name: n for name, n in before_a.items() if name != "retention_runs"}
     assert done.removed == {**expected, "users": 1}
     assert planned.removed == done.removed
+    assert list(planned.removed) == list(done.removed)  # printed in the same order
     assert ("snapshots", 3) in seen
     assert ("snapshots", 9) in seen
 

@@ -64,6 +64,12 @@ def _step_one_tables() -> list[Table]:
     ]
 
 
+def _names() -> list[str]:
+    """Every table a removal counts, readings first, then ``users``."""
+    first = [m.__tablename__ for m in (*READINGS, *CASCADED)]
+    return [*first, *(t.name for t in _step_one_tables()), "users"]
+
+
 def _lonely_users(session: Session, workspace_id: uuid.UUID) -> list[uuid.UUID]:
     """Users who are members of this workspace and of no other."""
     elsewhere = select(Member.user_id).where(Member.workspace_id != workspace_id)
@@ -82,9 +88,7 @@ def preview(session: Session, workspace_id: uuid.UUID) -> Removal:
     if workspace is None:
         raise LookupError(f"no workspace {workspace_id}")
     removal = Removal(workspace_id, workspace.name)
-    names = [m.__tablename__ for m in (*READINGS, *CASCADED)]
-    tables = [*(Base.metadata.tables[name] for name in names), *_step_one_tables()]
-    for table in tables:
+    for table in (Base.metadata.tables[name] for name in _names()[:-1]):
         removal.removed[table.name] = (
             session.scalar(
                 select(func.count()).select_from(table).where(table.c.workspace_id == workspace_id)
@@ -127,6 +131,8 @@ def delete_workspace(
             )
             removal.removed[name] = removal.removed.get(name, 0) + (late or 0)
         session.execute(delete(Workspace).where(Workspace.id == workspace_id))
+    # In ``preview``'s order, so that what was shown and what was done read alike.
+    removal.removed = {name: removal.removed[name] for name in _names()}
     return removal
 
 
