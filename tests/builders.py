@@ -75,7 +75,9 @@ def make_post(
     targets = []
     for integration in integrations:
         n = next(_counter)
-        platform_post_id = str(1812345678901234000 + n)
+        # Far from the ids tests write by hand (1812345678901234567): with the counter at
+        # 567 a world's post once collided with a test's own registration.
+        platform_post_id = str(1999000000000000000 + n)
         target = PostTarget(
             workspace_id=workspace.id,
             post_id=post.id,
