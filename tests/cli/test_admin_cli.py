@@ -27,15 +27,6 @@ def _run(env: dict[str, str], *args: str) -> Any:
     return json.loads(result.stdout) if "--json" in args else result.stdout
 
 
-@pytest.fixture
-def env(database_url: str, engine: Engine, tmp_path: Path) -> dict[str, str]:
-    return {
-        "OPENPOST_ENV": "test",
-        "OPENPOST_DATABASE_URL": database_url,
-        "OPENPOST_DATA_DIR": str(tmp_path),
-    }
-
-
 def test_lists_show_what_was_created_and_never_a_key(
     env: dict[str, str], client: TestClient
 ) -> None:

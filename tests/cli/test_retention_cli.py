@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -17,15 +16,6 @@ from openpost.core.ids import new_id
 from tests import builders
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def env(database_url: str, engine: Engine, tmp_path: Path) -> dict[str, str]:
-    return {
-        "OPENPOST_ENV": "test",
-        "OPENPOST_DATABASE_URL": database_url,
-        "OPENPOST_DATA_DIR": str(tmp_path),
-    }
 
 
 def _count(session: Session) -> int:

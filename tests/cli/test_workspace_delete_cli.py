@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from typer.testing import CliRunner
 
@@ -16,15 +15,6 @@ from openpost.workspaces.models import Workspace
 from tests.builders import World
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def env(database_url: str, engine: Engine, tmp_path: Path) -> dict[str, str]:
-    return {
-        "OPENPOST_ENV": "test",
-        "OPENPOST_DATABASE_URL": database_url,
-        "OPENPOST_DATA_DIR": str(tmp_path),
-    }
 
 
 def _readings(session: Session, workspace_id: uuid.UUID) -> int:
